@@ -1,0 +1,15 @@
+"""Background work for accounts, on the huey queue."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from huey.contrib.djhuey import db_task
+
+from .models import Activity
+
+
+@db_task(retries=3, retry_delay=60)
+def send_account_email(activity_id: int, to_address: str) -> None:
+    activity = Activity.objects.get(pk=activity_id)
+    send_mail(activity.subject, activity.body, settings.DEFAULT_FROM_EMAIL, [to_address], fail_silently=False)

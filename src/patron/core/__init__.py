@@ -1,0 +1,1 @@
+"""Small Django-side helpers shared by every app."""

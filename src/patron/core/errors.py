@@ -1,0 +1,67 @@
+"""Field errors raised by services and shown by every surface.
+
+Services raise ``django.core.exceptions.ValidationError`` with a dict of
+field -> messages (nested lines as ``lines.2.quantity``); the API turns it into a
+422 body, forms into field errors. ``Conflict`` is for a valid request that the
+current state refuses (409).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+
+T = TypeVar("T")
+
+
+class Conflict(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class FieldErrors:
+    """Collect errors by field, then raise them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: Any) -> None:
+        self.errors.setdefault(field, []).append(str(message))
+
+    def check(self, field: str, fn: Callable[[], T]) -> T | None:
+        """Run a normaliser; record its ValueError against ``field``."""
+        try:
+            return fn()
+        except ValidationError as exc:
+            for msg in exc.messages:
+                self.add(field, msg)
+        except ValueError as exc:
+            self.add(field, exc)
+        return None
+
+    def merge(self, exc: ValidationError, prefix: str = "") -> None:
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.message_dict.items():
+                name = f"{prefix}{field}" if field != "__all__" else (prefix.rstrip(".") or "__all__")
+                for msg in errors:
+                    self.add(name, msg)
+        else:
+            for msg in exc.messages:
+                self.add(prefix.rstrip(".") or "__all__", msg)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)
+
+
+def error_dict(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {k: [str(m) for m in v] for k, v in exc.message_dict.items()}
+    return {"__all__": [str(m) for m in exc.messages]}

@@ -1,0 +1,115 @@
+"""Who may do what: one table, read by the API, the pages, exports and the admin.
+
+The caller says how the user stands to the record (``Relation``); this module
+answers whether the role may take the action. Keeping the table pure lets a
+test walk every role x action x relation without a database.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    SALES_MANAGER = "sales_manager"
+    SALESPERSON = "salesperson"
+    FINANCE = "finance"
+    MARKETING = "marketing"
+
+
+class Relation(StrEnum):
+    OWN = "own"  # the user owns the account
+    TEAM = "team"  # owned by someone in a team the user manages
+    OTHER = "other"  # anyone else's
+
+
+class Action(StrEnum):
+    VIEW_ACCOUNT = "view_account"
+    EDIT_ACCOUNT = "edit_account"
+    CREATE_ACCOUNT = "create_account"
+    VIEW_PRIVATE_NOTES = "view_private_notes"
+    VIEW_RECEIVABLES = "view_receivables"  # invoices, payments, balances
+    RECORD_ORDER = "record_order"  # orders and returns
+    RECORD_INVOICE = "record_invoice"
+    RECORD_PAYMENT = "record_payment"
+    VIEW_HISTORY = "view_history"  # the audit trail of the account
+    EXPORT_ACCOUNTS = "export_accounts"
+    EDIT_PRODUCT = "edit_product"  # product data and prices
+    MANAGE_SETTINGS = "manage_settings"  # custom fields, regions, rates, users
+
+
+_ALL = frozenset(Relation)
+_OWN = frozenset({Relation.OWN})
+_TEAM = frozenset({Relation.OWN, Relation.TEAM})
+_NONE: frozenset[Relation] = frozenset()
+
+# role -> action -> relations for which the action is allowed.
+POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
+    Role.ADMIN: dict.fromkeys(Action, _ALL),
+    Role.SALES_MANAGER: {
+        Action.VIEW_ACCOUNT: _TEAM,
+        Action.EDIT_ACCOUNT: _TEAM,
+        Action.CREATE_ACCOUNT: _ALL,
+        Action.VIEW_PRIVATE_NOTES: _TEAM,
+        Action.VIEW_RECEIVABLES: _TEAM,
+        Action.RECORD_ORDER: _TEAM,
+        Action.RECORD_INVOICE: _NONE,
+        Action.RECORD_PAYMENT: _NONE,
+        Action.VIEW_HISTORY: _TEAM,
+        Action.EXPORT_ACCOUNTS: _TEAM,
+        Action.EDIT_PRODUCT: _ALL,
+        Action.MANAGE_SETTINGS: _NONE,
+    },
+    Role.SALESPERSON: {
+        Action.VIEW_ACCOUNT: _OWN,
+        Action.EDIT_ACCOUNT: _OWN,
+        Action.CREATE_ACCOUNT: _ALL,
+        Action.VIEW_PRIVATE_NOTES: _OWN,
+        Action.VIEW_RECEIVABLES: _OWN,
+        Action.RECORD_ORDER: _OWN,
+        Action.RECORD_INVOICE: _NONE,
+        Action.RECORD_PAYMENT: _NONE,
+        Action.VIEW_HISTORY: _OWN,
+        Action.EXPORT_ACCOUNTS: _OWN,
+        Action.EDIT_PRODUCT: _NONE,
+        Action.MANAGE_SETTINGS: _NONE,
+    },
+    Role.FINANCE: {
+        Action.VIEW_ACCOUNT: _ALL,
+        Action.EDIT_ACCOUNT: _NONE,
+        Action.CREATE_ACCOUNT: _NONE,
+        Action.VIEW_PRIVATE_NOTES: _NONE,
+        Action.VIEW_RECEIVABLES: _ALL,
+        Action.RECORD_ORDER: _NONE,
+        Action.RECORD_INVOICE: _ALL,
+        Action.RECORD_PAYMENT: _ALL,
+        Action.VIEW_HISTORY: _ALL,
+        Action.EXPORT_ACCOUNTS: _ALL,
+        Action.EDIT_PRODUCT: _NONE,
+        Action.MANAGE_SETTINGS: _NONE,
+    },
+    Role.MARKETING: {
+        Action.VIEW_ACCOUNT: _ALL,
+        Action.EDIT_ACCOUNT: _NONE,
+        Action.CREATE_ACCOUNT: _NONE,
+        Action.VIEW_PRIVATE_NOTES: _NONE,
+        Action.VIEW_RECEIVABLES: _NONE,
+        Action.RECORD_ORDER: _NONE,
+        Action.RECORD_INVOICE: _NONE,
+        Action.RECORD_PAYMENT: _NONE,
+        Action.VIEW_HISTORY: _NONE,
+        Action.EXPORT_ACCOUNTS: _ALL,
+        Action.EDIT_PRODUCT: _NONE,
+        Action.MANAGE_SETTINGS: _NONE,
+    },
+}
+
+
+def allows(role: Role | str, action: Action, relation: Relation) -> bool:
+    return relation in POLICY[Role(role)][action]
+
+
+def reach(role: Role | str, action: Action) -> frozenset[Relation]:
+    """The relations for which ``role`` may take ``action`` (empty: never)."""
+    return POLICY[Role(role)][action]

@@ -1,0 +1,728 @@
+"""Writes to products, orders, returns, invoices and payments: one function per change, audited.
+
+Every function that moves money locks the rows it reads (``select_for_update``)
+so concurrent requests cannot over-return, over-invoice or over-pay.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from patron.accounts.access import require
+from patron.accounts.models import Account
+from patron.accounts.services import activity_add
+from patron.audit.services import audit_record, diff, snapshot
+from patron.core.errors import Conflict, FieldErrors
+from patron.core.messages import money_error, text_error
+from patron.domain.access import Action
+from patron.domain.money import (
+    UNIT_PRICE_PLACES,
+    Money,
+    MoneyError,
+    check_places,
+    line_amount,
+    minor_units,
+    quantize,
+    to_decimal,
+)
+from patron.domain.text import TextError, check_code
+
+from .models import (
+    Category,
+    Invoice,
+    Order,
+    OrderLine,
+    Payment,
+    PaymentAllocation,
+    Product,
+    Return,
+    ReturnLine,
+)
+
+QUANTITY_PLACES = 3
+PRODUCT_FIELDS = ("sku", "name", "category", "unit", "list_price", "unit_cost", "currency", "active")
+
+
+def _number(errors: FieldErrors, field: str, value: Any, places: int, *, positive: bool = False) -> Decimal | None:
+    try:
+        number = check_places(to_decimal(value), places, field)
+    except MoneyError as exc:
+        errors.add(field, money_error(exc, places))
+        return None
+    if positive and number <= 0:
+        errors.add(field, _("Must be greater than zero."))
+        return None
+    if number < 0:
+        errors.add(field, _("Must not be negative."))
+        return None
+    return number
+
+
+def _temporary_number() -> str:
+    return f"tmp-{uuid.uuid4().hex[:20]}"
+
+
+def _assign_number(instance: Any, prefix: str, requested: str | None) -> None:
+    """Use the number the user gave (imports keep theirs) or derive one from the id."""
+    if not requested:
+        instance.number = f"{prefix}{instance.pk:08d}"
+        instance.save(update_fields=["number"])
+
+
+def _check_requested_number(errors: FieldErrors, model: type[models.Model], number: str | None) -> None:
+    if not number:
+        return
+    try:
+        check_code(number, "number")
+    except TextError as exc:
+        errors.add("number", text_error(exc))
+        return
+    if model._default_manager.filter(number=number).exists():  # type: ignore[attr-defined]
+        errors.add("number", _("This number is already used."))
+
+
+# --- products ---------------------------------------------------------------
+
+
+def _apply_product(product: Product, data: dict[str, Any], errors: FieldErrors) -> None:
+    for field, value in data.items():
+        if field == "sku":
+            try:
+                product.sku = check_code(str(value or ""), "SKU")
+            except TextError as exc:
+                errors.add("sku", text_error(exc))
+        elif field in ("list_price", "unit_cost"):
+            number = _number(errors, field, value, UNIT_PRICE_PLACES)
+            if number is not None:
+                setattr(product, field, number)
+        elif field == "category":
+            if value is None or isinstance(value, Category):
+                product.category = value
+            else:
+                category = Category.objects.filter(pk=value).first() or Category.objects.filter(code=value).first()
+                if category is None:
+                    errors.add("category", _("Unknown category."))
+                product.category = category
+        elif field in PRODUCT_FIELDS:
+            setattr(product, field, value.strip() if isinstance(value, str) else value)
+        else:
+            errors.add(field, _("Unknown field."))
+
+
+def _full_clean(instance: Any, errors: FieldErrors, exclude: list[str] | None = None) -> None:
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            if field not in errors.errors:
+                for msg in messages:
+                    errors.add(field, msg)
+
+
+@transaction.atomic
+def product_create(*, actor: Any, data: dict[str, Any]) -> Product:
+    require(actor, Action.EDIT_PRODUCT)
+    product = Product()
+    errors = FieldErrors()
+    _apply_product(product, data, errors)
+    _full_clean(product, errors)
+    errors.raise_if_any()
+    product.save()
+    audit_record(
+        actor=actor, action="PRODUCT_CREATED", instance=product, changes=diff({}, snapshot(product, PRODUCT_FIELDS))
+    )
+    return product
+
+
+@transaction.atomic
+def product_update(*, actor: Any, product: Product, data: dict[str, Any]) -> Product:
+    require(actor, Action.EDIT_PRODUCT)
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    before = snapshot(product, PRODUCT_FIELDS)
+    errors = FieldErrors()
+    _apply_product(product, data, errors)
+    _full_clean(product, errors)
+    errors.raise_if_any()
+    product.save()
+    changes = diff(before, snapshot(product, PRODUCT_FIELDS))
+    if changes:
+        action = "PRODUCT_PRICE_CHANGED" if {"list_price", "unit_cost"} & set(changes) else "PRODUCT_UPDATED"
+        audit_record(actor=actor, action=action, instance=product, changes=changes)
+    return product
+
+
+# --- orders -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineInput:
+    """One line as the user entered it. ``net_unit_price`` None means the list price."""
+
+    product: Product | int | str
+    quantity: Any
+    net_unit_price: Any = None
+
+
+def _resolve_product(ref: Product | int | str) -> Product | None:
+    if isinstance(ref, Product):
+        return ref
+    if isinstance(ref, int):
+        return Product.objects.filter(pk=ref).first()
+    return Product.objects.filter(sku=ref).first()
+
+
+def _build_lines(lines: Sequence[LineInput], currency: str, errors: FieldErrors) -> list[OrderLine]:
+    built: list[OrderLine] = []
+    if not lines:
+        errors.add("lines", _("An order needs at least one line."))
+    for index, line in enumerate(lines):
+        prefix = f"lines.{index}."
+        product = _resolve_product(line.product)
+        if product is None:
+            errors.add(prefix + "product", _("Unknown product."))
+            continue
+        if not product.active:
+            errors.add(prefix + "product", _("This product is no longer sold."))
+        if product.currency != currency:
+            errors.add(
+                prefix + "product",
+                _("This product is priced in %(product)s, the order in %(order)s.")
+                % {"product": product.currency, "order": currency},
+            )
+        quantity = _number(errors, prefix + "quantity", line.quantity, QUANTITY_PLACES, positive=True)
+        net = product.list_price
+        if line.net_unit_price not in (None, ""):
+            parsed = _number(errors, prefix + "net_unit_price", line.net_unit_price, UNIT_PRICE_PLACES)
+            if parsed is not None:
+                net = parsed
+        if quantity is None:
+            continue
+        list_price = Decimal(product.list_price)
+        discount = list_price - net
+        breakdown = []
+        if discount:
+            breakdown.append(
+                {
+                    "source": "manual",
+                    "per_unit": str(discount.quantize(Decimal(1).scaleb(-UNIT_PRICE_PLACES))),
+                    "amount": str(quantize(discount * quantity, currency)),
+                    "percent": str((discount / list_price * 100).quantize(Decimal("0.01"))) if list_price else None,
+                }
+            )
+        built.append(
+            OrderLine(
+                position=index + 1,
+                product=product,
+                quantity=quantity,
+                list_unit_price=list_price,
+                net_unit_price=net,
+                line_total=line_amount(quantity, Money(net, currency)).amount,
+                discounts=breakdown,
+            )
+        )
+    return built
+
+
+def _check_currency(errors: FieldErrors, currency: str) -> None:
+    try:
+        minor_units(currency)
+    except MoneyError:
+        errors.add("currency", _("Unknown currency."))
+
+
+def _refresh_order_dates(account_id: int) -> None:
+    """First and last order dates follow confirmed orders only."""
+    agg = Order.objects.filter(account_id=account_id, status=Order.CONFIRMED).aggregate(
+        first=models.Min("order_date"), last=models.Max("order_date")
+    )
+    Account.objects.filter(pk=account_id).update(first_order_date=agg["first"], last_order_date=agg["last"])
+
+
+@transaction.atomic
+def order_create(
+    *,
+    actor: Any,
+    account: Account,
+    lines: Sequence[LineInput],
+    order_date: dt.date | None = None,
+    currency: str = "CNY",
+    channel: str = "sales_rep",
+    confirm: bool = False,
+    number: str | None = None,
+    note: str = "",
+) -> Order:
+    require(actor, Action.RECORD_ORDER, account)
+    errors = FieldErrors()
+    _check_currency(errors, currency)
+    _check_requested_number(errors, Order, number)
+    order_date = order_date or timezone.localdate()
+    if order_date > timezone.localdate() + dt.timedelta(days=366):
+        errors.add("order_date", _("An order date more than a year ahead is not accepted."))
+    if channel not in dict(Order.CHANNELS):
+        errors.add("channel", _("Unknown channel."))
+    built = _build_lines(lines, currency, errors) if not errors.errors.get("currency") else []
+    errors.raise_if_any()
+    order = Order.objects.create(
+        number=number or _temporary_number(),
+        account=account,
+        currency=currency,
+        channel=channel,
+        order_date=order_date,
+        note=note,
+        created_by=actor,
+        list_total=sum((line_amount(b.quantity, Money(b.list_unit_price, currency)).amount for b in built), Decimal(0)),
+        net_total=sum((b.line_total for b in built), Decimal(0)),
+    )
+    _assign_number(order, "SO", number)
+    for b in built:
+        b.order = order
+    OrderLine.objects.bulk_create(built)
+    audit_record(
+        actor=actor,
+        action="ORDER_CREATED",
+        instance=order,
+        account_id=account.pk,
+        changes={
+            "number": [None, order.number],
+            "net_total": [None, str(order.net_total)],
+            "currency": [None, currency],
+            "lines": [
+                None,
+                [
+                    {"sku": b.product.sku, "quantity": str(b.quantity), "net_unit_price": str(b.net_unit_price)}
+                    for b in built
+                ],
+            ],
+        },
+    )
+    if confirm:
+        order_confirm(actor=actor, order=order)
+        order.refresh_from_db()
+    else:
+        activity_add(
+            account=account,
+            kind="order",
+            actor=actor,
+            ref=order,
+            subject=_("Draft order %(number)s, %(total)s") % {"number": order.number, "total": order.net},
+        )
+    return order
+
+
+def _locked_order(order: Order) -> Order:
+    return Order.objects.select_for_update().select_related("account__owner__team").get(pk=order.pk)
+
+
+@transaction.atomic
+def order_confirm(*, actor: Any, order: Order) -> Order:
+    order = _locked_order(order)
+    require(actor, Action.RECORD_ORDER, order.account)
+    if order.status == Order.CONFIRMED:
+        return order  # confirming twice is a no-op, not an error
+    if order.status == Order.CANCELLED:
+        raise Conflict(_("A cancelled order cannot be confirmed."), "status")
+    order.status = Order.CONFIRMED
+    order.confirmed_at = timezone.now()
+    order.save(update_fields=["status", "confirmed_at"])
+    _refresh_order_dates(order.account_id)
+    audit_record(
+        actor=actor,
+        action="ORDER_CONFIRMED",
+        instance=order,
+        account_id=order.account_id,
+        changes={"status": [Order.DRAFT, Order.CONFIRMED]},
+    )
+    activity_add(
+        account=order.account,
+        kind="order",
+        actor=actor,
+        ref=order,
+        subject=_("Order %(number)s confirmed, %(total)s") % {"number": order.number, "total": order.net},
+    )
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, actor: Any, order: Order, reason: str = "") -> Order:
+    order = _locked_order(order)
+    require(actor, Action.RECORD_ORDER, order.account)
+    if order.status == Order.CANCELLED:
+        return order
+    if order.invoices.exclude(status=Invoice.VOID).exists():
+        raise Conflict(_("This order has been invoiced; void its invoices before cancelling."), "status")
+    if order.returns.exists():
+        raise Conflict(_("Goods of this order were returned; it can no longer be cancelled."), "status")
+    before = order.status
+    order.status = Order.CANCELLED
+    order.cancelled_at = timezone.now()
+    order.save(update_fields=["status", "cancelled_at"])
+    _refresh_order_dates(order.account_id)
+    audit_record(
+        actor=actor,
+        action="ORDER_CANCELLED",
+        instance=order,
+        account_id=order.account_id,
+        changes={"status": [before, Order.CANCELLED], "reason": [None, reason]},
+    )
+    activity_add(
+        account=order.account,
+        kind="order",
+        actor=actor,
+        ref=order,
+        body=reason,
+        subject=_("Order %(number)s cancelled") % {"number": order.number},
+    )
+    return order
+
+
+# --- returns ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReturnLineInput:
+    order_line: OrderLine | int
+    quantity: Any
+
+
+@transaction.atomic
+def return_create(
+    *,
+    actor: Any,
+    order: Order,
+    lines: Sequence[ReturnLineInput],
+    return_date: dt.date | None = None,
+    reason: str = "",
+    number: str | None = None,
+) -> Return:
+    order = _locked_order(order)
+    require(actor, Action.RECORD_ORDER, order.account)
+    errors = FieldErrors()
+    _check_requested_number(errors, Return, number)
+    if order.status != Order.CONFIRMED:
+        raise Conflict(_("Only a confirmed order can have returns."), "order")
+    return_date = return_date or timezone.localdate()
+    if return_date < order.order_date:
+        errors.add("return_date", _("A return cannot be dated before its order."))
+    if return_date > timezone.localdate():
+        errors.add("return_date", _("A return cannot be dated in the future."))
+    order_lines = {line.pk: line for line in order.lines.select_related("product")}
+    returned = dict(
+        ReturnLine.objects.filter(order_line__order=order)
+        .values_list("order_line")
+        .annotate(q=Sum("quantity"))
+        .values_list("order_line", "q")
+    )
+    built: list[ReturnLine] = []
+    if not lines:
+        errors.add("lines", _("A return needs at least one line."))
+    seen: dict[int, Decimal] = {}
+    for index, line in enumerate(lines):
+        prefix = f"lines.{index}."
+        line_id = line.order_line.pk if isinstance(line.order_line, OrderLine) else line.order_line
+        order_line = order_lines.get(line_id)  # type: ignore[arg-type]
+        if order_line is None:
+            errors.add(prefix + "order_line", _("This line is not on the order."))
+            continue
+        quantity = _number(errors, prefix + "quantity", line.quantity, QUANTITY_PLACES, positive=True)
+        if quantity is None:
+            continue
+        already = returned.get(order_line.pk, Decimal(0)) + seen.get(order_line.pk, Decimal(0))
+        if already + quantity > order_line.quantity:
+            left = order_line.quantity - already
+            errors.add(prefix + "quantity", _("At most %(left)s can still be returned.") % {"left": left.normalize()})
+            continue
+        seen[order_line.pk] = seen.get(order_line.pk, Decimal(0)) + quantity
+        built.append(
+            ReturnLine(
+                order_line=order_line,
+                quantity=quantity,
+                amount=line_amount(quantity, Money(order_line.net_unit_price, order.currency)).amount,
+            )
+        )
+    errors.raise_if_any()
+    ret = Return.objects.create(
+        number=number or _temporary_number(),
+        order=order,
+        account=order.account,
+        return_date=return_date,
+        reason=reason,
+        currency=order.currency,
+        total=sum((b.amount for b in built), Decimal(0)),
+        created_by=actor,
+    )
+    _assign_number(ret, "RT", number)
+    for b in built:
+        b.ret = ret
+    ReturnLine.objects.bulk_create(built)
+    audit_record(
+        actor=actor,
+        action="RETURN_RECORDED",
+        instance=ret,
+        account_id=order.account_id,
+        changes={"order": [None, order.number], "total": [None, str(ret.total)], "reason": [None, reason]},
+    )
+    activity_add(
+        account=order.account,
+        kind="return",
+        actor=actor,
+        ref=ret,
+        body=reason,
+        subject=_("Return %(number)s on order %(order)s, %(total)s")
+        % {"number": ret.number, "order": order.number, "total": Money(ret.total, ret.currency)},
+    )
+    return ret
+
+
+# --- invoices and payments --------------------------------------------------
+
+
+def order_invoiceable(order: Order) -> Decimal:
+    """What is left to invoice on an order: its net total less returns and earlier invoices."""
+    returned = order.returns.aggregate(t=Sum("total"))["t"] or Decimal(0)
+    invoiced = order.invoices.exclude(status=Invoice.VOID).aggregate(t=Sum("amount"))["t"] or Decimal(0)
+    return order.net_total - returned - invoiced
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    actor: Any,
+    account: Account,
+    amount: Any = None,
+    order: Order | None = None,
+    issue_date: dt.date | None = None,
+    due_date: dt.date | None = None,
+    currency: str | None = None,
+    number: str | None = None,
+) -> Invoice:
+    account = Account.objects.select_for_update().select_related("owner__team").get(pk=account.pk)
+    require(actor, Action.RECORD_INVOICE, account)
+    errors = FieldErrors()
+    _check_requested_number(errors, Invoice, number)
+    if order is not None:
+        order = _locked_order(order)
+        if order.account_id != account.pk:
+            errors.add("order", _("This order belongs to another account."))
+        elif order.status != Order.CONFIRMED:
+            errors.add("order", _("Only a confirmed order can be invoiced."))
+        if currency and currency != order.currency:
+            errors.add("currency", _("An invoice is in its order's currency."))
+        currency = order.currency
+    currency = currency or "CNY"
+    _check_currency(errors, currency)
+    issue_date = issue_date or timezone.localdate()
+    due_date = due_date or issue_date + dt.timedelta(days=account.payment_terms_days)
+    if due_date < issue_date:
+        errors.add("due_date", _("The due date cannot be before the issue date."))
+    if errors:
+        errors.raise_if_any()
+    value: Decimal | None
+    if amount in (None, "") and order is not None:
+        value = order_invoiceable(order)
+    else:
+        value = _number(errors, "amount", amount, minor_units(currency), positive=True)
+    if value is not None and order is not None and not errors:
+        left = order_invoiceable(order)
+        if value > left:
+            errors.add(
+                "amount",
+                _("Only %(left)s of this order is left to invoice.") % {"left": Money(left, currency)},
+            )
+    if value is not None and value <= 0 and "amount" not in errors.errors:
+        errors.add("amount", _("Nothing is left to invoice."))
+    errors.raise_if_any()
+    assert value is not None
+    invoice = Invoice.objects.create(
+        number=number or _temporary_number(),
+        account=account,
+        order=order,
+        currency=currency,
+        issue_date=issue_date,
+        due_date=due_date,
+        amount=value,
+        created_by=actor,
+    )
+    _assign_number(invoice, "INV", number)
+    audit_record(
+        actor=actor,
+        action="INVOICE_ISSUED",
+        instance=invoice,
+        account_id=account.pk,
+        changes=diff({}, snapshot(invoice, ("number", "order", "currency", "issue_date", "due_date", "amount"))),
+    )
+    activity_add(
+        account=account,
+        kind="invoice",
+        actor=actor,
+        ref=invoice,
+        subject=_("Invoice %(number)s, %(amount)s, due %(due)s")
+        % {"number": invoice.number, "amount": Money(invoice.amount, currency), "due": due_date.isoformat()},
+    )
+    return invoice
+
+
+@dataclass(frozen=True)
+class AllocationInput:
+    invoice: Invoice | int | str
+    amount: Any
+
+
+@transaction.atomic
+def payment_record(
+    *,
+    actor: Any,
+    account: Account,
+    amount: Any,
+    currency: str = "CNY",
+    received_on: dt.date | None = None,
+    method: str = "bank_transfer",
+    reference: str = "",
+    allocations: Sequence[AllocationInput] | None = None,
+    number: str | None = None,
+) -> Payment:
+    """Record money received and apply it to invoices (oldest due first unless told).
+
+    Replaying a request with the same payment ``number`` for the same account and
+    amount returns the payment already recorded instead of paying twice.
+    """
+    account = Account.objects.select_for_update().select_related("owner__team").get(pk=account.pk)
+    require(actor, Action.RECORD_PAYMENT, account)
+    if number:
+        existing = Payment.objects.filter(number=number).first()
+        if existing is not None:
+            same = existing.account_id == account.pk and existing.currency == currency
+            if same and str(existing.amount) == str(_safe_decimal(amount)):
+                return existing
+            raise Conflict(_("Payment number %(number)s is already used.") % {"number": number}, "number")
+    errors = FieldErrors()
+    _check_currency(errors, currency)
+    if number:
+        try:
+            check_code(number, "number")
+        except TextError as exc:
+            errors.add("number", text_error(exc))
+    received_on = received_on or timezone.localdate()
+    if received_on > timezone.localdate():
+        errors.add("received_on", _("A payment cannot be received in the future."))
+    if method not in dict(Payment.METHODS):
+        errors.add("method", _("Unknown payment method."))
+    errors.raise_if_any()
+    value = _number(errors, "amount", amount, minor_units(currency), positive=True)
+    errors.raise_if_any()
+    assert value is not None
+    open_invoices = list(
+        Invoice.objects.select_for_update()
+        .filter(account=account, currency=currency, status=Invoice.OPEN)
+        .order_by("due_date", "id")
+    )
+    owed = sum((i.outstanding for i in open_invoices), Decimal(0))
+    plan: list[tuple[Invoice, Decimal]] = []
+    if allocations is None:
+        if value > owed:
+            errors.add(
+                "amount",
+                _("The payment (%(amount)s) is larger than what the account owes (%(owed)s).")
+                % {"amount": Money(value, currency), "owed": Money(owed, currency)},
+            )
+        remaining = value
+        for invoice in open_invoices:
+            if remaining <= 0:
+                break
+            part = min(remaining, invoice.outstanding)
+            plan.append((invoice, part))
+            remaining -= part
+    else:
+        by_key: dict[object, Invoice] = {i.pk: i for i in open_invoices} | {i.number: i for i in open_invoices}
+        total = Decimal(0)
+        used: set[int] = set()
+        for index, alloc in enumerate(allocations):
+            prefix = f"allocations.{index}."
+            key = alloc.invoice.pk if isinstance(alloc.invoice, Invoice) else alloc.invoice
+            found = by_key.get(key)
+            if found is None:
+                errors.add(
+                    prefix + "invoice",
+                    _("No open invoice of this account in %(currency)s has this reference.") % {"currency": currency},
+                )
+                continue
+            if found.pk in used:
+                errors.add(prefix + "invoice", _("Each invoice may appear once."))
+                continue
+            used.add(found.pk)
+            share = _number(errors, prefix + "amount", alloc.amount, minor_units(currency), positive=True)
+            if share is None:
+                continue
+            if share > found.outstanding:
+                errors.add(
+                    prefix + "amount",
+                    _("Invoice %(number)s has only %(left)s outstanding.")
+                    % {"number": found.number, "left": Money(found.outstanding, currency)},
+                )
+                continue
+            total += share
+            plan.append((found, share))
+        if not errors and total != value:
+            errors.add(
+                "allocations",
+                _("The allocations add up to %(total)s, the payment is %(amount)s.")
+                % {"total": Money(total, currency), "amount": Money(value, currency)},
+            )
+    errors.raise_if_any()
+    payment = Payment.objects.create(
+        number=number or _temporary_number(),
+        account=account,
+        currency=currency,
+        amount=value,
+        received_on=received_on,
+        method=method,
+        reference=reference,
+        created_by=actor,
+    )
+    _assign_number(payment, "PAY", number)
+    PaymentAllocation.objects.bulk_create(
+        [PaymentAllocation(payment=payment, invoice=invoice, amount=part) for invoice, part in plan]
+    )
+    for invoice, part in plan:
+        invoice.paid_amount += part
+        if invoice.paid_amount >= invoice.amount:
+            invoice.status = Invoice.PAID
+        invoice.save(update_fields=["paid_amount", "status"])
+    audit_record(
+        actor=actor,
+        action="PAYMENT_RECORDED",
+        instance=payment,
+        account_id=account.pk,
+        changes={
+            "amount": [None, str(value)],
+            "currency": [None, currency],
+            "received_on": [None, received_on.isoformat()],
+            "allocations": [None, {invoice.number: str(part) for invoice, part in plan}],
+        },
+    )
+    activity_add(
+        account=account,
+        kind="payment",
+        actor=actor,
+        ref=payment,
+        subject=_("Payment %(number)s received, %(amount)s")
+        % {"number": payment.number, "amount": Money(value, currency)},
+    )
+    return payment
+
+
+def _safe_decimal(value: Any) -> Decimal | None:
+    try:
+        return to_decimal(value)
+    except MoneyError:
+        return None

@@ -1,0 +1,97 @@
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from patron.audit.models import AuditEvent
+from patron.core.errors import Conflict
+from patron.sales import services as sales
+from patron.sales.models import Invoice
+from tests.factories import make_account, make_invoice, make_order, make_product
+
+
+def test_order_with_manual_discount_records_the_breakdown_and_updates_order_dates(staff):
+    account = make_account(staff.sales)
+    product = make_product(price="100.00")
+    order = sales.order_create(
+        actor=staff.sales,
+        account=account,
+        lines=[sales.LineInput(product=product, quantity="3", net_unit_price="90")],
+        confirm=True,
+        order_date=dt.date(2026, 3, 1),
+    )
+    line = order.lines.get()
+    assert order.net_total == Decimal("270.00")
+    assert order.list_total == Decimal("300.00")
+    assert line.discounts == [{"source": "manual", "per_unit": "10.0000", "amount": "30.00", "percent": "10.00"}]
+    account.refresh_from_db()
+    assert account.first_order_date == account.last_order_date == dt.date(2026, 3, 1)
+    assert order.number.startswith("SO")
+    assert AuditEvent.objects.filter(action="ORDER_CONFIRMED", account=account).exists()
+
+
+def test_bad_lines_are_reported_by_line_and_field_and_nothing_is_written(staff):
+    account = make_account(staff.sales)
+    product = make_product()
+    with pytest.raises(ValidationError) as err:
+        sales.order_create(
+            actor=staff.sales,
+            account=account,
+            lines=[
+                sales.LineInput(product=product, quantity="0"),
+                sales.LineInput(product="NOPE", quantity="1"),
+                sales.LineInput(product=product, quantity="1", net_unit_price="1.23456"),
+            ],
+        )
+    assert set(err.value.message_dict) == {"lines.0.quantity", "lines.1.product", "lines.2.net_unit_price"}
+    assert not account.orders.exists()
+
+
+def test_payment_cannot_exceed_what_is_owed(staff):
+    account = make_account(staff.sales)
+    order = make_order(staff.sales, account, [(make_product(price="50.00"), "2")])
+    make_invoice(staff.finance, order)
+    with pytest.raises(ValidationError) as err:
+        sales.payment_record(actor=staff.finance, account=account, amount="100.01")
+    assert "amount" in err.value.message_dict
+
+
+def test_partial_payments_settle_the_oldest_invoice_first(staff):
+    account = make_account(staff.sales)
+    first = make_invoice(staff.finance, make_order(staff.sales, account, [(make_product(price="60.00"), "1")]))
+    second = make_invoice(staff.finance, make_order(staff.sales, account, [(make_product(price="40.00"), "1")]))
+    sales.payment_record(actor=staff.finance, account=account, amount="70.00")
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.paid_amount) == (Invoice.PAID, Decimal("60.00"))
+    assert (second.status, second.paid_amount) == (Invoice.OPEN, Decimal("10.00"))
+
+
+def test_a_payment_replayed_with_its_number_is_recorded_once(staff):
+    account = make_account(staff.sales)
+    make_invoice(staff.finance, make_order(staff.sales, account, [(make_product(price="60.00"), "1")]))
+    p1 = sales.payment_record(actor=staff.finance, account=account, amount="20.00", number="BANK-1")
+    p2 = sales.payment_record(actor=staff.finance, account=account, amount="20.00", number="BANK-1")
+    assert p1.pk == p2.pk
+    with pytest.raises(Conflict):
+        sales.payment_record(actor=staff.finance, account=account, amount="30.00", number="BANK-1")
+
+
+def test_returns_cannot_exceed_the_quantity_ordered(staff):
+    account = make_account(staff.sales)
+    order = make_order(staff.sales, account, [(make_product(price="10.00"), "5")])
+    line = order.lines.get()
+    ret = sales.return_create(actor=staff.sales, order=order, lines=[sales.ReturnLineInput(line, "3")])
+    assert ret.total == Decimal("30.00")
+    with pytest.raises(ValidationError) as err:
+        sales.return_create(actor=staff.sales, order=order, lines=[sales.ReturnLineInput(line, "3")])
+    assert "At most 2" in err.value.message_dict["lines.0.quantity"][0]
+
+
+def test_an_invoiced_order_cannot_be_cancelled(staff):
+    account = make_account(staff.sales)
+    order = make_order(staff.sales, account)
+    make_invoice(staff.finance, order)
+    with pytest.raises(Conflict):
+        sales.order_cancel(actor=staff.sales, order=order)
