@@ -10,7 +10,6 @@ from typing import Any
 from django.db.models import DecimalField, Exists, OuterRef, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
-
 from django.utils.translation import gettext as _
 
 from patron.domain.access import Action

@@ -1,0 +1,1 @@
+"""The REST API (django-ninja): one NinjaAPI with a router per capability."""
