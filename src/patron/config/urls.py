@@ -4,4 +4,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("patron.api.urls")),
+    path("accounts/", include("patron.accounts.urls")),
+    path("sales/", include("patron.sales.urls")),
+    path("", include("patron.web.urls")),
 ]

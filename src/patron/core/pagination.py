@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -44,11 +45,12 @@ def _decode(cursor: str) -> tuple[Any, int]:
         value, pk = json.loads(raw)
         if isinstance(value, dict):
             kind, text = value["k"], value["t"]
-            value = {
+            parsers: dict[str, Callable[[str], Any]] = {
                 "dt": dt.datetime.fromisoformat,
                 "d": dt.date.fromisoformat,
                 "dec": Decimal,
-            }[kind](text)
+            }
+            value = parsers[kind](text)
         if not isinstance(pk, int):
             raise TypeError
         return value, pk
