@@ -55,7 +55,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.VIEW_RECEIVABLES: _TEAM,
         Action.RECORD_ORDER: _TEAM,
         Action.RECORD_INVOICE: _NONE,
-        Action.RECORD_PAYMENT: _NONE,
+        Action.RECORD_PAYMENT: _TEAM,
         Action.VIEW_HISTORY: _TEAM,
         Action.EXPORT_ACCOUNTS: _TEAM,
         Action.EDIT_PRODUCT: _ALL,
@@ -69,7 +69,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.VIEW_RECEIVABLES: _OWN,
         Action.RECORD_ORDER: _OWN,
         Action.RECORD_INVOICE: _NONE,
-        Action.RECORD_PAYMENT: _NONE,
+        Action.RECORD_PAYMENT: _OWN,  # salespeople log the payments they collect (回款登记)
         Action.VIEW_HISTORY: _OWN,
         Action.EXPORT_ACCOUNTS: _OWN,
         Action.EDIT_PRODUCT: _NONE,
