@@ -174,7 +174,7 @@ def account_create(*, actor: Any, data: Mapping[str, Any]) -> Account:
 
 @transaction.atomic
 def account_update(*, actor: Any, account: Account, data: Mapping[str, Any]) -> Account:
-    account = Account.objects.select_for_update().select_related("owner__team").get(pk=account.pk)
+    account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
     require(actor, Action.EDIT_ACCOUNT, account)
     if "owner" in data:
         owner_id = getattr(data["owner"], "pk", data["owner"])
@@ -248,7 +248,7 @@ def _make_primary(contact: Contact) -> None:
 
 @transaction.atomic
 def contact_create(*, actor: Any, account: Account, data: Mapping[str, Any]) -> Contact:
-    account = Account.objects.select_for_update().select_related("owner__team").get(pk=account.pk)
+    account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
     require(actor, Action.EDIT_ACCOUNT, account)
     contact = Contact(account=account)
     errors = FieldErrors()
@@ -272,7 +272,7 @@ def contact_create(*, actor: Any, account: Account, data: Mapping[str, Any]) -> 
 
 @transaction.atomic
 def contact_update(*, actor: Any, contact: Contact, data: Mapping[str, Any]) -> Contact:
-    contact = Contact.objects.select_for_update().select_related("account__owner__team").get(pk=contact.pk)
+    contact = Contact.objects.select_for_update(of=("self",)).select_related("account__owner__team").get(pk=contact.pk)
     require(actor, Action.EDIT_ACCOUNT, contact.account)
     before = snapshot(contact, CONTACT_FIELDS)
     errors = FieldErrors()
@@ -291,7 +291,7 @@ def contact_update(*, actor: Any, contact: Contact, data: Mapping[str, Any]) -> 
 
 @transaction.atomic
 def contact_remove(*, actor: Any, contact: Contact) -> None:
-    contact = Contact.objects.select_for_update().select_related("account__owner__team").get(pk=contact.pk)
+    contact = Contact.objects.select_for_update(of=("self",)).select_related("account__owner__team").get(pk=contact.pk)
     require(actor, Action.EDIT_ACCOUNT, contact.account)
     audit_record(
         actor=actor,

@@ -321,7 +321,7 @@ def order_create(
 
 
 def _locked_order(order: Order) -> Order:
-    return Order.objects.select_for_update().select_related("account__owner__team").get(pk=order.pk)
+    return Order.objects.select_for_update(of=("self",)).select_related("account__owner__team").get(pk=order.pk)
 
 
 @transaction.atomic
@@ -506,7 +506,7 @@ def invoice_create(
     currency: str | None = None,
     number: str | None = None,
 ) -> Invoice:
-    account = Account.objects.select_for_update().select_related("owner__team").get(pk=account.pk)
+    account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
     require(actor, Action.RECORD_INVOICE, account)
     errors = FieldErrors()
     _check_requested_number(errors, Invoice, number)
@@ -596,7 +596,7 @@ def payment_record(
     Replaying a request with the same payment ``number`` for the same account and
     amount returns the payment already recorded instead of paying twice.
     """
-    account = Account.objects.select_for_update().select_related("owner__team").get(pk=account.pk)
+    account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
     require(actor, Action.RECORD_PAYMENT, account)
     if number:
         existing = Payment.objects.filter(number=number).first()
