@@ -1,3 +1,73 @@
-from ninja import NinjaAPI
+"""The REST API (django-ninja): one NinjaAPI with a router per capability.
 
-api = NinjaAPI(title="Patron API", version="1", urls_namespace="api")
+Schema at /api/openapi.json, interactive docs at /api/docs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+
+from patron.accounts.access import role_of
+from patron.accounts.api import router as accounts_router
+from patron.domain.access import Action, reach
+from patron.sales.api import router as sales_router
+
+from . import errors
+from .auth import api_auth
+from .schemas import responses
+
+DESCRIPTION = """\
+Patron's REST API.
+
+**Authentication.** Send a token as `Authorization: Bearer <token>`; create one with
+`patron token create --user <username>`. Patron's own pages call the API with their
+signed-in session and the CSRF token.
+
+**Money** goes in and out as text (`"1200.50"`), never as a JSON number; an amount with more
+decimals than its currency allows is refused, not rounded.
+
+**Lists** are pages: pass the `next_cursor` of one page as `cursor` to get the next; `limit` is 1 to 200.
+
+**Errors**: 401 not signed in, 403 not allowed, 404 not found *or not visible to you*,
+409 refused by the record's state, 422 invalid input with every field named in `detail[].loc`.
+"""
+
+api = NinjaAPI(
+    title="Patron API",
+    version="1",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    auth=api_auth(),
+    parser=errors.JSONParser(),
+)
+errors.register(api)
+
+
+class MeOut(Schema):
+    username: str
+    name: str
+    role: str
+    team: str | None
+    language: str
+    actions: list[str]
+
+
+@api.get("/me", response=responses({200: MeOut}), tags=["me"], summary="Who you are and what your role may do")
+def me(request: HttpRequest) -> Any:
+    user: Any = request.auth  # type: ignore[attr-defined]
+    role = role_of(user)
+    return {
+        "username": user.username,
+        "name": user.display_name(),
+        "role": role.value,
+        "team": user.team.name if user.team_id else None,
+        "language": user.language,
+        "actions": sorted(action.value for action in Action if reach(role, action)),
+    }
+
+
+api.add_router("", accounts_router)
+api.add_router("", sales_router)

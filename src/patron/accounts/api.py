@@ -1,0 +1,518 @@
+"""REST endpoints for accounts, contacts, timelines and reference data.
+
+Thin: parse with schemas, look records up within what the caller may see (404
+otherwise), call the selectors and services, and return schemas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, Path, Query, Router, Schema, Status
+from pydantic import AwareDatetime
+
+from patron.api.pagination import PageQuery, page_of
+from patron.api.schemas import Amount, AmountIn, CodeName, UserRef, responses
+from patron.audit.models import AuditEvent
+from patron.core.errors import FieldErrors
+from patron.domain.access import Action
+from patron.staff.models import User
+
+from . import selectors, services
+from .access import can, require, visible_accounts
+from .models import Account, Contact, CustomField, Industry, Region
+
+router = Router(tags=["accounts"])
+
+KINDS = Literal["company", "person"]
+CHANNELS = Literal["phone", "email", "sms", "wechat", "visit"]
+LANGUAGES = Literal["zh-hans", "en"]
+CONTACT_ROLES = Literal["decider", "influencer", "buyer", "user", "finance", "other"]
+ACCOUNT_SORTS = Literal["code", "-code", "name", "-name", "created_at", "-created_at"]
+Text = Annotated[str, Field(max_length=2000)]
+LongText = Annotated[str, Field(max_length=20000)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+# --- schemas ------------------------------------------------------------------
+
+
+class AccountListItem(Schema):
+    code: str
+    name: str
+    kind: str
+    region: CodeName | None
+    industry: CodeName | None
+    owner: UserRef | None
+    is_key_account: bool
+    tags: list[str]
+    credit_limit: Amount
+    last_order_date: dt.date | None
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_tags(obj: Account) -> list[str]:
+        return [t.name for t in obj.tags.all()]
+
+
+class AccountOut(AccountListItem):
+    payment_terms_days: int
+    preferred_channel: str
+    language: str
+    birthday: dt.date | None
+    tax_id: str
+    phone: str
+    email: str
+    address: str
+    notes: str | None = Field(description="Private notes; null for readers who may not see them.")
+    custom: dict[str, Any]
+    first_order_date: dt.date | None
+    updated_at: dt.datetime
+
+    @staticmethod
+    def resolve_notes(obj: Account, context: Any) -> str | None:
+        request = (context or {}).get("request")
+        user = getattr(request, "auth", None)
+        return obj.notes if can(user, Action.VIEW_PRIVATE_NOTES, obj) else None
+
+
+class AccountPage(Schema):
+    items: list[AccountListItem]
+    next_cursor: str | None
+
+
+class AccountQuery(PageQuery):
+    q: str = Field("", max_length=200, description="Code, name, phone, email, tax id or a contact's name or phone.")
+    owner: str | None = Field(None, max_length=150, description="Username of the owner.")
+    region: str = Field("", max_length=20, description="Region code; includes every region below it.")
+    industry: str = Field("", max_length=20, description="Industry code.")
+    key_account: bool | None = None
+    tag: list[str] = Field(default_factory=list, description="Accounts having every tag given (repeatable).")
+    kind: KINDS | None = None
+    created_from: dt.date | None = None
+    created_to: dt.date | None = None
+    last_order_from: dt.date | None = None
+    last_order_to: dt.date | None = None
+    credit_limit_min: Annotated[Decimal, Field(max_digits=18, decimal_places=2)] | None = None
+    credit_limit_max: Annotated[Decimal, Field(max_digits=18, decimal_places=2)] | None = None
+    sort: ACCOUNT_SORTS = "code"
+
+
+class AccountIn(Schema):
+    code: Annotated[str, Field(max_length=100)]
+    name: Annotated[str, Field(max_length=500)]
+    kind: KINDS = "company"
+    region: str | None = Field(None, max_length=20, description="Region code.")
+    industry: str | None = Field(None, max_length=20, description="Industry code.")
+    owner: str | None = Field(None, max_length=150, description="Username; the creator when left out.")
+    is_key_account: bool = False
+    tags: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list, max_length=50)
+    payment_terms_days: int = Field(30, ge=0, le=3650)
+    credit_limit: AmountIn = "0"
+    preferred_channel: CHANNELS = "phone"
+    language: LANGUAGES = "zh-hans"
+    birthday: dt.date | None = None
+    tax_id: Text = ""
+    phone: Text = ""
+    email: Text = ""
+    address: Text = ""
+    notes: LongText = ""
+    custom: dict[str, Annotated[str, Field(max_length=2000)] | None] = Field(
+        default_factory=dict, description="Custom field values by key, as text."
+    )
+
+
+class AccountPatch(Schema):
+    """Only the fields sent are changed; null clears region, industry, owner and birthday."""
+
+    code: Annotated[str, Field(max_length=100)] | None = None
+    name: Annotated[str, Field(max_length=500)] | None = None
+    kind: KINDS | None = None
+    region: str | None = Field(None, max_length=20)
+    industry: str | None = Field(None, max_length=20)
+    owner: str | None = Field(None, max_length=150)
+    is_key_account: bool | None = None
+    tags: list[Annotated[str, Field(max_length=50)]] | None = Field(None, max_length=50)
+    payment_terms_days: int | None = Field(None, ge=0, le=3650)
+    credit_limit: AmountIn | None = None
+    preferred_channel: CHANNELS | None = None
+    language: LANGUAGES | None = None
+    birthday: dt.date | None = None
+    tax_id: Text | None = None
+    phone: Text | None = None
+    email: Text | None = None
+    address: Text | None = None
+    notes: LongText | None = None
+    custom: dict[str, Annotated[str, Field(max_length=2000)] | None] | None = None
+
+
+class ContactOut(Schema):
+    id: int
+    name: str
+    role: str
+    title: str
+    phone: str
+    email: str
+    email_consent: bool
+    email_consent_at: dt.datetime | None
+    sms_consent: bool
+    sms_consent_at: dt.datetime | None
+    is_primary: bool
+
+
+class ContactIn(Schema):
+    name: Annotated[str, Field(max_length=500)]
+    role: CONTACT_ROLES = "other"
+    title: Text = ""
+    phone: Text = ""
+    email: Text = ""
+    email_consent: bool = False
+    email_consent_at: AwareDatetime | None = None
+    sms_consent: bool = False
+    sms_consent_at: AwareDatetime | None = None
+    is_primary: bool = False
+
+
+class ContactPatch(Schema):
+    name: Annotated[str, Field(max_length=500)] | None = None
+    role: CONTACT_ROLES | None = None
+    title: Text | None = None
+    phone: Text | None = None
+    email: Text | None = None
+    email_consent: bool | None = None
+    email_consent_at: AwareDatetime | None = None
+    sms_consent: bool | None = None
+    sms_consent_at: AwareDatetime | None = None
+    is_primary: bool | None = None
+
+
+class ActivityOut(Schema):
+    id: int
+    kind: str
+    occurred_at: dt.datetime
+    actor: UserRef | None
+    subject: str
+    body: str
+    private: bool
+    ref_type: str
+    ref_id: str
+
+
+class ActivityPage(Schema):
+    items: list[ActivityOut]
+    next_cursor: str | None
+
+
+class NoteIn(Schema):
+    kind: Literal["note", "call", "meeting"] = "note"
+    subject: Annotated[str, Field(max_length=500)]
+    body: LongText = ""
+    occurred_at: AwareDatetime | None = None
+
+
+class AuditEventOut(Schema):
+    id: int
+    at: dt.datetime
+    actor: UserRef | None
+    action: str
+    entity_type: str
+    entity_id: str
+    changes: dict[str, Any]
+
+
+class AuditPage(Schema):
+    items: list[AuditEventOut]
+    next_cursor: str | None
+
+
+class CurrencyBalance(Schema):
+    currency: str
+    owed: Amount
+    overdue: Amount
+    aging: dict[str, Amount] = Field(description="Outstanding by days overdue: current, 1-30, 31-60, 61-90, 90+.")
+
+
+class ReceivablesOut(Schema):
+    account: str
+    as_of: dt.date
+    balances: list[CurrencyBalance]
+
+
+class RegionOut(Schema):
+    code: str
+    name: str
+    name_zh: str
+    name_en: str
+    level: str
+    parent: str | None
+    path: str
+
+    @staticmethod
+    def resolve_parent(obj: Region) -> str | None:
+        return obj.parent.code if obj.parent is not None else None
+
+
+class IndustryOut(Schema):
+    code: str
+    name: str
+    name_zh: str
+    name_en: str
+
+
+class CustomFieldOut(Schema):
+    key: str
+    label: str
+    label_zh: str
+    label_en: str
+    kind: str
+    choices: list[Any]
+    required: bool
+    position: int
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _user(request: HttpRequest) -> Any:
+    return request.auth  # type: ignore[attr-defined]
+
+
+def _accounts(user: Any) -> QuerySet[Account]:
+    return visible_accounts(user).select_related("owner__team", "region", "industry").prefetch_related("tags")
+
+
+def account_for(user: Any, code: str) -> Account:
+    """The account with ``code`` if ``user`` may see it; 404 otherwise, whether or not it exists."""
+    return get_object_or_404(_accounts(user), code=code)
+
+
+def resolve_references(data: dict[str, Any]) -> dict[str, Any]:
+    """Region and industry codes and owner usernames -> ids, naming the field of any that is unknown."""
+    errors = FieldErrors()
+    lookups: dict[str, tuple[Any, str, str]] = {
+        "region": (Region, "code", _("Unknown region.")),
+        "industry": (Industry, "code", _("Unknown industry.")),
+        "owner": (User, "username", _("Unknown user.")),
+    }
+    for field, (model, key, message) in lookups.items():
+        if field not in data or data[field] in (None, ""):
+            if field in data:
+                data[field] = None
+            continue
+        pk = model.objects.filter(**{key: data[field]}).values_list("pk", flat=True).first()
+        if pk is None:
+            errors.add(field, message)
+        data[field] = pk
+    errors.raise_if_any()
+    return data
+
+
+def _custom_filters(request: HttpRequest) -> dict[str, str]:
+    """``?custom.<key>=value`` (number and date fields: ``min..max``)."""
+    return {
+        key.removeprefix("custom."): str(value)
+        for key, value in request.GET.items()
+        if key.startswith("custom.") and len(key) > len("custom.")
+    }
+
+
+# --- accounts -----------------------------------------------------------------
+
+
+@router.get(
+    "/accounts",
+    response=responses({200: AccountPage}, 422),
+    summary="List accounts",
+    description="Filter by custom fields with `custom.<key>=value` query parameters, e.g. "
+    "`custom.positioning=premium`; number and date fields take a range `min..max` (either side may be empty).",
+)
+def account_list(request: HttpRequest, query: Query[AccountQuery]) -> Any:
+    owner_id = None
+    if query.owner:
+        owner_id = User.objects.filter(username=query.owner).values_list("pk", flat=True).first()
+        if owner_id is None:
+            raise selectors.FilterError("owner", _("Unknown user."))
+    filters = selectors.AccountFilters(
+        q=query.q,
+        owner=owner_id,
+        region=query.region,
+        industry=query.industry,
+        key_account=query.key_account,
+        tags=query.tag,
+        kind=query.kind or "",
+        created_from=query.created_from,
+        created_to=query.created_to,
+        last_order_from=query.last_order_from,
+        last_order_to=query.last_order_to,
+        credit_limit_min=query.credit_limit_min,
+        credit_limit_max=query.credit_limit_max,
+        custom=_custom_filters(request),
+        sort=query.sort,
+    )
+    qs = selectors.account_list(user=_user(request), filters=filters).prefetch_related("tags")
+    return page_of(qs, sort=query.sort, query=query)
+
+
+@router.post("/accounts", response=responses({201: AccountOut}, 422), summary="Create an account")
+def account_create(request: HttpRequest, payload: AccountIn) -> Any:
+    user = _user(request)
+    require(user, Action.CREATE_ACCOUNT)
+    data = resolve_references(payload.model_dump(exclude_unset=True))
+    account = services.account_create(actor=user, data=data)
+    return Status(201, account_for(user, account.code))
+
+
+@router.get("/accounts/{code}", response=responses({200: AccountOut}, 404), summary="Get an account")
+def account_detail(request: HttpRequest, code: str) -> Any:
+    return account_for(_user(request), code)
+
+
+@router.patch("/accounts/{code}", response=responses({200: AccountOut}, 404, 422), summary="Change an account")
+def account_update(request: HttpRequest, code: str, payload: AccountPatch) -> Any:
+    user = _user(request)
+    account = account_for(user, code)
+    require(user, Action.EDIT_ACCOUNT, account)
+    data = resolve_references(payload.model_dump(exclude_unset=True))
+    account = services.account_update(actor=user, account=account, data=data)
+    # Reassigned beyond the caller's reach, the account is still shown once, as it now is.
+    return _accounts(user).filter(pk=account.pk).first() or account
+
+
+# --- contacts -----------------------------------------------------------------
+
+
+def _contact_for(user: Any, contact_id: int) -> Contact:
+    return get_object_or_404(
+        Contact.objects.select_related("account"), pk=contact_id, account__in=visible_accounts(user)
+    )
+
+
+@router.get(
+    "/accounts/{code}/contacts", response=responses({200: list[ContactOut]}, 404), summary="List an account's contacts"
+)
+def contact_list(request: HttpRequest, code: str) -> Any:
+    return list(account_for(_user(request), code).contacts.all())
+
+
+@router.post("/accounts/{code}/contacts", response=responses({201: ContactOut}, 404, 422), summary="Add a contact")
+def contact_create(request: HttpRequest, code: str, payload: ContactIn) -> Any:
+    user = _user(request)
+    account = account_for(user, code)
+    contact = services.contact_create(actor=user, account=account, data=payload.model_dump(exclude_unset=True))
+    return Status(201, contact)
+
+
+@router.patch("/contacts/{contact_id}", response=responses({200: ContactOut}, 404, 422), summary="Change a contact")
+def contact_update(request: HttpRequest, contact_id: Id, payload: ContactPatch) -> Any:
+    user = _user(request)
+    contact = _contact_for(user, contact_id)
+    return services.contact_update(actor=user, contact=contact, data=payload.model_dump(exclude_unset=True))
+
+
+@router.delete("/contacts/{contact_id}", response=responses({204: None}, 404), summary="Remove a contact")
+def contact_delete(request: HttpRequest, contact_id: Id) -> Any:
+    user = _user(request)
+    services.contact_remove(actor=user, contact=_contact_for(user, contact_id))
+    return Status(204, None)
+
+
+# --- timeline, history, receivables -------------------------------------------
+
+
+@router.get(
+    "/accounts/{code}/timeline",
+    response=responses({200: ActivityPage}, 404, 422),
+    summary="An account's timeline, newest first",
+)
+def timeline(request: HttpRequest, code: str, query: Query[PageQuery]) -> Any:
+    user = _user(request)
+    account = account_for(user, code)
+    qs = selectors.account_timeline(user=user, account=account)
+    return page_of(qs, sort="-occurred_at", query=query)
+
+
+@router.post(
+    "/accounts/{code}/notes",
+    response=responses({201: ActivityOut}, 404, 422),
+    summary="Log a note, call or meeting",
+)
+def note_add(request: HttpRequest, code: str, payload: NoteIn) -> Any:
+    user = _user(request)
+    account = account_for(user, code)
+    activity = services.note_add(
+        actor=user,
+        account=account,
+        kind=payload.kind,
+        subject=payload.subject,
+        body=payload.body,
+        occurred_at=payload.occurred_at,
+    )
+    return Status(201, activity)
+
+
+@router.get(
+    "/accounts/{code}/history",
+    response=responses({200: AuditPage}, 404, 422),
+    summary="The audit trail of an account, newest first",
+)
+def history(request: HttpRequest, code: str, query: Query[PageQuery]) -> Any:
+    user = _user(request)
+    account = account_for(user, code)
+    require(user, Action.VIEW_HISTORY, account)
+    qs = AuditEvent.objects.filter(account=account).select_related("actor")
+    page = page_of(qs, sort="-at", query=query)
+    if not can(user, Action.VIEW_PRIVATE_NOTES, account):
+        # The trail records private notes as they changed; readers who may not see them get the rest.
+        for event in page.items:
+            event.changes = {k: v for k, v in event.changes.items() if k != "notes"}
+    return page
+
+
+@router.get(
+    "/accounts/{code}/receivables",
+    response=responses({200: ReceivablesOut}, 404),
+    summary="What an account owes, by currency, with aging",
+)
+def receivables(request: HttpRequest, code: str) -> Any:
+    from patron.sales.selectors import account_receivables
+
+    user = _user(request)
+    account = account_for(user, code)
+    require(user, Action.VIEW_RECEIVABLES, account)
+    today = timezone.localdate()
+    balances = account_receivables(account, today)
+    return {
+        "account": account.code,
+        "as_of": today,
+        "balances": [{"currency": currency, **values} for currency, values in sorted(balances.items())],
+    }
+
+
+# --- reference data -----------------------------------------------------------
+
+
+@router.get("/regions", response=responses({200: list[RegionOut]}), tags=["reference data"], summary="Regions")
+def region_list(request: HttpRequest) -> Any:
+    return list(Region.objects.select_related("parent"))
+
+
+@router.get("/industries", response=responses({200: list[IndustryOut]}), tags=["reference data"], summary="Industries")
+def industry_list(request: HttpRequest) -> Any:
+    return list(Industry.objects.all())
+
+
+@router.get(
+    "/custom-fields",
+    response=responses({200: list[CustomFieldOut]}),
+    tags=["reference data"],
+    summary="The custom fields of accounts",
+)
+def custom_field_list(request: HttpRequest) -> Any:
+    return list(CustomField.objects.filter(active=True))
