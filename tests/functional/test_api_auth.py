@@ -137,8 +137,6 @@ def test_every_operation_declares_its_error_responses(staff):
             assert {"401", "403"} <= codes, (method, path)
             if "{" in path:
                 assert "404" in codes, (method, path)
-            has_input = operation.get("requestBody") or any(
-                p["in"] == "query" for p in operation.get("parameters", [])
-            )
+            has_input = operation.get("requestBody") or any(p["in"] == "query" for p in operation.get("parameters", []))
             if has_input:
                 assert "422" in codes, (method, path)
