@@ -1,0 +1,441 @@
+"""The account pages: list with filters and saved views, account page, forms that call the services.
+
+Access: an account the user may not see is a 404 (``visible_accounts``); an action
+the user may not take on a visible account is a 403 (``require``). The services
+check again, so a forged request meets the same rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from patron.audit.models import AuditEvent
+from patron.core.pagination import BadCursor, _encode, keyset_page
+from patron.domain.access import Action, reach
+from patron.domain.receivables import AGING_BUCKETS
+from patron.sales.models import Invoice, Order
+from patron.sales.selectors import account_receivables, outstanding_by_account
+from patron.staff.models import User
+
+from . import services
+from .access import can, require, role_of, visible_accounts
+from .forms import (
+    AccountFilterForm,
+    AccountForm,
+    ContactForm,
+    EmailForm,
+    NoteForm,
+    SavedViewForm,
+    add_service_errors,
+)
+from .models import Account, Contact, CustomField, Industry, Region, SavedView
+from .selectors import SORTS, AccountFilters, FilterError, account_timeline
+from .selectors import account_list as select_accounts
+
+PAGE_SIZE = 50
+TIMELINE_SIZE = 30
+HISTORY_SIZE = 50
+# Query parameters that move through the list rather than filter it.
+PAGING_PARAMS = ("after", "before")
+
+ACTION_LABELS = {
+    "ACCOUNT_CREATED": gettext_lazy("Account created"),
+    "ACCOUNT_UPDATED": gettext_lazy("Account changed"),
+    "CONTACT_ADDED": gettext_lazy("Contact added"),
+    "CONTACT_UPDATED": gettext_lazy("Contact changed"),
+    "CONTACT_REMOVED": gettext_lazy("Contact removed"),
+    "ORDER_CREATED": gettext_lazy("Order created"),
+    "ORDER_CONFIRMED": gettext_lazy("Order confirmed"),
+    "ORDER_CANCELLED": gettext_lazy("Order cancelled"),
+    "RETURN_RECORDED": gettext_lazy("Return recorded"),
+    "INVOICE_ISSUED": gettext_lazy("Invoice issued"),
+    "PAYMENT_RECORDED": gettext_lazy("Payment recorded"),
+}
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in user (every view here is behind ``login_required``)."""
+    return cast(User, request.user)
+
+
+def _visible(request: HttpRequest, code: str) -> Account:
+    """The account, if the user may see it; otherwise 404 (we do not say that it exists)."""
+    qs = visible_accounts(request.user).select_related("owner__team", "region__parent__parent", "industry")
+    return get_object_or_404(qs, code=code)
+
+
+def _flip(sort: str) -> str:
+    return sort[1:] if sort.startswith("-") else f"-{sort}"
+
+
+def _filter_query(params: QueryDict) -> str:
+    """The query string that describes the filters, without paging (what a saved view stores)."""
+    pairs = [(k, v) for k in params for v in params.getlist(k) if k not in PAGING_PARAMS and v != ""]
+    return urlencode(pairs)
+
+
+def _page(qs: Any, sort: str, after: str | None, before: str | None) -> tuple[list[Account], str | None, str | None]:
+    """A keyset page going forward (``after``) or backward (``before``); returns rows and both cursors."""
+    field = sort.lstrip("-")
+    if before:
+        back = keyset_page(qs, sort=_flip(sort), cursor=before, limit=PAGE_SIZE)
+        items = list(reversed(back.items))
+        prev_cursor = _encode(getattr(items[0], field), items[0].pk) if items and back.next_cursor else None
+        next_cursor = _encode(getattr(items[-1], field), items[-1].pk) if items else None
+        return items, prev_cursor, next_cursor
+    page = keyset_page(qs, sort=sort, cursor=after, limit=PAGE_SIZE)
+    prev_cursor = _encode(getattr(page.items[0], field), page.items[0].pk) if after and page.items else None
+    return page.items, prev_cursor, page.next_cursor
+
+
+@login_required
+def account_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    form = AccountFilterForm(request.GET or None, user=user)
+    if form.is_bound:
+        form.is_valid()
+    filters = form.filters() if form.is_bound else AccountFilters()
+    if filters.sort not in SORTS:
+        form.add_error(None, _("Unknown sort order; sorted by code."))
+        filters.sort = "code"
+    rows: list[Account] = []
+    prev_cursor = next_cursor = None
+    try:
+        qs = select_accounts(user=user, filters=filters)
+        rows, prev_cursor, next_cursor = _page(
+            qs, filters.sort, request.GET.get("after") or None, request.GET.get("before") or None
+        )
+    except FilterError as exc:
+        target = form.field_for_error(exc.field)
+        form.add_error(target, str(exc))
+    except BadCursor:
+        messages.warning(request, _("That page link has expired; here is the first page."))
+        rows, prev_cursor, next_cursor = _page(select_accounts(user=user, filters=filters), filters.sort, None, None)
+    role = role_of(user)
+    show_outstanding = bool(reach(role, Action.VIEW_RECEIVABLES)) and reach(role, Action.VIEW_ACCOUNT) <= reach(
+        role, Action.VIEW_RECEIVABLES
+    )
+    outstanding = outstanding_by_account([a.pk for a in rows]) if show_outstanding and rows else {}
+    query = _filter_query(request.GET)
+    context = {
+        "form": form,
+        "rows": [(a, outstanding.get(a.pk)) for a in rows],
+        "show_outstanding": show_outstanding,
+        "sort": filters.sort,
+        "prev_cursor": prev_cursor,
+        "next_cursor": next_cursor,
+        "query": query,
+        "saved_views": SavedView.objects.filter(user=_user(request)),
+        "save_form": SavedViewForm(initial={"query": query}),
+        "can_create": can(user, Action.CREATE_ACCOUNT),
+        "sortable": {"code", "name", "created_at"},
+    }
+    htmx = getattr(request, "htmx", None)
+    if htmx and not htmx.boosted and htmx.target == "account-results":
+        return render(request, "accounts/_results.html", context)
+    return render(request, "accounts/list.html", context)
+
+
+@login_required
+@require_POST
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    form = SavedViewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the view a name (at most 100 characters)."))
+        return redirect(reverse("accounts:list") + "?" + request.POST.get("query", "")[:1000])
+    query = _filter_query(QueryDict(form.cleaned_data["query"] or ""))
+    SavedView.objects.update_or_create(
+        user=request.user, name=form.cleaned_data["name"].strip(), defaults={"query": query}
+    )
+    messages.success(request, _("View “%(name)s” saved.") % {"name": form.cleaned_data["name"]})
+    return redirect(reverse("accounts:list") + ("?" + query if query else ""))
+
+
+@login_required
+@require_POST
+def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    view = get_object_or_404(SavedView, pk=pk, user=_user(request))
+    view.delete()
+    messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
+    return redirect("accounts:list")
+
+
+@login_required
+def account_new(request: HttpRequest) -> HttpResponse:
+    require(request.user, Action.CREATE_ACCOUNT)
+    if request.method == "POST":
+        form = AccountForm(request.POST, user=request.user)
+        if form.is_valid():
+            try:
+                account = services.account_create(actor=request.user, data=form.service_data())
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            except IntegrityError:
+                form.add_error("code", _("An account with this code already exists."))
+            else:
+                messages.success(request, _("Account %(code)s created.") % {"code": account.code})
+                return redirect("accounts:detail", code=account.code)
+    else:
+        form = AccountForm(user=request.user, initial={"payment_terms_days": 30, "credit_limit": "0"})
+    return render(request, "accounts/account_form.html", {"form": form, "account": None})
+
+
+@login_required
+def account_edit(request: HttpRequest, code: str) -> HttpResponse:
+    account = _visible(request, code)
+    require(request.user, Action.EDIT_ACCOUNT, account)
+    if request.method == "POST":
+        form = AccountForm(request.POST, user=request.user, account=account)
+        if form.is_valid():
+            try:
+                with transaction.atomic():
+                    account = services.account_update(actor=request.user, account=account, data=form.service_data())
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            except IntegrityError:
+                form.add_error("code", _("An account with this code already exists."))
+            else:
+                messages.success(request, _("Account %(code)s saved.") % {"code": account.code})
+                return redirect("accounts:detail", code=account.code)
+    else:
+        form = AccountForm(user=request.user, account=account)
+    return render(request, "accounts/account_form.html", {"form": form, "account": account})
+
+
+def _permissions(user: Any, account: Account) -> dict[str, bool]:
+    return {
+        "edit": can(user, Action.EDIT_ACCOUNT, account),
+        "private": can(user, Action.VIEW_PRIVATE_NOTES, account),
+        "receivables": can(user, Action.VIEW_RECEIVABLES, account),
+        "history": can(user, Action.VIEW_HISTORY, account),
+        "order": can(user, Action.RECORD_ORDER, account),
+        "payment": can(user, Action.RECORD_PAYMENT, account),
+        "invoice": can(user, Action.RECORD_INVOICE, account),
+    }
+
+
+@login_required
+def account_detail(request: HttpRequest, code: str) -> HttpResponse:
+    user = request.user
+    account = _visible(request, code)
+    perms = _permissions(user, account)
+    today = timezone.localdate()
+    custom_values = [(cf, account.custom.get(cf.key)) for cf in CustomField.objects.filter(active=True)]
+    timeline_cursor = request.GET.get("timeline") or None
+    try:
+        timeline = keyset_page(
+            account_timeline(user=user, account=account),
+            sort="-occurred_at",
+            cursor=timeline_cursor,
+            limit=TIMELINE_SIZE,
+        )
+    except BadCursor:
+        timeline = keyset_page(
+            account_timeline(user=user, account=account), sort="-occurred_at", cursor=None, limit=TIMELINE_SIZE
+        )
+    context: dict[str, Any] = {
+        "account": account,
+        "allowed": perms,
+        "tags": list(account.tags.all()),
+        "custom_values": custom_values,
+        "contacts": list(account.contacts.all()),
+        "orders": list(account.orders.order_by("-order_date", "-id")[:10]),
+        "order_count": account.orders.count(),
+        "timeline": timeline,
+        "tab": "overview",
+        "today": today,
+    }
+    if perms["receivables"]:
+        context["receivables"] = sorted(account_receivables(account, today).items())
+        context["aging_buckets"] = [name for name, _low, _high in AGING_BUCKETS]
+        context["invoices"] = list(
+            account.invoices.exclude(status=Invoice.VOID).order_by("status", "due_date", "-id")[:20]
+        )
+    htmx = getattr(request, "htmx", None)
+    if htmx and htmx.target == "timeline-entries":
+        return render(request, "accounts/_timeline.html", context)
+    return render(request, "accounts/detail.html", context)
+
+
+def _resolve_ids(events: list[AuditEvent]) -> dict[str, dict[str, str]]:
+    """Names for the ids that account changes store (owner, region, industry), in a few queries."""
+    wanted: dict[str, set[int]] = {"owner": set(), "region": set(), "industry": set()}
+    for event in events:
+        for field, pair in (event.changes or {}).items():
+            if field in wanted and isinstance(pair, list):
+                wanted[field].update(int(v) for v in pair if isinstance(v, int | str) and str(v).isdigit())
+    names: dict[str, dict[str, str]] = {}
+    names["owner"] = {str(u.pk): u.display_name() for u in User.objects.filter(pk__in=wanted["owner"])}
+    names["region"] = {str(r.pk): r.name for r in Region.objects.filter(pk__in=wanted["region"])}
+    names["industry"] = {str(i.pk): i.name for i in Industry.objects.filter(pk__in=wanted["industry"])}
+    return names
+
+
+def _field_label(entity: str, field: str, custom_labels: dict[str, str]) -> str:
+    model = {"account": Account, "contact": Contact, "order": Order, "invoice": Invoice}.get(entity)
+    if field.startswith("custom."):
+        return custom_labels.get(field.removeprefix("custom."), field)
+    if model is not None:
+        try:
+            return str(getattr(model._meta.get_field(field), "verbose_name", field))
+        except FieldDoesNotExist:  # "tags", "lines": not model fields; show the key
+            pass
+    if field == "tags":
+        return _("tags")
+    return field
+
+
+def _history_rows(events: list[AuditEvent], show_private: bool) -> list[dict[str, Any]]:
+    names = _resolve_ids(events)
+    custom_labels = {cf.key: cf.label for cf in CustomField.objects.all()}
+    rows = []
+    for event in events:
+        changes: list[tuple[str, Any, Any]] = []
+        for field, pair in sorted((event.changes or {}).items()):
+            if field == "notes" and not show_private:
+                continue
+            before, after = [*pair, None, None][:2] if isinstance(pair, list) else (None, pair)
+            if field == "custom" and (isinstance(before, dict) or isinstance(after, dict)):
+                b, a = before or {}, after or {}
+                for key in sorted(set(b) | set(a)):
+                    if b.get(key) != a.get(key):
+                        changes.append(
+                            (_field_label(event.entity_type, f"custom.{key}", custom_labels), b.get(key), a.get(key))
+                        )
+                continue
+            lookup = names.get(field) if event.entity_type == "account" else None
+            if lookup is not None:
+                before = lookup.get(str(before), before) if before is not None else None
+                after = lookup.get(str(after), after) if after is not None else None
+            changes.append((_field_label(event.entity_type, field, custom_labels), before, after))
+        rows.append({"event": event, "label": ACTION_LABELS.get(event.action, event.action), "changes": changes})
+    return rows
+
+
+@login_required
+def account_history(request: HttpRequest, code: str) -> HttpResponse:
+    account = _visible(request, code)
+    require(request.user, Action.VIEW_HISTORY, account)
+    cursor = request.GET.get("after") or None
+    events_qs = AuditEvent.objects.filter(account=account).select_related("actor")
+    try:
+        page = keyset_page(events_qs, sort="-at", cursor=cursor, limit=HISTORY_SIZE)
+    except BadCursor:
+        page = keyset_page(events_qs, sort="-at", cursor=None, limit=HISTORY_SIZE)
+    show_private = can(request.user, Action.VIEW_PRIVATE_NOTES, account)
+    return render(
+        request,
+        "accounts/history.html",
+        {
+            "account": account,
+            "allowed": _permissions(request.user, account),
+            "rows": _history_rows(page.items, show_private),
+            "next_cursor": page.next_cursor,
+            "tab": "history",
+        },
+    )
+
+
+@login_required
+def contact_new(request: HttpRequest, code: str) -> HttpResponse:
+    account = _visible(request, code)
+    require(request.user, Action.EDIT_ACCOUNT, account)
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = services.contact_create(actor=request.user, account=account, data=form.service_data())
+        except ValidationError as exc:
+            add_service_errors(form, exc, {"email_consent_at": "email_consent", "sms_consent_at": "sms_consent"})
+        else:
+            messages.success(request, _("Contact %(name)s added.") % {"name": contact.name})
+            return redirect(reverse("accounts:detail", args=[account.code]) + "#contacts")
+    return render(request, "accounts/contact_form.html", {"form": form, "account": account, "contact": None})
+
+
+def _contact(account: Account, pk: int) -> Contact:
+    return get_object_or_404(Contact, pk=pk, account=account)
+
+
+@login_required
+def contact_edit(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    account = _visible(request, code)
+    require(request.user, Action.EDIT_ACCOUNT, account)
+    contact = _contact(account, pk)
+    form = ContactForm(request.POST or None, instance=contact)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_update(actor=request.user, contact=contact, data=form.service_data())
+        except ValidationError as exc:
+            add_service_errors(form, exc, {"email_consent_at": "email_consent", "sms_consent_at": "sms_consent"})
+        else:
+            messages.success(request, _("Contact %(name)s saved.") % {"name": form.cleaned_data["name"]})
+            return redirect(reverse("accounts:detail", args=[account.code]) + "#contacts")
+    return render(request, "accounts/contact_form.html", {"form": form, "account": account, "contact": contact})
+
+
+@login_required
+def contact_remove(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    account = _visible(request, code)
+    require(request.user, Action.EDIT_ACCOUNT, account)
+    contact = _contact(account, pk)
+    if request.method == "POST":
+        services.contact_remove(actor=request.user, contact=contact)
+        messages.success(request, _("Contact %(name)s removed.") % {"name": contact.name})
+        return redirect(reverse("accounts:detail", args=[account.code]) + "#contacts")
+    return render(request, "accounts/contact_remove.html", {"account": account, "contact": contact})
+
+
+@login_required
+def note_new(request: HttpRequest, code: str) -> HttpResponse:
+    account = _visible(request, code)
+    require(request.user, Action.EDIT_ACCOUNT, account)
+    kind = request.GET.get("kind", "note")
+    form = NoteForm(request.POST or None, initial={"kind": kind if kind in {"note", "call", "meeting"} else "note"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.note_add(actor=request.user, account=account, **form.service_data())
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Added to the timeline."))
+            return redirect(reverse("accounts:detail", args=[account.code]) + "#timeline")
+    return render(request, "accounts/note_form.html", {"form": form, "account": account})
+
+
+@login_required
+def email_new(request: HttpRequest, code: str) -> HttpResponse:
+    account = _visible(request, code)
+    require(request.user, Action.EDIT_ACCOUNT, account)
+    form = EmailForm(request.POST or None, account=account, initial={"contact": request.GET.get("contact")})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.email_send(
+                actor=request.user,
+                account=account,
+                contact=form.cleaned_data["contact"],
+                subject=form.cleaned_data["subject"],
+                body=form.cleaned_data["body"],
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("The email is on its way."))
+            return redirect(reverse("accounts:detail", args=[account.code]) + "#timeline")
+    return render(
+        request,
+        "accounts/email_form.html",
+        {"form": form, "account": account, "no_recipients": not form.fields["contact"].queryset.exists()},  # type: ignore[attr-defined]
+    )
