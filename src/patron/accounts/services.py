@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -116,7 +117,9 @@ def _apply_account_fields(account: Account, data: Mapping[str, Any], errors: Fie
             account.email = _text(errors, "email", normalise_email, str(value or ""))
         elif field == "credit_limit":
             try:
-                account.credit_limit = check_places(to_decimal(value if value is not None else 0), 2, "credit limit")
+                limit = check_places(to_decimal(value if value is not None else 0), 2, "credit limit")
+                # Stored with two places; keep the same form so "100" and "100.00" are no change.
+                account.credit_limit = limit.quantize(Decimal("0.01"))
             except MoneyError as exc:
                 errors.add("credit_limit", money_error(exc, 2))
         elif field == "custom":
@@ -154,6 +157,8 @@ def account_create(*, actor: Any, data: Mapping[str, Any]) -> Account:
     # A salesperson's new account is theirs unless a manager assigns it.
     if "owner" not in data or data["owner"] is None:
         data["owner"] = actor.pk
+    elif getattr(data["owner"], "pk", data["owner"]) != actor.pk:
+        _check_reassign(actor, getattr(data["owner"], "pk", data["owner"]))
     account = Account()
     errors = FieldErrors()
     tags = _apply_account_fields(account, data, errors)

@@ -105,7 +105,8 @@ def _apply_product(product: Product, data: dict[str, Any], errors: FieldErrors) 
         elif field in ("list_price", "unit_cost"):
             number = _number(errors, field, value, UNIT_PRICE_PLACES)
             if number is not None:
-                setattr(product, field, number)
+                # Stored with UNIT_PRICE_PLACES; keep that form so "100" and "100.0000" are no change.
+                setattr(product, field, number.quantize(Decimal(1).scaleb(-UNIT_PRICE_PLACES)))
         elif field == "category":
             if value is None or isinstance(value, Category):
                 product.category = value
