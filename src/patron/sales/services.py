@@ -69,6 +69,13 @@ def _number(errors: FieldErrors, field: str, value: Any, places: int, *, positiv
     return number
 
 
+def _column_limit(model: type[models.Model], name: str) -> Decimal:
+    """The first value a decimal column cannot hold (PostgreSQL refuses it; SQLite would not)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.DecimalField)
+    return Decimal(10) ** (field.max_digits - field.decimal_places)
+
+
 def _temporary_number() -> str:
     return f"tmp-{uuid.uuid4().hex[:20]}"
 
@@ -210,6 +217,11 @@ def _build_lines(lines: Sequence[LineInput], currency: str, errors: FieldErrors)
         if quantity is None:
             continue
         list_price = Decimal(product.list_price)
+        if quantity >= _column_limit(OrderLine, "quantity") or line_amount(
+            quantity, Money(max(net, list_price), currency)
+        ).amount >= _column_limit(OrderLine, "line_total"):
+            errors.add(prefix + "quantity", _("The quantity is too large."))
+            continue
         discount = list_price - net
         breakdown = []
         if discount:
@@ -273,6 +285,10 @@ def order_create(
     if channel not in dict(Order.CHANNELS):
         errors.add("channel", _("Unknown channel."))
     built = _build_lines(lines, currency, errors) if not errors.errors.get("currency") else []
+    list_total = sum((line_amount(b.quantity, Money(b.list_unit_price, currency)).amount for b in built), Decimal(0))
+    net_total = sum((b.line_total for b in built), Decimal(0))
+    if max(list_total, net_total) >= _column_limit(Order, "list_total"):
+        errors.add("lines", _("The order total is too large."))
     errors.raise_if_any()
     order = Order.objects.create(
         number=number or _temporary_number(),
@@ -282,8 +298,8 @@ def order_create(
         order_date=order_date,
         note=note,
         created_by=actor,
-        list_total=sum((line_amount(b.quantity, Money(b.list_unit_price, currency)).amount for b in built), Decimal(0)),
-        net_total=sum((b.line_total for b in built), Decimal(0)),
+        list_total=list_total,
+        net_total=net_total,
     )
     _assign_number(order, "SO", number)
     for b in built:
