@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from patron.accounts.models import Contact, CustomField
-from tests.factories import make_account, make_industry, make_order, make_product, make_region_tree
+from tests.factories import make_account, make_industry, make_invoice, make_order, make_product, make_region_tree
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +42,13 @@ def tea_world(staff):
     )
     make_account(staff.sales, code="HZ-SILK", name="Hangzhou Silk Co", region=regions["HZ"])
     make_account(staff.sales3, code="BJ-TEA", name="Beijing Tea Garden", region=regions["CN"])
-    make_order(staff.sales, own, [(make_product(price="88.00", name="Oolong"), "5")])
+    oolong = make_product(price="88.00", name="Oolong")
+    make_order(staff.sales, own, [(oolong, "5")])
+    today = timezone.localdate()
+    for months_back, quantity in ((1, "12"), (2, "7"), (4, "20"), (7, "3")):
+        make_order(staff.sales, own, [(oolong, quantity)], order_date=today - dt.timedelta(days=30 * months_back))
+    late = make_order(staff.sales, own, [(oolong, "2")], order_date=today - dt.timedelta(days=75))
+    make_invoice(staff.finance, late, issue_date=late.order_date, due_date=late.order_date + dt.timedelta(days=30))
     return own
 
 

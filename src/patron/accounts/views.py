@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -257,6 +258,7 @@ def account_detail(request: HttpRequest, code: str) -> HttpResponse:
         "timeline": timeline,
         "tab": "overview",
         "today": today,
+        "company_currency": settings.PATRON_COMPANY_CURRENCY,
     }
     if perms["receivables"]:
         context["receivables"] = sorted(account_receivables(account, today).items())
