@@ -113,6 +113,8 @@ def test_order_list_filters_by_status_dates_and_account_and_ignores_bad_input(wo
     assert draft.number not in html
 
     assert "No orders match" in client.get(url, {"q": "nothing-like-this"}).content.decode()
+    assert "No orders match" in client.get(url, {"account": "MIN"}).content.decode()  # a code, exactly
+    assert world.order.number in client.get(url, {"account": "MINE"}).content.decode()  # the account page's link
     assert world.order.number in client.get(url, {"q": "mine"}).content.decode()
 
     response = client.get(url, {"date_from": "2026-13-45", "status": "bogus", "after": "%%%not-a-cursor"})
@@ -753,3 +755,23 @@ def test_a_price_change_is_audited_and_an_untouched_price_is_not(world):
     world.tea.refresh_from_db()
     assert world.tea.list_price == Decimal("110")
     assert "110" in client.get(url).content.decode()
+
+
+def test_with_many_accounts_and_products_the_user_types_codes(world, monkeypatch):
+    from patron.sales import forms, views
+
+    monkeypatch.setattr(forms, "CHOICE_LIMIT", 1)
+    monkeypatch.setattr(views, "CHOICE_LIMIT", 1)
+    client = as_user(world.staff.manager)  # two accounts, two products: "many"
+    html = client.get(reverse("sales:order_new"), {"account": "MATE"}).content.decode()
+    assert re.search(r'<input type="text" name="account" value="MATE"', html)
+    assert 'list="product-options"' in html
+    assert '<datalist id="product-options">' in html
+    assert 'name="lines-0-product"' in html
+    response = client.post(reverse("sales:order_new"), order_post("MATE", [("CUP-1", "2", "")]))
+    assert response.status_code == 302
+    assert Order.objects.filter(account=world.teammate).count() == 1
+    html = client.post(reverse("sales:order_new"), order_post("NORTH", [("NOPE", "2", "")])).content.decode()
+    assert "Select a valid choice" in html
+    html = as_user(world.staff.finance).get(reverse("sales:payment_new"), {"account": "NORTH"}).content.decode()
+    assert re.search(r'<input type="text" name="account" value="NORTH"[^>]*hx-get=', html)

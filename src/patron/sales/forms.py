@@ -77,11 +77,27 @@ def apply_errors(form: forms.Form, exc: ValidationError, route: Callable[[str], 
             target_form.add_error(field, message)
 
 
+# Above this many choices a select is too big to send; the user types the code (or SKU) instead.
+CHOICE_LIMIT = 300
+
+
+def use_accounts(form: forms.Form, accounts: QuerySet[Account], attrs: dict[str, str] | None = None) -> None:
+    """Offer ``accounts`` in the form's account field: a select, or a code box when there are many."""
+    field = form.fields["account"]
+    assert isinstance(field, forms.ModelChoiceField)
+    field.queryset = accounts
+    if accounts.count() > CHOICE_LIMIT:
+        field.widget = forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"})
+        field.help_text = _("Type the account code.")
+    field.widget.attrs.update(attrs or {})
+
+
 # --- filters ------------------------------------------------------------------
 
 
 class DateRangeFilter(forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    account = forms.CharField(label=_("Account code"), required=False, max_length=40)
     date_from = forms.DateField(label=_("From"), required=False, widget=DateInput())
     date_to = forms.DateField(label=_("To"), required=False, widget=DateInput())
 
@@ -96,7 +112,7 @@ class DateRangeFilter(forms.Form):
 class OrderFilterForm(DateRangeFilter):
     status = forms.ChoiceField(label=_("Status"), required=False, choices=[("", _("Any status")), *Order.STATUSES])
 
-    field_order = ["q", "status", "date_from", "date_to"]
+    field_order = ["q", "account", "status", "date_from", "date_to"]
 
 
 class InvoiceFilterForm(DateRangeFilter):
@@ -106,13 +122,13 @@ class InvoiceFilterForm(DateRangeFilter):
         choices=[("", _("Any status")), *Invoice.STATUSES, ("overdue", _("Overdue"))],
     )
 
-    field_order = ["q", "status", "date_from", "date_to"]
+    field_order = ["q", "account", "status", "date_from", "date_to"]
 
 
 class PaymentFilterForm(DateRangeFilter):
     method = forms.ChoiceField(label=_("Method"), required=False, choices=[("", _("Any method")), *Payment.METHODS])
 
-    field_order = ["q", "method", "date_from", "date_to"]
+    field_order = ["q", "account", "method", "date_from", "date_to"]
 
 
 class ProductFilterForm(forms.Form):
@@ -145,9 +161,7 @@ class OrderForm(forms.Form):
 
     def __init__(self, *args: Any, accounts: QuerySet[Account], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        account_field = self.fields["account"]
-        assert isinstance(account_field, forms.ModelChoiceField)
-        account_field.queryset = accounts
+        use_accounts(self, accounts)
         self.fields["currency"].initial = settings.PATRON_COMPANY_CURRENCY
 
 
@@ -166,6 +180,12 @@ class OrderLineForm(forms.Form):
 
     def __init__(self, *args: Any, products: Sequence[tuple[str, str]] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if len(products) > CHOICE_LIMIT:
+            # Many products: type the SKU, helped by one shared <datalist> on the page.
+            self.fields["product"].widget = forms.TextInput(
+                attrs={"list": "product-options", "autocomplete": "off", "spellcheck": "false"}
+            )
+            return
         choices: list[tuple[str, str]] = [("", "---------"), *products]
         if self.is_bound:
             # Keep what was posted visible even when it is no product we sell (the error says why).
@@ -265,9 +285,7 @@ class InvoiceForm(forms.Form):
             self.fields["amount"].initial = plain_number(left) if left is not None else ""
             self.fields["amount"].help_text = _("Empty: everything left to invoice on the order.")
         else:
-            account_field = self.fields["account"]
-            assert isinstance(account_field, forms.ModelChoiceField)
-            account_field.queryset = accounts
+            use_accounts(self, accounts)
             self.fields["currency"].initial = settings.PATRON_COMPANY_CURRENCY
 
 
@@ -288,11 +306,10 @@ class PaymentForm(forms.Form):
         self, *args: Any, accounts: QuerySet[Account], open_invoices: Sequence[Invoice] = (), **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        account_field = self.fields["account"]
-        assert isinstance(account_field, forms.ModelChoiceField)
-        account_field.queryset = accounts
         # Choosing an account shows what it owes and its open invoices (htmx; a button without JS).
-        account_field.widget.attrs.update(
+        use_accounts(
+            self,
+            accounts,
             {
                 "hx-get": reverse("sales:payment_new"),
                 "hx-trigger": "change",
@@ -300,7 +317,7 @@ class PaymentForm(forms.Form):
                 "hx-swap": "outerHTML",
                 "hx-push-url": "true",
                 "data-testid": "payment-account",
-            }
+            },
         )
         currencies = {i.currency for i in open_invoices}
         self.fields["currency"].initial = currencies.pop() if len(currencies) == 1 else settings.PATRON_COMPANY_CURRENCY

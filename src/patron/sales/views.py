@@ -33,6 +33,7 @@ from patron.domain.access import Action
 
 from . import selectors, services
 from .forms import (
+    CHOICE_LIMIT,
     LINE_PREFIX,
     MAX_LINES,
     CancelForm,
@@ -110,6 +111,9 @@ def _lines_with_returns(order: Order) -> list[OrderLine]:
 
 
 def _date_filter(queryset: QuerySet[Any], form: Any, field: str) -> QuerySet[Any]:
+    """The filters every list shares: one account (by code, as the account page links) and a date range."""
+    if code := form.value("account"):
+        queryset = queryset.filter(account__code=code.strip())
     date_from, date_to = form.value("date_from"), form.value("date_to")
     if date_from:
         queryset = queryset.filter(**{f"{field}__gte": date_from})
@@ -218,8 +222,16 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-def _order_form_context(form: OrderForm, formset: Any, lines_errors: list[str] | None = None) -> dict[str, Any]:
-    return {"form": form, "formset": formset, "lines_errors": lines_errors or [], "max_lines": MAX_LINES}
+def _order_form_context(
+    form: OrderForm, formset: Any, products: list[tuple[str, str]], lines_errors: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "form": form,
+        "formset": formset,
+        "lines_errors": lines_errors or [],
+        # Many products: the lines take a typed SKU, with this list as suggestions.
+        "product_options": products if len(products) > CHOICE_LIMIT else [],
+    }
 
 
 def _posted_initial(request: HttpRequest) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -254,13 +266,13 @@ def order_new(request: HttpRequest) -> HttpResponse:
             initial["account"] = account.code
         form = OrderForm(initial=initial, accounts=accounts)
         formset = line_formset(products=products)
-        return render(request, "sales/order_form.html", _order_form_context(form, formset))
+        return render(request, "sales/order_form.html", _order_form_context(form, formset, products))
 
     if "add_line" in request.POST:
         header, lines = _posted_initial(request)
         form = OrderForm(initial=header, accounts=accounts)
         formset = line_formset(products=products, initial=lines, extra=1)
-        return render(request, "sales/order_form.html", _order_form_context(form, formset))
+        return render(request, "sales/order_form.html", _order_form_context(form, formset, products))
 
     form = OrderForm(request.POST, accounts=accounts)
     formset = line_formset(request.POST, products=products)
@@ -297,7 +309,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Draft order %(number)s saved.") % {"number": order.number})
             return redirect("sales:order_detail", order.number)
-    return render(request, "sales/order_form.html", _order_form_context(form, formset, lines_errors), status=200)
+    return render(request, "sales/order_form.html", _order_form_context(form, formset, products, lines_errors))
 
 
 @login_required
