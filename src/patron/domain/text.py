@@ -12,7 +12,9 @@ import re
 import unicodedata
 
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,39}$")
-PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-()]{4,29}$")
+# An area code may come in brackets first: "(020) 8888 6666".
+PHONE_RE = re.compile(r"^\+?[0-9(][0-9 \-()]{4,29}$")
+PHONE_MIN_DIGITS = 5
 TAX_ID_RE = re.compile(r"^[0-9A-Z]{15,20}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -44,7 +46,7 @@ def normalise_phone(value: str) -> str:
     folded = unicodedata.normalize("NFKC", value).strip()
     if not folded:
         return ""
-    if not PHONE_RE.match(folded):
+    if not PHONE_RE.match(folded) or sum(ch.isdigit() for ch in folded) < PHONE_MIN_DIGITS:
         raise TextError("phone", "phone may contain only digits, spaces, '+', '-' and brackets")
     return folded
 
