@@ -471,3 +471,13 @@ def test_account_page_links_to_the_sales_pages_when_allowed(client, staff, world
     body = client.get(reverse("accounts:detail", args=[world.own.code])).content.decode()
     assert "Record payment" not in body
     assert "New order" not in body
+
+
+def test_list_and_account_page_cost_a_fixed_number_of_queries(client, staff, world, django_assert_max_num_queries):
+    for n in range(20):
+        make_account(staff.sales, name=f"Filler {n}", region=world.own.region)
+    client.force_login(staff.sales)
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("accounts:list")).status_code == 200
+    with django_assert_max_num_queries(15):
+        assert client.get(reverse("accounts:detail", args=[world.own.code])).status_code == 200

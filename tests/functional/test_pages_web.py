@@ -183,3 +183,44 @@ def test_language_switch_never_redirects_off_site(client, staff):
 def test_password_change_page_renders(client, staff):
     client.force_login(staff.sales)
     assert client.get(reverse("password_change")).status_code == 200
+
+
+def test_dashboard_converts_foreign_currency_at_the_rate_of_the_order_date(staff):
+    from patron.sales.models import ExchangeRate
+
+    today = timezone.localdate()
+    account = make_account(staff.sales)
+    ExchangeRate.objects.create(currency="USD", valid_from=today - dt.timedelta(days=400), rate=Decimal("7"))
+    usd = make_product(price="10.00", currency="USD")
+    sales.order_create(
+        actor=staff.sales,
+        account=account,
+        lines=[sales.LineInput(product=usd, quantity="3")],
+        currency="USD",
+        confirm=True,
+        order_date=today,
+    )
+    eur = make_product(price="5.00", currency="EUR")
+    sales.order_create(
+        actor=staff.sales,
+        account=account,
+        lines=[sales.LineInput(product=eur, quantity="1")],
+        currency="EUR",
+        confirm=True,
+        order_date=today,
+    )
+    dash = dashboard(user=staff.sales, today=today)
+    assert dash.sales_month == Decimal("210.00")
+    assert dash.sales_unconverted.items() == [("EUR", Decimal("5.00"))]
+
+
+def test_dashboard_costs_a_fixed_number_of_queries(client, staff, django_assert_max_num_queries):
+    today = timezone.localdate()
+    product = make_product()
+    for n in range(6):
+        account = make_account(staff.sales)
+        order = make_order(staff.sales, account, [(product, "1")], order_date=today - dt.timedelta(days=40 + n))
+        make_invoice(staff.finance, order, issue_date=order.order_date, due_date=order.order_date)
+    client.force_login(staff.sales)
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("home")).status_code == 200
