@@ -775,3 +775,30 @@ def test_with_many_accounts_and_products_the_user_types_codes(world, monkeypatch
     assert "Select a valid choice" in html
     html = as_user(world.staff.finance).get(reverse("sales:payment_new"), {"account": "NORTH"}).content.decode()
     assert re.search(r'<input type="text" name="account" value="NORTH"[^>]*hx-get=', html)
+
+
+def test_every_page_renders_for_a_user_reading_chinese(world):
+    s = world.staff
+    User.objects.filter(pk=s.admin.pk).update(language="zh-hans")
+    invoice = make_invoice(s.finance, world.order)
+    payment = sales.payment_record(actor=s.finance, account=world.mine, amount="1")
+    client = as_user(s.admin)
+    urls = [
+        reverse("sales:order_list"),
+        reverse("sales:order_new") + "?account=MINE",
+        reverse("sales:order_detail", args=[world.order.number]),
+        reverse("sales:return_new") + f"?order={world.order.number}",
+        reverse("sales:invoice_list"),
+        reverse("sales:invoice_new") + "?account=MINE",
+        reverse("sales:invoice_detail", args=[invoice.number]),
+        reverse("sales:payment_list"),
+        reverse("sales:payment_new") + "?account=MINE",
+        reverse("sales:payment_detail", args=[payment.number]),
+        reverse("sales:product_list"),
+        reverse("sales:product_new"),
+        reverse("sales:product_edit", args=["TEA-1"]),
+    ]
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert response["Content-Language"] == "zh-hans"
