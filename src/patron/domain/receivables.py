@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
-    ("current", -(10**6), 0),
+# (name, first day late, last day late); None is open-ended. Not yet due or due today is "current".
+AGING_BUCKETS: tuple[tuple[str, int | None, int | None], ...] = (
+    ("current", None, 0),
     ("1-30", 1, 30),
     ("31-60", 31, 60),
     ("61-90", 61, 90),
@@ -31,7 +32,7 @@ def days_overdue(due: date, today: date) -> int:
 def bucket_of(due: date, today: date) -> str:
     late = days_overdue(due, today)
     for name, low, high in AGING_BUCKETS:
-        if late >= low and (high is None or late <= high):
+        if (low is None or late >= low) and (high is None or late <= high):
             return name
     raise AssertionError("aging buckets cover every day")
 
