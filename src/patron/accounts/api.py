@@ -19,7 +19,7 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import AwareDatetime
 
 from patron.api.pagination import PageQuery, page_of
-from patron.api.schemas import Amount, AmountIn, CodeName, UserRef, responses
+from patron.api.schemas import Amount, AmountIn, CodeName, Day, UserRef, responses
 from patron.audit.models import AuditEvent
 from patron.core.errors import FieldErrors
 from patron.domain.access import Action
@@ -118,7 +118,7 @@ class AccountIn(Schema):
     credit_limit: AmountIn = "0"
     preferred_channel: CHANNELS = "phone"
     language: LANGUAGES = "zh-hans"
-    birthday: dt.date | None = None
+    birthday: Day | None = None
     tax_id: Text = ""
     phone: Text = ""
     email: Text = ""
@@ -144,7 +144,7 @@ class AccountPatch(Schema):
     credit_limit: AmountIn | None = None
     preferred_channel: CHANNELS | None = None
     language: LANGUAGES | None = None
-    birthday: dt.date | None = None
+    birthday: Day | None = None
     tax_id: Text | None = None
     phone: Text | None = None
     email: Text | None = None

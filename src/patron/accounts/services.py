@@ -118,8 +118,12 @@ def _apply_account_fields(account: Account, data: Mapping[str, Any], errors: Fie
         elif field == "credit_limit":
             try:
                 limit = check_places(to_decimal(value if value is not None else 0), 2, "credit limit")
-                # Stored with two places; keep the same form so "100" and "100.00" are no change.
-                account.credit_limit = limit.quantize(Decimal("0.01"))
+                if limit < 0:
+                    # Named on the field here; the table constraint alone reports it for no field.
+                    errors.add("credit_limit", _("Must not be negative."))
+                else:
+                    # Stored with two places; keep the same form so "100" and "100.00" are no change.
+                    account.credit_limit = limit.quantize(Decimal("0.01"))
             except MoneyError as exc:
                 errors.add("credit_limit", money_error(exc, 2))
         elif field == "custom":

@@ -14,6 +14,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext as _
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -31,15 +32,24 @@ BODY_PARAM = "payload"
 
 
 class MalformedBody(ValueError):
-    """The request body is not JSON, or holds text that cannot be stored (lone surrogates)."""
+    """The request body is not JSON, or holds text that cannot be stored."""
+
+
+def _storable(text: str) -> bool:
+    """No NUL characters (PostgreSQL refuses them) and no unpaired surrogates (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_text(value: Any) -> None:
     if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise MalformedBody("text that is not valid Unicode") from exc
+        if not _storable(value):
+            raise MalformedBody("text with a NUL character or an unpaired surrogate")
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_text(key)
@@ -53,10 +63,20 @@ class JSONParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         try:
             data = json.loads(request.body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise MalformedBody(str(exc)) from exc
-        _check_text(data)
+        try:
+            _check_text(data)
+        except RecursionError as exc:
+            raise MalformedBody("nested too deeply") from exc
         return data
+
+    def parse_querydict(self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest) -> Any:
+        for key, values in data.lists():
+            if not _storable(key) or not all(_storable(str(v)) for v in values):
+                msg = _("Text may not contain NUL characters.")
+                raise NinjaValidationError([{"loc": ["query", key], "msg": msg, "type": "value_error"}])
+        return super().parse_querydict(data, list_fields, request)
 
 
 def field_loc(source: str, field: str) -> list[str | int]:
@@ -124,8 +144,12 @@ def register(api: NinjaAPI) -> None:
 
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if isinstance(exc.__cause__, MalformedBody):
-            msg = _("The request body is not valid JSON.")
-            return _invalid(api, request, [{"loc": ["body"], "msg": msg, "type": "json_invalid"}])
+            if isinstance(exc.__cause__.__cause__, ValueError | RecursionError):
+                error = {"loc": ["body"], "msg": _("The request body is not valid JSON."), "type": "json_invalid"}
+            else:
+                msg = _("Text may not contain NUL characters or unpaired surrogates.")
+                error = {"loc": ["body"], "msg": msg, "type": "value_error"}
+            return _invalid(api, request, [error])
         return _message(api, request, exc.status_code, str(exc))
 
     handlers: list[tuple[type[Exception], Callable[..., HttpResponse]]] = [

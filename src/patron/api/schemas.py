@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -20,6 +21,8 @@ def _decimal_text(value: Any) -> Any:
 Amount = Annotated[str, BeforeValidator(_decimal_text)]
 # Amounts as clients send them: text such as "1200.50". Checked by the services.
 AmountIn = Annotated[str, Field(max_length=40, examples=["1200.50"])]
+# A calendar day as clients send it; bounded so date arithmetic (due dates, terms) cannot overflow.
+Day = Annotated[dt.date, Field(ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))]
 # Record codes, numbers and SKUs as clients send them; checked by the services.
 CodeIn = Annotated[str, Field(max_length=100)]
 

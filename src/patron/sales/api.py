@@ -21,7 +21,7 @@ from patron.accounts.access import can, require, visible_accounts
 from patron.accounts.models import Account
 from patron.accounts.selectors import FilterError
 from patron.api.pagination import PageQuery, page_of
-from patron.api.schemas import AccountRef, Amount, AmountIn, CodeIn, CodeName, UserRef, responses
+from patron.api.schemas import AccountRef, Amount, AmountIn, CodeIn, CodeName, Day, UserRef, responses
 from patron.domain.access import Action
 
 from . import selectors, services
@@ -148,7 +148,7 @@ class LineIn(Schema):
 class OrderIn(Schema):
     account: CodeIn = Field(description="Account code.")
     lines: list[LineIn] = Field(max_length=500)
-    order_date: dt.date | None = None
+    order_date: Day | None = None
     currency: Annotated[str, Field(max_length=10)] = "CNY"
     channel: Annotated[str, Field(max_length=20)] = "sales_rep"
     confirm: bool = False
@@ -167,7 +167,7 @@ class ReturnLineIn(Schema):
 
 class ReturnIn(Schema):
     lines: list[ReturnLineIn] = Field(max_length=500)
-    return_date: dt.date | None = None
+    return_date: Day | None = None
     reason: Annotated[str, Field(max_length=200)] = ""
     number: CodeIn | None = None
 
@@ -230,8 +230,8 @@ class InvoiceIn(Schema):
     account: CodeIn = Field(description="Account code.")
     order: CodeIn | None = Field(None, description="Order number; the invoice is then in the order's currency.")
     amount: AmountIn | None = Field(None, description="What is left to invoice on the order when left out.")
-    issue_date: dt.date | None = None
-    due_date: dt.date | None = Field(None, description="Issue date plus the account's payment terms when left out.")
+    issue_date: Day | None = None
+    due_date: Day | None = Field(None, description="Issue date plus the account's payment terms when left out.")
     currency: Annotated[str, Field(max_length=10)] | None = None
     number: CodeIn | None = None
 
@@ -278,7 +278,7 @@ class PaymentIn(Schema):
     account: CodeIn = Field(description="Account code.")
     amount: AmountIn
     currency: Annotated[str, Field(max_length=10)] = "CNY"
-    received_on: dt.date | None = None
+    received_on: Day | None = None
     method: Annotated[str, Field(max_length=20)] = "bank_transfer"
     reference: Annotated[str, Field(max_length=100)] = ""
     allocations: list[AllocationIn] | None = Field(
