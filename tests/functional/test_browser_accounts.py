@@ -107,6 +107,12 @@ def test_salesperson_finds_an_account_adds_a_contact_and_switches_to_chinese(liv
     staff.sales.refresh_from_db()
     assert staff.sales.language == "zh-hans"
 
+    # The history tab shows who added the contact, with the values before and after.
+    page.goto(f"{live_server.url}/accounts/SZ-TEA/history/")
+    expect(page.get_by_test_id("history")).to_contain_text("Ms Lin")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
+    _screenshot(page, "account-history-zh")
+
 
 def test_salesperson_gets_not_found_for_someone_elses_account(live_server, sign_in, staff, tea_world):
     page = sign_in("sales")
@@ -126,3 +132,4 @@ def test_bad_account_input_is_shown_against_the_fields(live_server, sign_in, sta
     expect(page.locator('[data-field="code"] .error')).to_be_visible()
     expect(page.locator('[data-field="cf_budget"] .error')).to_be_visible()
     expect(form.locator("#id_name")).to_have_value("Broken")
+    _screenshot(page, "account-form-errors")

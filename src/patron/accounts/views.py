@@ -7,6 +7,7 @@ check again, so a forged request meets the same rule.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -286,21 +287,52 @@ def _resolve_ids(events: list[AuditEvent]) -> dict[str, dict[str, str]]:
     return names
 
 
+HISTORY_MODELS: dict[str, Any] = {"account": Account, "contact": Contact, "order": Order, "invoice": Invoice}
+
+
+def _model_field(entity: str, field: str) -> Any:
+    model = HISTORY_MODELS.get(entity)
+    if model is None:
+        return None
+    try:
+        return model._meta.get_field(field)
+    except FieldDoesNotExist:  # "tags", "lines": not model fields
+        return None
+
+
 def _field_label(entity: str, field: str, custom_labels: dict[str, str]) -> str:
-    model = {"account": Account, "contact": Contact, "order": Order, "invoice": Invoice}.get(entity)
     if field.startswith("custom."):
         return custom_labels.get(field.removeprefix("custom."), field)
-    if model is not None:
-        try:
-            return str(getattr(model._meta.get_field(field), "verbose_name", field))
-        except FieldDoesNotExist:  # "tags", "lines": not model fields; show the key
-            pass
+    model_field = _model_field(entity, field)
+    if model_field is not None:
+        return str(getattr(model_field, "verbose_name", field))
     if field == "tags":
         return _("tags")
     return field
 
 
+def _readable(value: Any, choices: dict[str, Any]) -> Any:
+    """A stored value as a reader wants it: a choice's label, an ISO moment in local time."""
+    if isinstance(value, str):
+        if value in choices:
+            return str(choices[value])
+        if len(value) > 19 and value[10:11] == "T":
+            try:
+                moment = dt.datetime.fromisoformat(value)
+            except ValueError:
+                return value
+            if timezone.is_aware(moment):
+                moment = timezone.localtime(moment)
+            return moment.strftime("%Y-%m-%d %H:%M")
+    return value
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
 def _history_rows(events: list[AuditEvent], show_private: bool) -> list[dict[str, Any]]:
+    """Each event with its changes as (label, before, after); creations show only 'after', removals only 'before'."""
     names = _resolve_ids(events)
     custom_labels = {cf.key: cf.label for cf in CustomField.objects.all()}
     rows = []
@@ -314,16 +346,27 @@ def _history_rows(events: list[AuditEvent], show_private: bool) -> list[dict[str
                 b, a = before or {}, after or {}
                 for key in sorted(set(b) | set(a)):
                     if b.get(key) != a.get(key):
-                        changes.append(
-                            (_field_label(event.entity_type, f"custom.{key}", custom_labels), b.get(key), a.get(key))
-                        )
+                        label = _field_label(event.entity_type, f"custom.{key}", custom_labels)
+                        changes.append((label, b.get(key), a.get(key)))
                 continue
             lookup = names.get(field) if event.entity_type == "account" else None
             if lookup is not None:
                 before = lookup.get(str(before), before) if before is not None else None
                 after = lookup.get(str(after), after) if after is not None else None
+            model_field = _model_field(event.entity_type, field)
+            choices = dict(getattr(model_field, "flatchoices", None) or [])
+            before, after = _readable(before, choices), _readable(after, choices)
+            if _is_empty(before) and _is_empty(after):
+                continue
             changes.append((_field_label(event.entity_type, field, custom_labels), before, after))
-        rows.append({"event": event, "label": ACTION_LABELS.get(event.action, event.action), "changes": changes})
+        kind = "changed"
+        if changes and all(_is_empty(b) for _, b, _ in changes):
+            kind = "created"
+        elif changes and all(_is_empty(a) for _, _, a in changes):
+            kind = "removed"
+        rows.append(
+            {"event": event, "label": ACTION_LABELS.get(event.action, event.action), "changes": changes, "kind": kind}
+        )
     return rows
 
 
