@@ -802,3 +802,36 @@ def test_every_page_renders_for_a_user_reading_chinese(world):
         response = client.get(url)
         assert response.status_code == 200, url
         assert response["Content-Language"] == "zh-hans"
+
+
+def test_lists_and_order_page_cost_a_fixed_number_of_queries(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    s = world.staff
+    client = as_user(s.admin)
+
+    def count(url: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    def grow() -> Order:
+        order = make_order(s.sales, world.mine, [(world.tea, "3"), (world.cup, "2")])
+        make_invoice(s.finance, order, amount="10")
+        sales.return_create(actor=s.sales, order=order, lines=[sales.ReturnLineInput(order.lines.first(), "1")])
+        return order
+
+    first = grow()
+    sales.payment_record(actor=s.finance, account=world.mine, amount="5")
+    lists = [reverse(name) for name in ("sales:order_list", "sales:invoice_list", "sales:payment_list")]
+    lists.append(reverse("sales:product_list"))
+    small = [count(url) for url in lists]
+    small_detail = count(reverse("sales:order_detail", args=[first.number]))
+    for _ in range(4):
+        grow()
+        sales.payment_record(actor=s.finance, account=world.mine, amount="5")
+        make_product()
+    sales.return_create(actor=s.sales, order=first, lines=[sales.ReturnLineInput(first.lines.last(), "1")])
+    assert [count(url) for url in lists] == small
+    assert count(reverse("sales:order_detail", args=[first.number])) == small_detail
