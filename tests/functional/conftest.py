@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,23 +27,39 @@ CHROMIUM_ARGS = [
 _append_only = importlib.import_module("patron.audit.migrations.0003_append_only")
 
 
+def _trigger_name(sql: str) -> str:
+    match = re.search(r"TRIGGER\s+(\w+)", sql)
+    assert match, sql
+    return match.group(1)
+
+
 @contextmanager
 def _audit_triggers_lifted(connection: Any) -> Iterator[None]:
-    """The audit trail refuses DELETE and TRUNCATE; a test database's flush between tests may empty it."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    """The audit trail refuses DELETE and TRUNCATE; a test database's flush between tests may empty it.
+
+    Only the triggers present are lifted and put back, so this nests with another such patch.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
-        else:
-            for sql in _append_only.SQLITE_REVERSE:
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_auditevent'")
+        present = {name for (name,) in cursor.fetchall()}
+        for sql in _append_only.SQLITE_REVERSE:
+            if _trigger_name(sql) in present:
                 cursor.execute(sql)
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
-            else:
-                for sql in _append_only.SQLITE:
+            for sql in _append_only.SQLITE:
+                if _trigger_name(sql) in present:
                     cursor.execute(sql)
 
 
