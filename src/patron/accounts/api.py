@@ -360,7 +360,7 @@ def account_list(request: HttpRequest, query: Query[AccountQuery]) -> Any:
     return page_of(qs, sort=query.sort, query=query)
 
 
-@router.post("/accounts", response=responses({201: AccountOut}, 422), summary="Create an account")
+@router.post("/accounts", response=responses({201: AccountOut}, 409, 422), summary="Create an account")
 def account_create(request: HttpRequest, payload: AccountIn) -> Any:
     user = _user(request)
     require(user, Action.CREATE_ACCOUNT)
@@ -374,7 +374,7 @@ def account_detail(request: HttpRequest, code: str) -> Any:
     return account_for(_user(request), code)
 
 
-@router.patch("/accounts/{code}", response=responses({200: AccountOut}, 404, 422), summary="Change an account")
+@router.patch("/accounts/{code}", response=responses({200: AccountOut}, 404, 409, 422), summary="Change an account")
 def account_update(request: HttpRequest, code: str, payload: AccountPatch) -> Any:
     user = _user(request)
     account = account_for(user, code)
@@ -401,7 +401,7 @@ def contact_list(request: HttpRequest, code: str) -> Any:
     return list(account_for(_user(request), code).contacts.all())
 
 
-@router.post("/accounts/{code}/contacts", response=responses({201: ContactOut}, 404, 422), summary="Add a contact")
+@router.post("/accounts/{code}/contacts", response=responses({201: ContactOut}, 404, 409, 422), summary="Add a contact")
 def contact_create(request: HttpRequest, code: str, payload: ContactIn) -> Any:
     user = _user(request)
     account = account_for(user, code)
@@ -409,14 +409,16 @@ def contact_create(request: HttpRequest, code: str, payload: ContactIn) -> Any:
     return Status(201, contact)
 
 
-@router.patch("/contacts/{contact_id}", response=responses({200: ContactOut}, 404, 422), summary="Change a contact")
+@router.patch(
+    "/contacts/{contact_id}", response=responses({200: ContactOut}, 404, 409, 422), summary="Change a contact"
+)
 def contact_update(request: HttpRequest, contact_id: Id, payload: ContactPatch) -> Any:
     user = _user(request)
     contact = _contact_for(user, contact_id)
     return services.contact_update(actor=user, contact=contact, data=payload.model_dump(exclude_unset=True))
 
 
-@router.delete("/contacts/{contact_id}", response=responses({204: None}, 404), summary="Remove a contact")
+@router.delete("/contacts/{contact_id}", response=responses({204: None}, 404, 409), summary="Remove a contact")
 def contact_delete(request: HttpRequest, contact_id: Id) -> Any:
     user = _user(request)
     services.contact_remove(actor=user, contact=_contact_for(user, contact_id))
@@ -440,7 +442,7 @@ def timeline(request: HttpRequest, code: str, query: Query[PageQuery]) -> Any:
 
 @router.post(
     "/accounts/{code}/notes",
-    response=responses({201: ActivityOut}, 404, 422),
+    response=responses({201: ActivityOut}, 404, 409, 422),
     summary="Log a note, call or meeting",
 )
 def note_add(request: HttpRequest, code: str, payload: NoteIn) -> Any:

@@ -360,7 +360,9 @@ def product_list(request: HttpRequest, query: Query[ProductQuery]) -> Any:
     return page_of(qs, sort=query.sort, query=query)
 
 
-@router.post("/products", response=responses({201: ProductOut}, 422), tags=["products"], summary="Create a product")
+@router.post(
+    "/products", response=responses({201: ProductOut}, 409, 422), tags=["products"], summary="Create a product"
+)
 def product_create(request: HttpRequest, payload: ProductIn) -> Any:
     user = _user(request)
     require(user, Action.EDIT_PRODUCT)
@@ -369,7 +371,10 @@ def product_create(request: HttpRequest, payload: ProductIn) -> Any:
 
 
 @router.patch(
-    "/products/{sku}", response=responses({200: ProductOut}, 404, 422), tags=["products"], summary="Change a product"
+    "/products/{sku}",
+    response=responses({200: ProductOut}, 404, 409, 422),
+    tags=["products"],
+    summary="Change a product",
 )
 def product_update(request: HttpRequest, sku: str, payload: ProductPatch) -> Any:
     user = _user(request)
@@ -400,7 +405,7 @@ def order_list(request: HttpRequest, query: Query[OrderQuery]) -> Any:
 
 @router.post(
     "/orders",
-    response=responses({201: OrderDetail}, 422),
+    response=responses({201: OrderDetail}, 409, 422),
     tags=["orders"],
     summary="Record an order (draft or confirmed)",
 )
@@ -498,7 +503,9 @@ def invoice_list(request: HttpRequest, query: Query[InvoiceQuery]) -> Any:
     return page_of(qs, sort="-issue_date", query=query)
 
 
-@router.post("/invoices", response=responses({201: InvoiceOut}, 422), tags=["receivables"], summary="Issue an invoice")
+@router.post(
+    "/invoices", response=responses({201: InvoiceOut}, 409, 422), tags=["receivables"], summary="Issue an invoice"
+)
 def invoice_create(request: HttpRequest, payload: InvoiceIn) -> Any:
     user = _user(request)
     account = _body_account(user, payload.account)
