@@ -255,3 +255,13 @@ def test_reference_data_lists_regions_industries_and_active_custom_fields(staff,
     ).items()
     assert client.get("/api/industries").json()[0]["code"] == "RETAIL"
     assert [f["key"] for f in client.get("/api/custom-fields").json()] == ["size"]
+
+
+def test_a_salesperson_cannot_create_an_account_for_someone_else(staff, as_user):
+    response = as_user("sales").post("/api/accounts", {"code": "GIFT", "name": "Gift", "owner": "sales2"})
+    assert response.status_code == 422
+    assert error_fields(response) == {"owner"}
+    assert not Account.objects.filter(code="GIFT").exists()
+    created = as_user("manager").post("/api/accounts", {"code": "TEAM", "name": "Team", "owner": "sales2"})
+    assert created.status_code == 201
+    assert created.json()["owner"]["username"] == "sales2"
