@@ -456,3 +456,40 @@ def test_finance_reads_the_audit_trail_without_private_notes(staff, book, client
     client.force_login(staff.manager)
     page = client.get(f"/admin/audit/auditevent/{event.pk}/change/").content.decode()
     assert "prefers invoices in March" in page
+
+
+def test_a_read_only_list_says_why(staff, book, client):
+    client.force_login(staff.finance)
+    page = client.get("/admin/sales/payment/").content.decode()
+    assert "recorded only through" in page
+
+
+def test_an_admin_creates_a_user_and_it_is_audited_but_a_manager_cannot(staff, client):
+    client.force_login(staff.manager)
+    assert client.get("/admin/staff/user/add/").status_code == 403
+    assert client.post(f"/admin/staff/team/{staff.sales.team_id}/change/", {"name": "Mine"}).status_code == 403
+    client.force_login(staff.admin)
+    response = client.post(
+        "/admin/staff/user/add/",
+        {
+            "username": "newbie",
+            "usable_password": "true",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    event = AuditEvent.objects.get(action="USER_CREATED")
+    assert event.changes["username"] == [None, "newbie"]
+    assert event.changes["role"] == [None, "salesperson"]
+    assert "password" not in event.changes
+
+
+def test_handing_a_team_to_another_manager_is_audited(staff, client):
+    team = staff.sales.team
+    client.force_login(staff.admin)
+    url = f"/admin/staff/team/{team.pk}/change/"
+    response = client.post(url, form_data(client.get(url), manager=str(staff.manager2.pk)))
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="TEAM_UPDATED")
+    assert event.changes == {"manager": [staff.manager.pk, staff.manager2.pk]}
