@@ -493,3 +493,16 @@ def test_handing_a_team_to_another_manager_is_audited(staff, client):
     assert response.status_code == 302
     event = AuditEvent.objects.get(action="TEAM_UPDATED")
     assert event.changes == {"manager": [staff.manager.pk, staff.manager2.pk]}
+
+
+def test_a_password_change_in_the_admin_is_audited_without_the_password(staff, client):
+    client.force_login(staff.admin)
+    url = f"/admin/staff/user/{staff.sales.pk}/password/"
+    response = client.post(
+        url, {"usable_password": "true", "password1": "another-pass-phrase", "password2": "another-pass-phrase"}
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="USER_PASSWORD_CHANGED")
+    assert (event.actor, event.entity_id, event.changes) == (staff.admin, str(staff.sales.pk), {})
+    staff.sales.refresh_from_db()
+    assert staff.sales.check_password("another-pass-phrase")

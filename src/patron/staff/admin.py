@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import NotRegistered
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
@@ -102,6 +103,14 @@ class StaffUserAdmin(AuditedAdminMixin, AccessAdminMixin, UserAdmin):  # type: i
     )
     readonly_fields = ("last_login", "date_joined")
     filter_horizontal = ()
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = User.objects.get(pk=unquote(id))
+            # The audit says that the password changed and by whom, never what it is.
+            audit_record(actor=request.user, action="USER_PASSWORD_CHANGED", instance=user, changes={})
+        return response
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_readonly_fields(request, obj))
