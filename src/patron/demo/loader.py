@@ -426,7 +426,9 @@ class _Writer:
 
     ``method="rows"`` (the default) sends prepared rows with one ``executemany``
     per table and batch; ``method="orm"`` builds model instances and calls
-    ``bulk_create``, about four times slower (see benchmarks/bench_demo_load.py).
+    ``bulk_create``, about three times the CPU (see benchmarks/bench_demo_load.py).
+    A writer thread overlapping inserts with generation was tried and measured
+    slower: the GIL hand-offs between rows cost more than SQLite's work saves.
     """
 
     def __init__(self, batch_rows: int, method: str = "rows") -> None:
@@ -444,18 +446,18 @@ class _Writer:
         self.pending += len(rows)
 
     def flush(self) -> None:
-        for model in WRITE_ORDER:
-            rows = self.buffers[model]
-            if not rows:
-                continue
-            table = self.tables[model]
-            if self.method == "orm":
-                model.objects.bulk_create([model(**dict(zip(table.columns, row, strict=True))) for row in rows])
-            else:
-                with connection.cursor() as cursor:
+        with connection.cursor() as cursor:
+            for model in WRITE_ORDER:
+                rows = self.buffers[model]
+                if not rows:
+                    continue
+                table = self.tables[model]
+                if self.method == "orm":
+                    model.objects.bulk_create([model(**dict(zip(table.columns, row, strict=True))) for row in rows])
+                else:
                     cursor.executemany(table.sql, table.prepare(rows))
-            self.written[model] += len(rows)
-            rows.clear()
+                self.written[model] += len(rows)
+                rows.clear()
         self.pending = 0
 
 
@@ -726,9 +728,6 @@ def load_demo(
             )
         ref = reference_data(spec)
         maps, counts = _load_reference(ref, spec)
-        if connection.vendor == "sqlite":
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA cache_size = -262144")
         converter = _Converter(maps)
         writer = _Writer(batch_rows, method)
         key_accounts = 0
