@@ -102,6 +102,11 @@ def test_accounts_look_like_chinese_customers(bundles: list[AccountBundle]) -> N
     assert 0.05 <= sum(a.is_key_account for a in accounts) / len(accounts) <= 0.12
     assert {a.payment_terms_days for a in companies} == {30, 60, 90}
     assert sum(bool(a.custom) for a in companies) > len(companies) / 2
+    for a in companies:  # stored as the account services clean them
+        assert a.custom.get("value_positioning", "price") in ("price", "quality", "service")
+        assert int(a.custom.get("annual_budget", "0")) >= 0
+        assert dt.date.fromisoformat(a.custom.get("contract_renewal", "2026-01-01"))
+    assert all(a.credit_limit >= 50000 for a in companies if a.is_key_account)
     assert sum(bool(a.tags) for a in accounts) > len(accounts) / 4
     owners = Counter(a.owner for a in accounts)
     assert owners["sales"] > len(accounts) / 10

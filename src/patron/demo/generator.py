@@ -768,13 +768,14 @@ class _Generator:
                 custom["purchasing_standard"] = _pick(rng, cat.PURCHASING_STANDARDS)
             if is_key or rng.random() < 0.3:
                 yearly_cny = spend * (USD_RATE_GUESS if currency == "USD" else 1)
-                custom["annual_budget"] = str(max(5000, round(yearly_cny * rng.uniform(0.9, 1.6), -3)))
+                custom["annual_budget"] = str(max(5000, int(round(yearly_cny * rng.uniform(0.9, 1.6), -3))))
             if contract:
                 renewal = spec.today + dt.timedelta(days=_between(rng, -60, 330))
                 custom["contract_renewal"] = renewal.isoformat()
 
         monthly_cny = spend * (USD_RATE_GUESS if currency == "USD" else 1) / 12
-        credit = 0 if is_person else max(10000, round(monthly_cny * max(terms, 30) / 30 * 1.5, -4))
+        floor = 50000 if is_key else 10000
+        credit = 0 if is_person else max(floor, int(round(monthly_cny * max(terms, 30) / 30 * 1.5, -4)))
         notes = _pick(rng, cat.ACCOUNT_NOTES) if (is_key or rng.random() < 0.1) and not is_person else ""
 
         affinity = cat.PERSON_AFFINITY if industry is None else industry.affinity

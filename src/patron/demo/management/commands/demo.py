@@ -64,8 +64,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         verbose = int(options.get("verbosity", 1))
 
+        shown = [0]
+
         def progress(done: int, total: int) -> None:
-            if verbose >= 2:
+            tenth = done * 10 // total
+            if verbose >= 2 and tenth > shown[0]:
+                shown[0] = tenth
                 self.stdout.write(f"  {done:,} / {total:,} accounts")
 
         if verbose >= 1:
