@@ -1,16 +1,23 @@
 """Load the generated demo data set into the configured database.
 
-Everything happens in one transaction with ``bulk_create`` in batches: reference
-data first (matched by natural key, so regions or products someone already
+Everything happens in one transaction, in batches: reference data first with
+``bulk_create`` (matched by natural key, so regions or products someone already
 entered are reused, not duplicated), then the accounts streamed from the
-generator. Rows get explicit ids (the generator's local ids plus the largest id
-already in the table), so children can point at parents before anything is
-written, and document numbers follow the ids exactly as the services derive them
+generator, written as prepared rows with one ``executemany`` per table and batch.
+Each column goes through the backend's own adapter (``connection.ops.adapt_*``),
+so the stored values are what ``bulk_create`` would store, at a third of the CPU:
+building a model instance and preparing every field costs about 80 µs a row
+(``method="orm"`` keeps that path for comparison; see benchmarks/RESULTS.md).
+
+Rows get explicit ids (the generator's local ids plus the largest id already in
+the table), so children can point at parents before anything is written, and
+document numbers follow the ids exactly as the services derive them
 (``SO00000042`` for order 42). Sequences are reset afterwards for PostgreSQL.
 
 The data set is loaded once: a ``DEMO_DATA_LOADED`` audit event marks it, and a
 second run changes nothing. A database that already holds accounts of its own is
-left alone.
+left alone. Existing staff (and their passwords) are kept; missing demo staff are
+created with the demo password.
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ def demo_marker() -> AuditEvent | None:
 
 @contextmanager
 def _historic_timestamps(*model_classes: type[models.Model]) -> Iterator[None]:
-    """Let bulk inserts keep the created/updated times the generator drew.
+    """Let ``bulk_create`` (``method="orm"``) keep the created/updated times the generator drew.
 
     ``auto_now``/``auto_now_add`` fields overwrite any value with the current time;
     history from three years ago needs its own times, so they are off during the load.
