@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from patron.staff.models import Team, User
+from tests.audit_flush import flushable_audit_trail  # noqa: F401  (autouse fixture)
 from tests.factories import make_user
 
 

@@ -61,3 +61,10 @@ def test_unknown_currency_is_an_error():
 
 def test_conversion_rounds_to_the_target_currency():
     assert convert(Money(Decimal("10.00"), "USD"), Decimal("7.12345"), "CNY").amount == Decimal("71.23")
+
+
+def test_stored_amounts_stay_within_fifteen_significant_digits():
+    assert Money.parse("9999999999999.99", "CNY").amount == Decimal("9999999999999.99")
+    with pytest.raises(MoneyError) as err:
+        Money.parse("99999999999999.99", "CNY")
+    assert err.value.code == "too_large"

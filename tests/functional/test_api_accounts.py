@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from patron.accounts.models import Account, CustomField
-from patron.api.testing import ApiClient, error_fields
 from patron.audit.models import AuditEvent
+from tests.api_client import ApiClient, error_fields
 from tests.factories import make_account, make_industry, make_invoice, make_order, make_product, make_region_tree
 
 

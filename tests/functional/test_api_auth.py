@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from patron.api.testing import ApiClient
 from patron.staff.models import ApiToken
+from tests.api_client import ApiClient
 from tests.factories import make_account
 
 

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from patron.accounts.models import Account
-from patron.api.testing import ApiClient
 from patron.audit.models import AuditEvent
 from patron.sales import services
+from tests.api_client import ApiClient
 from tests.factories import make_account, make_invoice, make_order, make_product
 
 ROLES = ("admin", "manager", "sales", "finance", "marketing")

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from patron.api.testing import ApiClient
 from patron.audit.models import AuditEvent
 from patron.sales.models import Invoice, Order, Payment
+from tests.api_client import ApiClient
 from tests.factories import make_account, make_invoice, make_order, make_product
 
 

@@ -352,3 +352,28 @@ def test_notes_are_checked(staff):
     assert set(errors) == {"kind", "subject", "occurred_at"}
     note = services.note_add(actor=staff.sales, account=account, kind="call", subject=" Called about Q3 ")
     assert (note.subject, note.private, note.actor) == ("Called about Q3", True, staff.sales)
+
+
+def test_deactivated_custom_fields_keep_their_values_when_an_account_is_edited(staff):
+    from patron.accounts.models import CustomField
+
+    old = CustomField.objects.create(key="legacy_grade", label_zh="旧等级", kind="text")
+    CustomField.objects.create(key="budget", label_zh="年度预算", kind="number")
+    account = services.account_create(
+        actor=staff.sales, data={"code": "KEEP1", "name": "Keep", "custom": {"legacy_grade": "A", "budget": "100"}}
+    )
+    old.active = False
+    old.save()
+    services.account_update(actor=staff.sales, account=account, data={"custom": {"budget": "200"}})
+    account.refresh_from_db()
+    assert account.custom == {"legacy_grade": "A", "budget": "200"}
+    services.account_update(actor=staff.sales, account=account, data={"custom": {"budget": ""}})
+    account.refresh_from_db()
+    assert account.custom == {"legacy_grade": "A"}
+
+
+@pytest.mark.parametrize("code", ["new", "NEW", "views"])
+def test_codes_the_pages_use_are_reserved(staff, code):
+    with pytest.raises(ValidationError) as err:
+        services.account_create(actor=staff.sales, data={"code": code, "name": "Reserved"})
+    assert "code" in err.value.message_dict

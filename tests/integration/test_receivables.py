@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connections
-from django.db.backends.base.operations import BaseDatabaseOperations
 from django.utils import timezone
 
 from patron.domain.money import Money
@@ -169,38 +166,6 @@ def test_a_rate_in_another_currency_does_not_leak(usd_rates):
 
 
 # --- payments that race ------------------------------------------------------------------------------------
-
-
-_append_only = importlib.import_module("patron.audit.migrations.0003_append_only")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _flushable_audit_trail() -> Iterator[None]:
-    """The flush that ends a transactional test empties every table; lift the append-only triggers for it.
-
-    (The same as tests/functional/conftest.py does for the live-server tests.)
-    """
-    original = BaseDatabaseOperations.execute_sql_flush
-
-    def execute_sql_flush(self: BaseDatabaseOperations, sql_list: list[str]) -> None:
-        if not any("audit_auditevent" in sql for sql in sql_list):
-            return original(self, sql_list)
-        postgres = self.connection.vendor == "postgresql"
-        with self.connection.cursor() as cursor:
-            for sql in (
-                ["ALTER TABLE audit_auditevent DISABLE TRIGGER USER"] if postgres else _append_only.SQLITE_REVERSE
-            ):
-                cursor.execute(sql)
-        try:
-            return original(self, sql_list)
-        finally:
-            with self.connection.cursor() as cursor:
-                for sql in ["ALTER TABLE audit_auditevent ENABLE TRIGGER USER"] if postgres else _append_only.SQLITE:
-                    cursor.execute(sql)
-
-    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
-    yield
-    BaseDatabaseOperations.execute_sql_flush = original  # type: ignore[method-assign]
 
 
 def _pay_in_thread(account_id: int, actor: Any, amount: str, barrier: threading.Barrier, results: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import translation
@@ -138,7 +139,9 @@ class Account(models.Model):
     )
     is_key_account = models.BooleanField(_("key account"), default=False)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), blank=True, related_name="accounts")
-    payment_terms_days = models.PositiveIntegerField(_("payment terms (days)"), default=30)
+    payment_terms_days = models.PositiveIntegerField(
+        _("payment terms (days)"), default=30, validators=[MaxValueValidator(3650)]
+    )
     credit_limit = models.DecimalField(
         _("credit limit"), max_digits=18, decimal_places=2, default=0, help_text=_("In the company currency")
     )

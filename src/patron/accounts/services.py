@@ -42,6 +42,8 @@ ACCOUNT_FIELDS = (
     "notes",
     "custom",
 )
+# Words the account pages use in their addresses (/accounts/new/), so no account may be called that.
+RESERVED_CODES = frozenset({"new", "views"})
 CONTACT_FIELDS = (
     "name",
     "role",
@@ -64,10 +66,16 @@ def _text(errors: FieldErrors, field: str, fn: Any, value: str) -> str:
         return value
 
 
-def clean_custom(values: Mapping[str, Any], errors: FieldErrors) -> dict[str, Any]:
-    """Check custom field values against the admin's definitions; store them as JSON."""
+def clean_custom(
+    values: Mapping[str, Any], errors: FieldErrors, existing: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Merge custom field values into ``existing``, checked against the admin's definitions.
+
+    A key given empty is cleared; keys not given (including those of fields an admin
+    has since deactivated) keep their stored values.
+    """
     definitions = {f.key: f for f in CustomField.objects.filter(active=True)}
-    cleaned: dict[str, Any] = {}
+    cleaned: dict[str, Any] = dict(existing or {})
     for key, raw in values.items():
         field = definitions.get(key)
         name = f"custom.{key}"
@@ -75,6 +83,7 @@ def clean_custom(values: Mapping[str, Any], errors: FieldErrors) -> dict[str, An
             errors.add(name, _("Unknown custom field."))
             continue
         if raw in (None, ""):
+            cleaned.pop(key, None)
             continue
         if field.kind == "number":
             try:
@@ -109,6 +118,8 @@ def _apply_account_fields(account: Account, data: Mapping[str, Any], errors: Fie
     for field, value in data.items():
         if field == "code":
             account.code = _text(errors, "code", check_code, str(value or ""))
+            if account.code.lower() in RESERVED_CODES:
+                errors.add("code", _("This code is reserved; choose another."))
         elif field == "tax_id":
             account.tax_id = _text(errors, "tax_id", normalise_tax_id, str(value or ""))
         elif field == "phone":
@@ -127,7 +138,7 @@ def _apply_account_fields(account: Account, data: Mapping[str, Any], errors: Fie
             except MoneyError as exc:
                 errors.add("credit_limit", money_error(exc, 2))
         elif field == "custom":
-            account.custom = clean_custom(value or {}, errors)
+            account.custom = clean_custom(value or {}, errors, account.custom)
         elif field == "tags":
             names = [str(t).strip() for t in (value or []) if str(t).strip()]
             tags = [Tag.objects.get_or_create(name=n[:50])[0] for n in names]

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from patron.audit.models import AuditEvent
-from patron.core.pagination import BadCursor, _encode, keyset_page
+from patron.core.pagination import BadCursor, encode_cursor, keyset_page
 from patron.domain.access import Action, reach
 from patron.domain.receivables import AGING_BUCKETS
 from patron.sales.models import Invoice, Order
@@ -95,11 +95,11 @@ def _page(qs: Any, sort: str, after: str | None, before: str | None) -> tuple[li
     if before:
         back = keyset_page(qs, sort=_flip(sort), cursor=before, limit=PAGE_SIZE)
         items = list(reversed(back.items))
-        prev_cursor = _encode(getattr(items[0], field), items[0].pk) if items and back.next_cursor else None
-        next_cursor = _encode(getattr(items[-1], field), items[-1].pk) if items else None
+        prev_cursor = encode_cursor(getattr(items[0], field), items[0].pk) if items and back.next_cursor else None
+        next_cursor = encode_cursor(getattr(items[-1], field), items[-1].pk) if items else None
         return items, prev_cursor, next_cursor
     page = keyset_page(qs, sort=sort, cursor=after, limit=PAGE_SIZE)
-    prev_cursor = _encode(getattr(page.items[0], field), page.items[0].pk) if after and page.items else None
+    prev_cursor = encode_cursor(getattr(page.items[0], field), page.items[0].pk) if after and page.items else None
     return page.items, prev_cursor, page.next_cursor
 
 

@@ -5,7 +5,9 @@ This module is the one place where money is rounded. The rules:
 1. Amounts are ``Decimal``; a float is refused at construction.
 2. Each currency has a number of minor units (CNY, USD, EUR, HKD: 2; JPY, KRW: 0).
    A *stored amount* (an order total, an invoice, a payment) has at most that many
-   decimals; input with more decimals is an error, never silently rounded.
+   decimals; input with more decimals is an error, never silently rounded. Integer
+   digits plus decimals stay within ``SIGNIFICANT_DIGITS`` (15), so every amount is
+   exact on both databases (up to 9,999,999,999,999.99 for two decimals).
 3. A *unit price* may carry up to ``UNIT_PRICE_PLACES`` (4) decimals, because list
    prices per gram or per metre need them; a line amount (quantity x unit price)
    is rounded to the currency's minor unit.
@@ -27,7 +29,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 ROUNDING = ROUND_HALF_UP
 UNIT_PRICE_PLACES = 4
-MAX_DIGITS = 18
+# Integer digits + allowed decimals of any stored number. SQLite keeps decimal columns
+# as 8-byte floats, exact to 15 significant digits; PostgreSQL's numeric(18, x) holds more.
+SIGNIFICANT_DIGITS = 15
 
 # ISO 4217 minor units of the currencies Patron accepts.
 MINOR_UNITS: dict[str, int] = {
@@ -102,7 +106,7 @@ def check_places(value: Decimal, places: int, what: str = "amount") -> Decimal:
     """Refuse a value with more decimals than allowed, rather than round it silently."""
     if decimal_places(value) > places:
         raise MoneyError(f"{what} has more than {places} decimal places", "too_many_places")
-    if abs(value.adjusted()) >= MAX_DIGITS - places:
+    if value and value.adjusted() + 1 + places > SIGNIFICANT_DIGITS:
         raise MoneyError(f"{what} is too large", "too_large")
     return value
 

@@ -563,11 +563,20 @@ def payment_list(request: HttpRequest, query: Query[PaymentQuery]) -> Any:
     response=responses({200: PaymentOut, 201: PaymentOut}, 409, 422),
     tags=["receivables"],
     summary="Record a payment received (201; 200 when a payment with this number was already recorded)",
+    description=(
+        "Send an `Idempotency-Key` header (at most 64 characters) to retry safely: a request repeated with "
+        "the same key returns the payment already recorded instead of paying twice."
+    ),
 )
 def payment_record(request: HttpRequest, payload: PaymentIn) -> Any:
     user = _user(request)
     account = _body_account(user, payload.account)
-    replay = bool(payload.number) and Payment.objects.filter(number=payload.number).exists()
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key is not None and len(key) > 64:
+        raise ValidationError({"idempotency_key": [_("At most 64 characters.")]})
+    replay = (bool(payload.number) and Payment.objects.filter(number=payload.number).exists()) or (
+        key is not None and Payment.objects.filter(idempotency_key=key).exists()
+    )
     allocations = None
     if payload.allocations is not None:
         allocations = [services.AllocationInput(invoice=a.invoice, amount=a.amount) for a in payload.allocations]
@@ -581,6 +590,7 @@ def payment_record(request: HttpRequest, payload: PaymentIn) -> Any:
         reference=payload.reference,
         allocations=allocations,
         number=payload.number or None,
+        idempotency_key=key,
     )
     found = Payment.objects.select_related("account", "created_by").prefetch_related("allocations__invoice")
     return Status(200 if replay else 201, found.get(pk=payment.pk))

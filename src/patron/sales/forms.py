@@ -301,6 +301,8 @@ class PaymentForm(forms.Form):
     reference = forms.CharField(
         label=_("Reference"), required=False, max_length=100, help_text=_("Bank slip, cheque or transaction number.")
     )
+    # One key per form shown: submitting the same form twice records one payment.
+    submission = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
     def __init__(
         self, *args: Any, accounts: QuerySet[Account], open_invoices: Sequence[Invoice] = (), **kwargs: Any

@@ -253,6 +253,8 @@ class Payment(models.Model):
     received_on = models.DateField(_("received on"), db_index=True)
     method = models.CharField(_("method"), max_length=20, choices=METHODS, default="bank_transfer")
     reference = models.CharField(_("reference"), max_length=100, blank=True)
+    # Sent again by a double-clicked form or a retrying client: the payment is recorded once.
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
     )

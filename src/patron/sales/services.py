@@ -118,7 +118,9 @@ def _apply_product(product: Product, data: dict[str, Any], errors: FieldErrors) 
             if value is None or isinstance(value, Category):
                 product.category = value
             else:
-                category = Category.objects.filter(pk=value).first() or Category.objects.filter(code=value).first()
+                category = Category.objects.filter(code=str(value)).first()
+                if category is None and str(value).isdigit():
+                    category = Category.objects.filter(pk=int(value)).first()
                 if category is None:
                     errors.add("category", _("Unknown category."))
                 product.category = category
@@ -607,14 +609,22 @@ def payment_record(
     reference: str = "",
     allocations: Sequence[AllocationInput] | None = None,
     number: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Payment:
     """Record money received and apply it to invoices (oldest due first unless told).
 
-    Replaying a request with the same payment ``number`` for the same account and
-    amount returns the payment already recorded instead of paying twice.
+    Replaying a request with the same payment ``number`` or ``idempotency_key`` for
+    the same account and amount returns the payment already recorded instead of
+    paying twice; the account row lock makes concurrent replays wait for the first.
     """
     account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
     require(actor, Action.RECORD_PAYMENT, account)
+    if idempotency_key:
+        earlier = Payment.objects.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            if earlier.account_id == account.pk and earlier.amount == _safe_decimal(amount):
+                return earlier
+            raise Conflict(_("This request was already used for another payment."), "idempotency_key")
     if number:
         existing = Payment.objects.filter(number=number).first()
         if existing is not None:
@@ -704,6 +714,7 @@ def payment_record(
         received_on=received_on,
         method=method,
         reference=reference,
+        idempotency_key=idempotency_key or None,
         created_by=actor,
     )
     _assign_number(payment, "PAY", number)

@@ -7,6 +7,7 @@ may do (a forbidden action on a visible record is a 403).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -582,6 +583,7 @@ def payment_new(request: HttpRequest) -> HttpResponse:
         else []
     )
     initial = {"account": account.code} if account is not None else {}
+    initial["submission"] = uuid.uuid4().hex
     form = PaymentForm(request.POST or None, initial=initial, accounts=accounts, open_invoices=open_invoices)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -605,6 +607,7 @@ def payment_new(request: HttpRequest) -> HttpResponse:
                 method=data["method"],
                 reference=data["reference"],
                 allocations=[services.AllocationInput(invoice=i.pk, amount=v) for i, v in chosen] or None,
+                idempotency_key=data.get("submission") or None,
             )
         except ValidationError as exc:
             apply_errors(form, exc, route)
