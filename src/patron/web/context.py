@@ -7,12 +7,15 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-# (url name, label, roles allowed or None for everyone signed in)
-NAVIGATION: list[tuple[str, Any, frozenset[str] | None]] = [
+from patron.accounts.access import can
+from patron.domain.access import Action
+
+# (url name, label, the action a user must be able to take somewhere to see the entry)
+NAVIGATION: list[tuple[str, Any, Action | None]] = [
     ("home", _("Dashboard"), None),
-    ("accounts:list", _("Accounts"), None),
-    ("sales:order_list", _("Orders"), frozenset({"admin", "sales_manager", "salesperson", "finance"})),
-    ("sales:invoice_list", _("Invoices"), frozenset({"admin", "sales_manager", "salesperson", "finance"})),
+    ("accounts:list", _("Accounts"), Action.VIEW_ACCOUNT),
+    ("sales:order_list", _("Orders"), Action.VIEW_ACCOUNT),
+    ("sales:invoice_list", _("Invoices"), Action.VIEW_RECEIVABLES),
     ("sales:product_list", _("Products"), None),
 ]
 
@@ -21,5 +24,4 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"navigation": []}
-    role = getattr(user, "role", "")
-    return {"navigation": [(name, label) for name, label, roles in NAVIGATION if roles is None or role in roles]}
+    return {"navigation": [(name, label) for name, label, action in NAVIGATION if action is None or can(user, action)]}
