@@ -164,7 +164,10 @@ class Account(models.Model):
         verbose_name_plural = _("accounts")
         ordering = ["code"]
         indexes = [
-            models.Index(fields=["owner", "id"]),
+            # A salesperson's own list, in the orders the list offers.
+            models.Index(fields=["owner", "code"]),
+            models.Index(fields=["owner", "name", "id"]),
+            models.Index(fields=["owner", "created_at", "id"]),
             models.Index(fields=["region", "id"]),
             models.Index(fields=["industry", "id"]),
             models.Index(fields=["name", "id"]),
