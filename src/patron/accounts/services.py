@@ -155,16 +155,6 @@ def _apply_account_fields(account: Account, data: Mapping[str, Any], errors: Fie
     return tags
 
 
-def _full_clean(instance: Any, errors: FieldErrors, exclude: list[str] | None = None) -> None:
-    try:
-        instance.full_clean(exclude=exclude)
-    except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            if field not in errors.errors:
-                for msg in messages:
-                    errors.add(field, msg)
-
-
 @transaction.atomic
 def account_create(*, actor: Any, data: Mapping[str, Any]) -> Account:
     require(actor, Action.CREATE_ACCOUNT)
@@ -177,7 +167,7 @@ def account_create(*, actor: Any, data: Mapping[str, Any]) -> Account:
     account = Account()
     errors = FieldErrors()
     tags = _apply_account_fields(account, data, errors)
-    _full_clean(account, errors)
+    errors.full_clean(account)
     errors.raise_if_any()
     account.save()
     if tags is not None:
@@ -203,7 +193,7 @@ def account_update(*, actor: Any, account: Account, data: Mapping[str, Any]) -> 
     before = snapshot(account, ACCOUNT_FIELDS) | {"tags": sorted(account.tags.values_list("name", flat=True))}
     errors = FieldErrors()
     tags = _apply_account_fields(account, data, errors)
-    _full_clean(account, errors)
+    errors.full_clean(account)
     errors.raise_if_any()
     account.save()
     if tags is not None:
@@ -275,7 +265,7 @@ def contact_create(*, actor: Any, account: Account, data: Mapping[str, Any]) -> 
     _apply_contact(contact, data, errors)
     if not account.contacts.filter(is_primary=True).exists():
         contact.is_primary = True
-    _full_clean(contact, errors, exclude=["account"] + (["is_primary"] if contact.is_primary else []))
+    errors.full_clean(contact, exclude=["account"] + (["is_primary"] if contact.is_primary else []))
     errors.raise_if_any()
     if contact.is_primary:
         Contact.objects.filter(account=account, is_primary=True).update(is_primary=False)
@@ -297,7 +287,7 @@ def contact_update(*, actor: Any, contact: Contact, data: Mapping[str, Any]) -> 
     before = snapshot(contact, CONTACT_FIELDS)
     errors = FieldErrors()
     _apply_contact(contact, data, errors)
-    _full_clean(contact, errors, exclude=["account", "is_primary"])
+    errors.full_clean(contact, exclude=["account", "is_primary"])
     errors.raise_if_any()
     _make_primary(contact)
     contact.save()

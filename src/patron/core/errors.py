@@ -53,6 +53,16 @@ class FieldErrors:
             for msg in exc.messages:
                 self.add(prefix.rstrip(".") or "__all__", msg)
 
+    def full_clean(self, instance: Any, exclude: list[str] | None = None) -> None:
+        """Add the model's own checks (lengths, choices, uniqueness, constraints) for fields not yet in error."""
+        try:
+            instance.full_clean(exclude=exclude)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                if field not in self.errors:
+                    for msg in messages:
+                        self.add(field, msg)
+
     def __bool__(self) -> bool:
         return bool(self.errors)
 

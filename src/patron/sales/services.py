@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -130,23 +129,13 @@ def _apply_product(product: Product, data: dict[str, Any], errors: FieldErrors) 
             errors.add(field, _("Unknown field."))
 
 
-def _full_clean(instance: Any, errors: FieldErrors, exclude: list[str] | None = None) -> None:
-    try:
-        instance.full_clean(exclude=exclude)
-    except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            if field not in errors.errors:
-                for msg in messages:
-                    errors.add(field, msg)
-
-
 @transaction.atomic
 def product_create(*, actor: Any, data: dict[str, Any]) -> Product:
     require(actor, Action.EDIT_PRODUCT)
     product = Product()
     errors = FieldErrors()
     _apply_product(product, data, errors)
-    _full_clean(product, errors)
+    errors.full_clean(product)
     errors.raise_if_any()
     product.save()
     audit_record(
@@ -162,7 +151,7 @@ def product_update(*, actor: Any, product: Product, data: dict[str, Any]) -> Pro
     before = snapshot(product, PRODUCT_FIELDS)
     errors = FieldErrors()
     _apply_product(product, data, errors)
-    _full_clean(product, errors)
+    errors.full_clean(product)
     errors.raise_if_any()
     product.save()
     changes = diff(before, snapshot(product, PRODUCT_FIELDS))
