@@ -103,12 +103,12 @@ def _case(user: Any, sort: str, depth: int) -> dict[str, float]:
     from django.db.models import Q
 
     from patron.accounts.selectors import AccountFilters, account_list
-    from patron.core.pagination import _encode, keyset_page
+    from patron.core.pagination import encode_cursor, keyset_page
 
     qs = account_list(user=user, filters=AccountFilters(sort=sort))
     field = sort.lstrip("-")
     before = qs[depth - 1]  # the last row of the page before the deep one
-    cursor = _encode(getattr(before, field), before.pk)
+    cursor = encode_cursor(getattr(before, field), before.pk)
     deep_keyset = [a.pk for a in keyset_page(qs, sort=sort, cursor=cursor, limit=PAGE).items]
     deep_offset = [a.pk for a in qs[depth : depth + PAGE]]
     assert deep_keyset == deep_offset, "keyset and OFFSET disagree on the deep page"
