@@ -40,8 +40,11 @@ fmt: install-dev
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
+## Refresh the catalogs from the source and compile them (translate any new zh_Hans entry, then run it again).
 messages: install-dev
-	cd src/patron && ../../$(BIN)/patron makemessages -l zh_Hans -l en --no-obsolete && ../../$(BIN)/patron compilemessages
+	cd src/patron && ../../$(BIN)/patron makemessages -l zh_Hans -l en --no-obsolete --ignore 'migrations/*'
+	msgfmt --check --statistics -o /dev/null src/patron/locale/zh_Hans/LC_MESSAGES/django.po
+	cd src/patron && ../../$(BIN)/patron compilemessages
 
 bench: install-dev
 	$(BIN)/python benchmarks/run.py

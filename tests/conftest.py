@@ -1,12 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from django.utils import translation
 
 from patron.staff.models import Team, User
 from tests.audit_flush import flushable_audit_trail  # noqa: F401  (autouse fixture)
 from tests.factories import make_user
+
+
+@pytest.fixture(autouse=True)
+def _settings_language() -> Iterator[None]:
+    """Each test starts in settings.LANGUAGE_CODE (en).
+
+    A request activates its user's language on the thread that serves it, the test's own under the test
+    client, and nothing switches it back: without this, a service's message in one test would be in the
+    language of whichever user made the last request in an earlier test.
+    """
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @dataclass

@@ -16,6 +16,7 @@ from patron.accounts import services as account_services
 from patron.accounts import views as account_views
 from patron.accounts.models import Account, Activity, Contact, CustomField, SavedView, Tag
 from patron.audit.models import AuditEvent
+from patron.staff.models import User
 from tests.factories import make_account, make_industry, make_invoice, make_order, make_product, make_region_tree
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +34,7 @@ class World:
 
 @pytest.fixture
 def world(staff) -> World:
+    User.objects.update(language="en")  # assert on Patron's words in English
     regions = make_region_tree()
     retail = make_industry()
     CustomField.objects.create(key="budget", label_zh="预算", label_en="Budget", kind="number")
@@ -342,6 +344,7 @@ def test_a_duplicate_code_is_a_field_error(client, staff, world):
 
 
 def test_editing_an_account_records_history_with_before_and_after(client, staff, world):
+    User.objects.filter(pk=staff.sales.pk).update(language="zh-hans")
     client.force_login(staff.sales)
     page = client.get(reverse("accounts:edit", args=[world.own.code]))
     assert page.status_code == 200

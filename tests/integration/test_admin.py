@@ -15,7 +15,7 @@ from patron.audit.models import AuditEvent
 from patron.core.admin import may_enter_admin
 from patron.sales.models import Invoice, Order, Payment, Product
 from patron.sales.services import payment_record
-from patron.staff.models import ApiToken
+from patron.staff.models import ApiToken, User
 from tests.factories import make_account, make_invoice, make_order, make_product
 
 # --- helpers -------------------------------------------------------------------------
@@ -68,6 +68,7 @@ def visible(client: Any, url: str) -> set[str]:
 @pytest.fixture
 def book(staff):
     """Accounts of South (sales, sales2), North (sales3), with an order, invoice and payment each."""
+    User.objects.update(language="en")  # assert on Patron's words in English
     accounts = {
         "own": make_account(staff.sales, code="SOUTH-1", notes="likes green tea"),
         "team": make_account(staff.sales2, code="SOUTH-2"),

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patron.domain.access import Action, Relation, Role, reach
 from patron.staff.models import User
@@ -356,6 +357,7 @@ class ContactForm(forms.ModelForm):
     class Meta:
         model = Contact
         fields = ["name", "role", "title", "phone", "email", "email_consent", "sms_consent", "is_primary"]
+        labels = {"name": pgettext_lazy("person", "Name")}
 
     def service_data(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in self.Meta.fields}
@@ -387,7 +389,7 @@ class NoteForm(forms.Form):
 
 
 class EmailForm(forms.Form):
-    contact = forms.ModelChoiceField(label=_("To"), queryset=Contact.objects.none())
+    contact = forms.ModelChoiceField(label=pgettext_lazy("email recipient", "To"), queryset=Contact.objects.none())
     subject = forms.CharField(label=_("Subject"), max_length=300)
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 8}))
 
