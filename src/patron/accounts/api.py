@@ -27,7 +27,7 @@ from patron.staff.models import User
 
 from . import selectors, services
 from .access import can, require, visible_accounts
-from .models import Account, Contact, CustomField, Industry, Region
+from .models import Account, Activity, Contact, CustomField, Industry, Region
 
 router = Router(tags=["accounts"])
 
@@ -199,10 +199,16 @@ class ActivityOut(Schema):
     occurred_at: dt.datetime
     actor: UserRef | None
     subject: str
+    event: str
     body: str
     private: bool
     ref_type: str
     ref_id: str
+
+    @staticmethod
+    def resolve_subject(obj: Activity) -> str:
+        """Worded in the caller's language."""
+        return obj.title
 
 
 class ActivityPage(Schema):

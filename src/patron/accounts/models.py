@@ -248,6 +248,9 @@ class Activity(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True
     )
     subject = models.CharField(_("subject"), max_length=200)
+    # Entries written by services name an event (see timeline.py) and are worded when read.
+    event = models.CharField(_("event"), max_length=40, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
     body = models.TextField(_("details"), blank=True)
     # Private entries (notes, calls, meetings) are hidden from marketing.
     private = models.BooleanField(_("private"), default=False)
@@ -261,7 +264,14 @@ class Activity(models.Model):
         indexes = [models.Index(fields=["account", "-occurred_at", "-id"])]
 
     def __str__(self) -> str:
-        return self.subject
+        return self.title
+
+    @property
+    def title(self) -> str:
+        """The entry's headline in the reader's language."""
+        from .timeline import render
+
+        return render(self.event, self.params, self.subject) if self.event else self.subject
 
 
 class SavedView(models.Model):

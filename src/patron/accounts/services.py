@@ -21,6 +21,7 @@ from patron.domain.text import TextError, check_code, normalise_email, normalise
 
 from .access import require
 from .models import Account, Activity, Contact, CustomField, Tag
+from .timeline import render_stored
 
 ACCOUNT_FIELDS = (
     "code",
@@ -317,17 +318,26 @@ def activity_add(
     *,
     account: Account,
     kind: str,
-    subject: str,
+    subject: str = "",
+    event: str = "",
+    params: Mapping[str, Any] | None = None,
     actor: Any = None,
     body: str = "",
     occurred_at: dt.datetime | None = None,
     ref: Any = None,
 ) -> Activity:
-    """Put an entry on the account's timeline (called by other services, not checked here)."""
+    """Put an entry on the account's timeline (called by other services, not checked here).
+
+    Services give an ``event`` from ``timeline.EVENTS`` with its ``params`` so each reader
+    sees the entry in their own language; people's notes give a ``subject``.
+    """
+    params = {k: str(v) for k, v in (params or {}).items()}
     return Activity.objects.create(
         account=account,
         kind=kind,
-        subject=subject[:200],
+        subject=(render_stored(event, params) if event else subject)[:200],
+        event=event,
+        params=params,
         body=body,
         actor=actor if getattr(actor, "pk", None) else None,
         occurred_at=occurred_at or timezone.now(),

@@ -35,9 +35,9 @@ from django.core.management.color import no_style
 from django.db import connection, models, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import Max
-from django.utils.translation import gettext as _
 
 from patron.accounts.models import Account, Activity, Contact, CustomField, Industry, Region, Tag
+from patron.accounts.timeline import english_templates
 from patron.audit.models import AuditEvent
 from patron.domain.money import Money
 from patron.sales.models import (
@@ -364,6 +364,8 @@ COLUMNS: dict[Any, tuple[str, ...]] = {
         "occurred_at",
         "actor_id",
         "subject",
+        "event",
+        "params",
         "body",
         "private",
         "ref_type",
@@ -468,16 +470,15 @@ class _Writer:
         self.pending = 0
 
 
-def _subjects() -> dict[str, str]:
-    """The services' timeline subjects, in the active language, translated once."""
-    return {
-        "order_draft": _("Draft order %(number)s, %(total)s"),
-        "order_confirmed": _("Order %(number)s confirmed, %(total)s"),
-        "order_cancelled": _("Order %(number)s cancelled"),
-        "return": _("Return %(number)s on order %(order)s, %(total)s"),
-        "invoice": _("Invoice %(number)s, %(amount)s, due %(due)s"),
-        "payment": _("Payment %(number)s received, %(amount)s"),
-    }
+# The generator's event names -> the timeline's (patron.accounts.timeline.EVENTS).
+TIMELINE_EVENTS = {
+    "order_draft": "order_draft",
+    "order_confirmed": "order_confirmed",
+    "order_cancelled": "order_cancelled",
+    "return": "return_recorded",
+    "invoice": "invoice_issued",
+    "payment": "payment_received",
+}
 
 
 REF_MODELS: dict[str, Any] = {"order": Order, "return": Return, "invoice": Invoice, "payment": Payment}
@@ -489,13 +490,14 @@ class _Converter:
     def __init__(self, maps: _Maps) -> None:
         self.maps = maps
         self.base = {m: _max_id(m) for m in STREAMED}
-        self.subjects = _subjects()
+        self.english = english_templates()
         self.user = maps.users.get
 
     def number(self, model: Any, local_id: int) -> str:
         return f"{NUMBER_PREFIX[model]}{self.base[model] + local_id:08d}"
 
-    def _subject(self, a: ActivityRec) -> str:
+    def _event(self, a: ActivityRec) -> tuple[str, dict[str, str]]:
+        """The timeline event and its parameters, as the services record them."""
         assert a.amount is not None
         money = str(Money(a.amount, a.currency))
         values = {
@@ -505,7 +507,7 @@ class _Converter:
             "due": a.due.isoformat() if a.due else "",
             "order": self.number(Order, a.order_ref) if a.order_ref else "",
         }
-        return (self.subjects[a.event] % values)[:200]
+        return TIMELINE_EVENTS[a.event], values
 
     def write(self, bundle: AccountBundle, out: _Writer) -> None:
         b = self.base
@@ -675,24 +677,26 @@ class _Converter:
             ],
         )
         private = Activity.PRIVATE_KINDS
-        out.add(
-            Activity,
-            [
+        rows = []
+        for a in bundle.activities:
+            event, params = self._event(a) if a.event else ("", {})
+            rows.append(
                 (
                     b[Activity] + a.id,
                     aid,
                     a.kind,
                     a.occurred_at,
                     u(a.actor) if a.actor else None,
-                    self._subject(a) if a.event else a.subject,
+                    (self.english[event] % params)[:200] if event else a.subject,
+                    event,
+                    params,
                     a.body,
                     a.kind in private,
                     a.ref_type,
                     str(b[REF_MODELS[a.ref_type]] + a.ref_id) if a.ref_type else "",
                 )
-                for a in bundle.activities
-            ],
-        )
+            )
+        out.add(Activity, rows)
 
 
 def _reset_sequences() -> None:

@@ -323,7 +323,8 @@ def order_create(
             kind="order",
             actor=actor,
             ref=order,
-            subject=_("Draft order %(number)s, %(total)s") % {"number": order.number, "total": order.net},
+            event="order_draft",
+            params={"number": order.number, "total": order.net},
         )
     return order
 
@@ -356,7 +357,8 @@ def order_confirm(*, actor: Any, order: Order) -> Order:
         kind="order",
         actor=actor,
         ref=order,
-        subject=_("Order %(number)s confirmed, %(total)s") % {"number": order.number, "total": order.net},
+        event="order_confirmed",
+        params={"number": order.number, "total": order.net},
     )
     return order
 
@@ -389,7 +391,8 @@ def order_cancel(*, actor: Any, order: Order, reason: str = "") -> Order:
         actor=actor,
         ref=order,
         body=reason,
-        subject=_("Order %(number)s cancelled") % {"number": order.number},
+        event="order_cancelled",
+        params={"number": order.number},
     )
     return order
 
@@ -486,8 +489,8 @@ def return_create(
         actor=actor,
         ref=ret,
         body=reason,
-        subject=_("Return %(number)s on order %(order)s, %(total)s")
-        % {"number": ret.number, "order": order.number, "total": Money(ret.total, ret.currency)},
+        event="return_recorded",
+        params={"number": ret.number, "order": order.number, "total": Money(ret.total, ret.currency)},
     )
     return ret
 
@@ -574,8 +577,8 @@ def invoice_create(
         kind="invoice",
         actor=actor,
         ref=invoice,
-        subject=_("Invoice %(number)s, %(amount)s, due %(due)s")
-        % {"number": invoice.number, "amount": Money(invoice.amount, currency), "due": due_date.isoformat()},
+        event="invoice_issued",
+        params={"number": invoice.number, "amount": Money(invoice.amount, currency), "due": due_date.isoformat()},
     )
     return invoice
 
@@ -732,8 +735,8 @@ def payment_record(
         kind="payment",
         actor=actor,
         ref=payment,
-        subject=_("Payment %(number)s received, %(amount)s")
-        % {"number": payment.number, "amount": Money(value, currency)},
+        event="payment_received",
+        params={"number": payment.number, "amount": Money(value, currency)},
     )
     return payment
 

@@ -5,27 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_payment_terms_limit'),
+        ("accounts", "0003_payment_terms_limit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='account',
-            name='accounts_ac_owner_i_8dda71_idx',
+            model_name="account",
+            name="accounts_ac_owner_i_8dda71_idx",
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['owner', 'code'], name='accounts_ac_owner_i_612523_idx'),
+            model_name="account",
+            index=models.Index(fields=["owner", "code"], name="accounts_ac_owner_i_612523_idx"),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['owner', 'name', 'id'], name='accounts_ac_owner_i_119e0c_idx'),
+            model_name="account",
+            index=models.Index(fields=["owner", "name", "id"], name="accounts_ac_owner_i_119e0c_idx"),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['owner', 'created_at', 'id'], name='accounts_ac_owner_i_8f96ac_idx'),
+            model_name="account",
+            index=models.Index(fields=["owner", "created_at", "id"], name="accounts_ac_owner_i_8f96ac_idx"),
         ),
     ]

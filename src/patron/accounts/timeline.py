@@ -1,0 +1,46 @@
+"""The words of the events that services put on an account's timeline.
+
+An entry stores its event and parameters, not a sentence, so each reader sees it in
+their own language; later capabilities register their events here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+EVENTS: dict[str, Promise] = {
+    "order_draft": _("Draft order %(number)s, %(total)s"),
+    "order_confirmed": _("Order %(number)s confirmed, %(total)s"),
+    "order_cancelled": _("Order %(number)s cancelled"),
+    "return_recorded": _("Return %(number)s on order %(order)s, %(total)s"),
+    "invoice_issued": _("Invoice %(number)s, %(amount)s, due %(due)s"),
+    "payment_received": _("Payment %(number)s received, %(amount)s"),
+}
+
+
+def render(event: str, params: Mapping[str, Any], fallback: str = "") -> str:
+    """The event's sentence in the active language; ``fallback`` for unknown events or bad params."""
+    template = EVENTS.get(event)
+    if template is None:
+        return fallback
+    try:
+        return str(template) % dict(params)
+    except (KeyError, TypeError, ValueError):
+        return fallback
+
+
+def render_stored(event: str, params: Mapping[str, Any]) -> str:
+    """The English sentence kept in ``Activity.subject`` for search and for readers of the raw table."""
+    with translation.override("en"):
+        return render(event, params)[:200]
+
+
+def english_templates() -> dict[str, str]:
+    """Every event's English wording at once, for writers of many entries (the demo loader)."""
+    with translation.override("en"):
+        return {event: str(template) for event, template in EVENTS.items()}
