@@ -20,7 +20,7 @@ from pydantic import AwareDatetime
 
 from patron.api.pagination import PageQuery, page_of
 from patron.api.schemas import Amount, AmountIn, CodeName, Day, UserRef, responses
-from patron.audit.models import AuditEvent
+from patron.audit import selectors as audit_selectors
 from patron.core.errors import FieldErrors
 from patron.domain.access import Action
 from patron.staff.models import User
@@ -474,12 +474,11 @@ def history(request: HttpRequest, code: str, query: Query[PageQuery]) -> Any:
     user = _user(request)
     account = account_for(user, code)
     require(user, Action.VIEW_HISTORY, account)
-    qs = AuditEvent.objects.filter(account=account).select_related("actor")
-    page = page_of(qs, sort="-at", query=query)
+    page = page_of(audit_selectors.account_history(account), sort="-at", query=query)
     if not can(user, Action.VIEW_PRIVATE_NOTES, account):
         # The trail records private notes as they changed; readers who may not see them get the rest.
         for event in page.items:
-            event.changes = {k: v for k, v in event.changes.items() if k != "notes"}
+            event.changes = audit_selectors.without_private(event.changes)
     return page
 
 

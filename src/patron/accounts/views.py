@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from patron.audit import selectors as audit_selectors
 from patron.audit.models import AuditEvent
 from patron.core.pagination import BadCursor, encode_cursor, keyset_page
 from patron.domain.access import Action, reach
@@ -375,7 +376,7 @@ def account_history(request: HttpRequest, code: str) -> HttpResponse:
     account = _visible(request, code)
     require(request.user, Action.VIEW_HISTORY, account)
     cursor = request.GET.get("after") or None
-    events_qs = AuditEvent.objects.filter(account=account).select_related("actor")
+    events_qs = audit_selectors.account_history(account)
     try:
         page = keyset_page(events_qs, sort="-at", cursor=cursor, limit=HISTORY_SIZE)
     except BadCursor:

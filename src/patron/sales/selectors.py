@@ -8,7 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, QuerySet, Sum
+from django.db.models import DecimalField, F, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 
 from patron.accounts.access import scoped
 from patron.accounts.models import Account
@@ -16,7 +17,7 @@ from patron.domain.access import Action
 from patron.domain.money import Money, convert
 from patron.domain.receivables import OpenItem, aging, overdue
 
-from .models import ExchangeRate, Invoice, Order, Payment
+from .models import ExchangeRate, Invoice, Order, OrderLine, Payment
 
 
 def order_list(*, user: Any) -> QuerySet[Order]:
@@ -77,3 +78,20 @@ def outstanding_by_account(account_ids: list[int]) -> dict[int, Decimal]:
         .annotate(owed=Sum(F("amount") - F("paid_amount")))
     )
     return {row["account_id"]: row["owed"] for row in rows}
+
+
+QUANTITY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=3)
+
+
+def order_lines_with_returns(order: Order) -> list[OrderLine]:
+    """The order's lines, each with ``returned``: the quantity already taken back."""
+    return list(
+        order.lines.select_related("product")
+        .annotate(returned=Coalesce(Sum("return_lines__quantity"), Value(Decimal(0), output_field=QUANTITY)))
+        .order_by("position")
+    )
+
+
+def open_invoices(account: Account) -> QuerySet[Invoice]:
+    """What the account still owes, oldest due first (the order payments are applied in)."""
+    return Invoice.objects.filter(account=account, status=Invoice.OPEN).order_by("due_date", "id")

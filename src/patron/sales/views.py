@@ -16,8 +16,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from patron.accounts.access import can, require, scoped, visible_accounts
 from patron.accounts.models import Account
-from patron.audit.models import AuditEvent
+from patron.audit import selectors as audit_selectors
 from patron.core.errors import Conflict, error_dict
 from patron.core.pagination import BadCursor, Page, keyset_page
 from patron.domain.access import Action
@@ -52,10 +51,9 @@ from .forms import (
     line_formset,
     product_choices,
 )
-from .models import Invoice, Order, OrderLine, Payment, Product
+from .models import Invoice, Order, Payment, Product
 
 PAGE_SIZE = 50
-ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=14, decimal_places=3))
 Route = Callable[[str], Any]
 
 
@@ -101,14 +99,6 @@ def _visible_receivable(queryset: QuerySet[Any], user: Any, number: str) -> Any:
     )
     require(user, Action.VIEW_RECEIVABLES, record.account)
     return record
-
-
-def _lines_with_returns(order: Order) -> list[OrderLine]:
-    return list(
-        order.lines.select_related("product")
-        .annotate(returned=Coalesce(Sum("return_lines__quantity"), ZERO))
-        .order_by("position")
-    )
 
 
 def _date_filter(queryset: QuerySet[Any], form: Any, field: str) -> QuerySet[Any]:
@@ -186,7 +176,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     user = request.user
     order = _order_or_404(user, number)
     account = order.account
-    lines = _lines_with_returns(order)
+    lines = selectors.order_lines_with_returns(order)
     returns = list(order.returns.prefetch_related("lines__order_line__product").select_related("created_by"))
     receivables = can(user, Action.VIEW_RECEIVABLES, account)
     invoices = list(order.invoices.all()) if receivables else []
@@ -378,7 +368,7 @@ def return_new(request: HttpRequest) -> HttpResponse:
     if order.status != Order.CONFIRMED:
         messages.error(request, _("Only a confirmed order can have returns."))
         return redirect("sales:order_detail", order.number)
-    lines = _lines_with_returns(order)
+    lines = selectors.order_lines_with_returns(order)
     form = ReturnForm(request.POST or None, lines=lines)
     if request.method == "POST" and form.is_valid():
         entered = form.entered()
@@ -577,11 +567,7 @@ def payment_new(request: HttpRequest) -> HttpResponse:
     elif code := request.GET.get("account", ""):
         account = _account_or_404(user, code)
         require(user, Action.RECORD_PAYMENT, account)
-    open_invoices = (
-        list(Invoice.objects.filter(account=account, status=Invoice.OPEN).order_by("due_date", "id"))
-        if account is not None
-        else []
-    )
+    open_invoices = list(selectors.open_invoices(account)) if account is not None else []
     initial = {"account": account.code} if account is not None else {}
     initial["submission"] = uuid.uuid4().hex
     form = PaymentForm(request.POST or None, initial=initial, accounts=accounts, open_invoices=open_invoices)
@@ -715,9 +701,5 @@ def product_edit(request: HttpRequest, sku: str) -> HttpResponse:
         else:
             messages.success(request, _("Product %(sku)s saved.") % {"sku": product.sku})
             return redirect("sales:product_list")
-    history = list(
-        AuditEvent.objects.filter(entity_type="product", entity_id=str(product.pk))
-        .select_related("actor")
-        .order_by("-at", "-id")[:20]
-    )
+    history = list(audit_selectors.record_history(product)[:20])
     return render(request, "sales/product_form.html", {"form": form, "product": product, "history": history})
