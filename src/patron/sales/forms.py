@@ -166,7 +166,7 @@ class OrderForm(forms.Form):
 
 
 def product_choices(products: Iterable[Product]) -> list[tuple[str, str]]:
-    from .templatetags.sales_format import price_text
+    from patron.web.templatetags.patron_web import price_text
 
     return [
         (p.sku, f"{p.sku} · {p.name} · {price_text(Decimal(p.list_price), p.currency)} {p.currency}") for p in products
