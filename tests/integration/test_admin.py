@@ -507,3 +507,27 @@ def test_a_password_change_in_the_admin_is_audited_without_the_password(staff, c
     assert (event.actor, event.entity_id, event.changes) == (staff.admin, str(staff.sales.pk), {})
     staff.sales.refresh_from_db()
     assert staff.sales.check_password("another-pass-phrase")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/admin/accounts/account/?notes__icontains=competitor",
+        "/admin/accounts/account/?notes__startswith=c",
+        "/admin/audit/auditevent/?changes__notes__1__icontains=competitor",
+    ],
+)
+def test_the_admin_refuses_filters_it_does_not_offer(client, staff, query):
+    """Filtering on an undeclared field would reveal private notes a letter at a time."""
+    from tests.factories import make_account
+
+    make_account(staff.sales, notes="competitor offered 5% less")
+    client.force_login(staff.finance)
+    response = client.get(query)
+    assert response.status_code == 400
+    assert b"competitor" not in response.content
+
+
+def test_declared_admin_filters_still_work(client, staff):
+    client.force_login(staff.finance)
+    assert client.get("/admin/accounts/account/?is_key_account__exact=1").status_code == 200

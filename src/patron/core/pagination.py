@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from django.db import models
 from django.db.models import Model, Q, QuerySet
 
 T = TypeVar("T", bound=Model)
@@ -51,21 +52,44 @@ def decode_cursor(cursor: str) -> tuple[Any, int]:
                 "dec": Decimal,
             }
             value = parsers[kind](text)
-        if not isinstance(pk, int):
+        if not isinstance(pk, int) or isinstance(pk, bool):
             raise TypeError
         return value, pk
     except (ValueError, TypeError, KeyError) as exc:
         raise BadCursor("invalid cursor") from exc
 
 
+_MAX_ID = 2**63 - 1
+
+
+def _fits(value: Any, field: Any) -> bool:
+    """Could ``value`` have come from ``field``? A cursor is user input until proven otherwise."""
+    if isinstance(field, models.DateTimeField):
+        return isinstance(value, dt.datetime) and value.tzinfo is not None
+    if isinstance(field, models.DateField):
+        return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+    if isinstance(field, models.CharField | models.TextField):
+        return isinstance(value, str) and "\x00" not in value and len(value) <= 1000
+    if isinstance(field, models.DecimalField):
+        return isinstance(value, Decimal) and value.is_finite() and abs(value) < Decimal(10) ** 18
+    if isinstance(field, models.IntegerField | models.AutoField):
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _MAX_ID
+    return False
+
+
 def keyset_page(queryset: QuerySet[T], *, sort: str, cursor: str | None, limit: int) -> Page[T]:
-    """One page of ``queryset`` ordered by ``sort`` ("name" or "-name") then id."""
+    """One page of ``queryset`` ordered by ``sort`` ("name" or "-name") then id.
+
+    A cursor that could not have come from this list raises ``BadCursor``.
+    """
     descending = sort.startswith("-")
     field = sort.lstrip("-")
     ordering = [f"-{field}", "-id"] if descending else [field, "id"]
     queryset = queryset.order_by(*ordering)
     if cursor:
         value, pk = decode_cursor(cursor)
+        if not (0 < pk <= _MAX_ID and _fits(value, queryset.model._meta.get_field(field))):
+            raise BadCursor("invalid cursor")
         op = "lt" if descending else "gt"
         # The redundant range on ``field`` alone lets the database seek in its index
         # instead of scanning from the start (SQLite does not derive it from the OR).
