@@ -104,3 +104,11 @@ def test_last_order_dates_filter(staff):
     make_account(staff.sales, last_order_date=dt.date(2024, 1, 1))
     f = AccountFilters(last_order_from=dt.date(2026, 1, 1))
     assert codes(account_list(user=staff.admin, filters=f)) == [recent.code]
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "1e999999", "abc.."])
+def test_a_number_filter_that_is_not_a_finite_number_is_a_filter_error(staff, raw):
+    CustomField.objects.create(key="size", label_zh="规模", kind="number")
+    with pytest.raises(FilterError) as err:
+        list(account_list(user=staff.admin, filters=AccountFilters(custom={"size": raw})))
+    assert err.value.field == "custom.size"

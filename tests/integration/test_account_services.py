@@ -377,3 +377,17 @@ def test_codes_the_pages_use_are_reserved(staff, code):
     with pytest.raises(ValidationError) as err:
         services.account_create(actor=staff.sales, data={"code": code, "name": "Reserved"})
     assert "code" in err.value.message_dict
+
+
+def test_emptied_text_fields_are_blank_not_an_error(staff):
+    account = services.account_create(actor=staff.sales, data={"code": "NULLS", "name": "Nulls", "notes": "x"})
+    services.account_update(actor=staff.sales, account=account, data={"notes": None, "address": None})
+    account.refresh_from_db()
+    assert (account.notes, account.address) == ("", "")
+
+
+@pytest.mark.parametrize("custom", [[1, 2], "text", 5])
+def test_custom_fields_that_are_not_an_object_are_a_field_error(staff, custom):
+    with pytest.raises(ValidationError) as err:
+        services.account_create(actor=staff.sales, data={"code": "CUST9", "name": "C", "custom": custom})
+    assert "custom" in err.value.message_dict

@@ -95,3 +95,44 @@ def test_an_invoiced_order_cannot_be_cancelled(staff):
     make_invoice(staff.finance, order)
     with pytest.raises(Conflict):
         sales.order_cancel(actor=staff.sales, order=order)
+
+
+def test_two_partial_returns_refund_exactly_the_line_total(staff):
+    account = make_account(staff.sales)
+    order = make_order(staff.sales, account, [(make_product(price="10.0050"), "2")])
+    line = order.lines.get()
+    assert line.line_total == Decimal("20.01")
+    first = sales.return_create(actor=staff.sales, order=order, lines=[sales.ReturnLineInput(line, "1")])
+    second = sales.return_create(actor=staff.sales, order=order, lines=[sales.ReturnLineInput(line, "1")])
+    assert first.total + second.total == Decimal("20.01")
+    assert sales.order_invoiceable(order) == Decimal("0.00")
+
+
+def test_the_discount_breakdown_adds_up_to_the_rounded_totals(staff):
+    account = make_account(staff.sales)
+    product = make_product(price="1.0049")
+    order = sales.order_create(
+        actor=staff.sales,
+        account=account,
+        lines=[sales.LineInput(product=product, quantity="1", net_unit_price="0.9999")],
+    )
+    line = order.lines.get()
+    assert order.list_total - order.net_total == sum(Decimal(d["amount"]) for d in line.discounts)
+
+
+def test_a_payment_replayed_with_its_number_matches_the_amount_however_written(staff):
+    account = make_account(staff.sales)
+    make_invoice(staff.finance, make_order(staff.sales, account, [(make_product(price="200.00"), "1")]))
+    first = sales.payment_record(actor=staff.finance, account=account, amount="100", number="BANK-9")
+    again = sales.payment_record(actor=staff.finance, account=account, amount="100.00", number="BANK-9")
+    assert first.pk == again.pk
+
+
+@pytest.mark.parametrize("number", ["new", "NEW"])
+def test_document_numbers_the_pages_use_are_reserved(staff, number):
+    account = make_account(staff.sales)
+    with pytest.raises(ValidationError) as err:
+        sales.order_create(
+            actor=staff.sales, account=account, lines=[sales.LineInput(make_product(), "1")], number=number
+        )
+    assert "number" in err.value.message_dict

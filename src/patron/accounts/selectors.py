@@ -13,6 +13,7 @@ from django.db.models.functions import Cast
 from django.utils.translation import gettext as _
 
 from patron.domain.access import Action
+from patron.domain.money import MoneyError, check_places, to_decimal
 
 from .access import scoped
 from .models import Account, Activity, Contact, CustomField, Region
@@ -65,10 +66,10 @@ def _custom_filter(qs: QuerySet[Account], key: str, raw: str) -> QuerySet[Accoun
         )
         try:
             if low:
-                qs = qs.filter(**{f"{annotated}__gte": Decimal(low)})
+                qs = qs.filter(**{f"{annotated}__gte": check_places(to_decimal(low), 6)})
             if high:
-                qs = qs.filter(**{f"{annotated}__lte": Decimal(high)})
-        except ArithmeticError as exc:
+                qs = qs.filter(**{f"{annotated}__lte": check_places(to_decimal(high), 6)})
+        except MoneyError as exc:
             raise FilterError(f"custom.{key}", _("Enter a number or a range like 10..20.")) from exc
         return qs
     if definition.kind == "date":

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -75,8 +75,11 @@ def clean_custom(
     A key given empty is cleared; keys not given (including those of fields an admin
     has since deactivated) keep their stored values.
     """
-    definitions = {f.key: f for f in CustomField.objects.filter(active=True)}
     cleaned: dict[str, Any] = dict(existing or {})
+    if not isinstance(values, Mapping):
+        errors.add("custom", _("Give custom fields as an object of key and value."))
+        return cleaned
+    definitions = {f.key: f for f in CustomField.objects.filter(active=True)}
     for key, raw in values.items():
         field = definitions.get(key)
         name = f"custom.{key}"
@@ -146,12 +149,15 @@ def _apply_account_fields(account: Account, data: Mapping[str, Any], errors: Fie
         elif field in ("region", "industry", "owner"):
             setattr(account, f"{field}_id" if not hasattr(value, "pk") else field, value)
         elif field in ACCOUNT_FIELDS:
+            if value is None and isinstance(Account._meta.get_field(field), models.CharField | models.TextField):
+                value = ""  # an emptied text field is blank, not NULL
             setattr(account, field, value.strip() if isinstance(value, str) else value)
         else:
             errors.add(field, _("Unknown field."))
     if account.kind != Account.KIND_PERSON and account.birthday is not None:
         errors.add("birthday", _("Only a person has a birthday."))
-    if account.birthday and account.birthday > timezone.localdate():
+    birthday_in_range = errors.check_date("birthday", account.birthday)
+    if birthday_in_range and account.birthday and account.birthday > timezone.localdate():
         errors.add("birthday", _("A birthday cannot be in the future."))
     return tags
 
@@ -230,6 +236,8 @@ def _apply_contact(contact: Contact, data: Mapping[str, Any], errors: FieldError
         elif field == "email":
             contact.email = _text(errors, "email", normalise_email, str(value or ""))
         elif field in CONTACT_FIELDS:
+            if value is None and isinstance(Contact._meta.get_field(field), models.CharField):
+                value = ""
             setattr(contact, field, value.strip() if isinstance(value, str) else value)
         else:
             errors.add(field, _("Unknown field."))
@@ -242,7 +250,9 @@ def _apply_contact(contact: Contact, data: Mapping[str, Any], errors: FieldError
         if not given:
             setattr(contact, at_field, None)
         at = getattr(contact, at_field)
-        if at is not None and at > now + dt.timedelta(minutes=5):
+        if not errors.check_date(at_field, at):
+            setattr(contact, at_field, None)
+        elif at is not None and at > now + dt.timedelta(minutes=5):
             errors.add(at_field, _("Consent cannot be dated in the future."))
     if contact.email_consent and not contact.email:
         errors.add("email_consent", _("Consent to email needs an email address."))
@@ -360,7 +370,8 @@ def note_add(
         errors.add("subject", _("This field is required."))
     if len(subject) > 200:
         errors.add("subject", _("At most 200 characters."))
-    if occurred_at is not None and occurred_at > timezone.now() + dt.timedelta(minutes=5):
+    in_range = errors.check_date("occurred_at", occurred_at)
+    if in_range and occurred_at is not None and occurred_at > timezone.now() + dt.timedelta(minutes=5):
         errors.add("occurred_at", _("A logged activity cannot be in the future."))
     errors.raise_if_any()
     return activity_add(

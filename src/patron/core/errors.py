@@ -8,12 +8,17 @@ current state refuses (409).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 T = TypeVar("T")
+
+EARLIEST = dt.date(1900, 1, 1)
+LATEST = dt.date(2999, 12, 31)
 
 
 class Conflict(Exception):
@@ -52,6 +57,13 @@ class FieldErrors:
         else:
             for msg in exc.messages:
                 self.add(prefix.rstrip(".") or "__all__", msg)
+
+    def check_date(self, field: str, value: dt.date | None) -> bool:
+        """Dates (and date-times) Patron keeps are within 1900-2999; outside is a typing mistake."""
+        if value is None or EARLIEST.year <= value.year <= LATEST.year:
+            return True
+        self.add(field, _("Enter a date between %(first)s and %(last)s.") % {"first": EARLIEST, "last": LATEST})
+        return False
 
     def full_clean(self, instance: Any, exclude: list[str] | None = None) -> None:
         """Add the model's own checks (lengths, choices, uniqueness, constraints) for fields not yet in error."""

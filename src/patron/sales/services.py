@@ -32,7 +32,6 @@ from patron.domain.money import (
     check_places,
     line_amount,
     minor_units,
-    quantize,
     to_decimal,
 )
 from patron.domain.text import TextError, check_code
@@ -50,6 +49,8 @@ from .models import (
 )
 
 QUANTITY_PLACES = 3
+# Words the sales pages use in their addresses (/sales/orders/new/), so no document may be called that.
+RESERVED_NUMBERS = frozenset({"new"})
 PRODUCT_FIELDS = ("sku", "name", "category", "unit", "list_price", "unit_cost", "currency", "active")
 
 
@@ -93,6 +94,9 @@ def _check_requested_number(errors: FieldErrors, model: type[models.Model], numb
         check_code(number, "number")
     except TextError as exc:
         errors.add("number", text_error(exc))
+        return
+    if number.lower() in RESERVED_NUMBERS:
+        errors.add("number", _("This number is reserved; choose another."))
         return
     if model._default_manager.filter(number=number).exists():  # type: ignore[attr-defined]
         errors.add("number", _("This number is already used."))
@@ -220,7 +224,13 @@ def _build_lines(lines: Sequence[LineInput], currency: str, errors: FieldErrors)
                 {
                     "source": "manual",
                     "per_unit": str(discount.quantize(Decimal(1).scaleb(-UNIT_PRICE_PLACES))),
-                    "amount": str(quantize(discount * quantity, currency)),
+                    # What the line's rounded totals differ by, so the breakdown adds up to the order.
+                    "amount": str(
+                        (
+                            line_amount(quantity, Money(list_price, currency))
+                            - line_amount(quantity, Money(net, currency))
+                        ).amount
+                    ),
                     "percent": str((discount / list_price * 100).quantize(Decimal("0.01"))) if list_price else None,
                 }
             )
@@ -271,6 +281,7 @@ def order_create(
     _check_currency(errors, currency)
     _check_requested_number(errors, Order, number)
     order_date = order_date or timezone.localdate()
+    errors.check_date("order_date", order_date)
     if order_date > timezone.localdate() + dt.timedelta(days=366):
         errors.add("order_date", _("An order date more than a year ahead is not accepted."))
     if channel not in dict(Order.CHANNELS):
@@ -423,17 +434,19 @@ def return_create(
     if order.status != Order.CONFIRMED:
         raise Conflict(_("Only a confirmed order can have returns."), "order")
     return_date = return_date or timezone.localdate()
+    errors.check_date("return_date", return_date)
     if return_date < order.order_date:
         errors.add("return_date", _("A return cannot be dated before its order."))
     if return_date > timezone.localdate():
         errors.add("return_date", _("A return cannot be dated in the future."))
     order_lines = {line.pk: line for line in order.lines.select_related("product")}
-    returned = dict(
-        ReturnLine.objects.filter(order_line__order=order)
-        .values_list("order_line")
-        .annotate(q=Sum("quantity"))
-        .values_list("order_line", "q")
-    )
+    earlier = {
+        row["order_line"]: (row["q"], row["a"])
+        for row in ReturnLine.objects.filter(order_line__order=order)
+        .values("order_line")
+        .annotate(q=Sum("quantity"), a=Sum("amount"))
+    }
+    returned = {line_id: q for line_id, (q, _a) in earlier.items()}
     built: list[ReturnLine] = []
     if not lines:
         errors.add("lines", _("A return needs at least one line."))
@@ -454,13 +467,16 @@ def return_create(
             errors.add(prefix + "quantity", _("At most %(left)s can still be returned.") % {"left": left.normalize()})
             continue
         seen[order_line.pk] = seen.get(order_line.pk, Decimal(0)) + quantity
-        built.append(
-            ReturnLine(
-                order_line=order_line,
-                quantity=quantity,
-                amount=line_amount(quantity, Money(order_line.net_unit_price, order.currency)).amount,
-            )
+        # Each return is rounded on its own; the line's last return takes what is left of its
+        # total, so returns of a line never add up to more (or less) than the line cost.
+        refunded = earlier.get(order_line.pk, (Decimal(0), Decimal(0)))[1] + sum(
+            (b.amount for b in built if b.order_line.pk == order_line.pk), Decimal(0)
         )
+        left_to_refund = order_line.line_total - refunded
+        amount = line_amount(quantity, Money(order_line.net_unit_price, order.currency)).amount
+        if already + quantity == order_line.quantity or amount > left_to_refund:
+            amount = left_to_refund
+        built.append(ReturnLine(order_line=order_line, quantity=quantity, amount=amount))
     errors.raise_if_any()
     ret = Return.objects.create(
         number=number or _temporary_number(),
@@ -533,7 +549,11 @@ def invoice_create(
     currency = currency or "CNY"
     _check_currency(errors, currency)
     issue_date = issue_date or timezone.localdate()
-    due_date = due_date or issue_date + dt.timedelta(days=account.payment_terms_days)
+    if errors.check_date("issue_date", issue_date) and errors.check_date("due_date", due_date):
+        due_date = due_date or issue_date + dt.timedelta(days=account.payment_terms_days)
+        errors.check_date("due_date", due_date)
+    errors.raise_if_any()
+    assert due_date is not None
     if due_date < issue_date:
         errors.add("due_date", _("The due date cannot be before the issue date."))
     if errors:
@@ -614,24 +634,22 @@ def payment_record(
     if idempotency_key:
         earlier = Payment.objects.filter(idempotency_key=idempotency_key).first()
         if earlier is not None:
-            if earlier.account_id == account.pk and earlier.amount == _safe_decimal(amount):
+            same = earlier.account_id == account.pk and earlier.currency == currency
+            if same and earlier.amount == _safe_decimal(amount):
                 return earlier
             raise Conflict(_("This request was already used for another payment."), "idempotency_key")
     if number:
         existing = Payment.objects.filter(number=number).first()
         if existing is not None:
             same = existing.account_id == account.pk and existing.currency == currency
-            if same and str(existing.amount) == str(_safe_decimal(amount)):
+            if same and existing.amount == _safe_decimal(amount):
                 return existing
             raise Conflict(_("Payment number %(number)s is already used.") % {"number": number}, "number")
     errors = FieldErrors()
     _check_currency(errors, currency)
-    if number:
-        try:
-            check_code(number, "number")
-        except TextError as exc:
-            errors.add("number", text_error(exc))
+    _check_requested_number(errors, Payment, number)
     received_on = received_on or timezone.localdate()
+    errors.check_date("received_on", received_on)
     if received_on > timezone.localdate():
         errors.add("received_on", _("A payment cannot be received in the future."))
     if method not in dict(Payment.METHODS):
