@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from patron.core.trees import TreePathMixin
+
 
 class BilingualName(models.Model):
     """Reference data shown in the reader's language."""
@@ -30,7 +32,7 @@ class BilingualName(models.Model):
         return self.name_zh
 
 
-class Region(BilingualName):
+class Region(TreePathMixin, BilingualName):
     """A node of the region tree: country > province > city."""
 
     LEVELS = [("country", _("Country")), ("province", _("Province")), ("city", _("City"))]
@@ -47,17 +49,8 @@ class Region(BilingualName):
         verbose_name_plural = _("regions")
         ordering = ["path"]
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.path = (self.parent.path if self.parent else "") + self.code + "/"
-        super().save(*args, **kwargs)
-
     def full_name(self) -> str:
-        parts: list[str] = []
-        node: Region | None = self
-        while node is not None:
-            parts.append(node.name)
-            node = node.parent
-        return " / ".join(reversed(parts))
+        return " / ".join([a.name for a in reversed(self.ancestors())] + [self.name])
 
 
 class Industry(BilingualName):

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from patron.accounts.models import Account, BilingualName
+from patron.core.trees import TreePathMixin
 from patron.domain.money import CURRENCIES, Money
 
 CURRENCY_CHOICES = [(c, c) for c in CURRENCIES]
@@ -30,7 +31,7 @@ def price_field(verbose: Any, **kwargs: Any) -> Any:
     return models.DecimalField(verbose, max_digits=18, decimal_places=4, **kwargs)
 
 
-class Category(BilingualName):
+class Category(TreePathMixin, BilingualName):
     code = models.CharField(_("code"), max_length=40, unique=True)
     parent = models.ForeignKey(
         "self", verbose_name=_("parent"), on_delete=models.PROTECT, null=True, blank=True, related_name="children"
@@ -41,10 +42,6 @@ class Category(BilingualName):
         verbose_name = _("category")
         verbose_name_plural = _("categories")
         ordering = ["path"]
-
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.path = (self.parent.path if self.parent else "") + self.code + "/"
-        super().save(*args, **kwargs)
 
 
 class Product(models.Model):
