@@ -221,3 +221,24 @@ def test_two_payments_of_the_full_amount_cannot_both_succeed(staff):
         assert issued.status == Invoice.PAID
         assert issued.paid_amount == Decimal("500.00")
         assert Payment.objects.filter(account=account).count() == round_
+
+
+def test_the_account_list_shows_what_is_owed_per_currency_never_added_across(client, staff):
+    from patron.sales.models import Invoice
+    from tests.factories import make_account
+
+    account = make_account(staff.sales)
+    for currency in ("CNY", "USD"):
+        Invoice.objects.create(
+            number=f"INV-{currency}",
+            account=account,
+            currency=currency,
+            issue_date=dt.date(2026, 1, 1),
+            due_date=dt.date(2026, 2, 1),
+            amount=Decimal("100.00"),
+        )
+    client.force_login(staff.sales)
+    html = client.get("/accounts/").content.decode()
+    assert "CNY 100.00" in html
+    assert "USD 100.00" in html
+    assert "200.00" not in html

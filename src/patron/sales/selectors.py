@@ -70,14 +70,19 @@ def account_receivables(account: Account, today: dt.date) -> dict[str, dict[str,
     }
 
 
-def outstanding_by_account(account_ids: list[int]) -> dict[int, Decimal]:
-    """Outstanding in each account's invoices (all currencies added as entered; for list columns)."""
+def outstanding_by_account(account_ids: list[int]) -> dict[int, list[Money]]:
+    """What each account owes on open invoices, one amount per currency (for list columns)."""
     rows = (
         Invoice.objects.filter(account_id__in=account_ids, status=Invoice.OPEN)
-        .values("account_id")
+        .values("account_id", "currency")
         .annotate(owed=Sum(F("amount") - F("paid_amount")))
+        .order_by("account_id", "currency")
     )
-    return {row["account_id"]: row["owed"] for row in rows}
+    result: dict[int, list[Money]] = defaultdict(list)
+    for row in rows:
+        if row["owed"]:
+            result[row["account_id"]].append(Money(row["owed"], row["currency"]))
+    return dict(result)
 
 
 QUANTITY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=14, decimal_places=3)
