@@ -105,7 +105,7 @@ def test_outstanding_by_account_for_list_columns(staff):
     invoice(staff.finance, first, "5.50", 40)
     invoice(staff.finance, second, "7.00", 0)
     sales.payment_record(actor=staff.finance, account=second, amount="7.00", received_on=TODAY)
-    assert outstanding_by_account([first.pk, second.pk, quiet.pk]) == {first.pk: Decimal("15.50")}
+    assert outstanding_by_account([first.pk, second.pk, quiet.pk]) == {first.pk: [Money(Decimal("15.50"), "CNY")]}
 
 
 def test_an_invoice_on_an_order_is_due_after_the_accounts_terms(staff):
