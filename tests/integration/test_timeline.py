@@ -37,7 +37,14 @@ def test_the_api_words_the_timeline_for_the_caller(staff):
 
 
 def test_every_event_renders_with_its_parameters_in_both_languages():
-    params = {"number": "X1", "total": "1.00 CNY", "amount": "1.00 CNY", "due": "2026-01-01", "order": "SO1"}
+    params = {
+        "number": "X1",
+        "total": "1.00 CNY",
+        "amount": "1.00 CNY",
+        "due": "2026-01-01",
+        "order": "SO1",
+        "return": "R1",
+    }
     for language in ("en", "zh-hans"):
         with translation.override(language):
             for event in EVENTS:

@@ -20,6 +20,8 @@ EVENTS: dict[str, Promise] = {
     "return_recorded": _("Return %(number)s on order %(order)s, %(total)s"),
     "invoice_issued": _("Invoice %(number)s, %(amount)s, due %(due)s"),
     "payment_received": _("Payment %(number)s received, %(amount)s"),
+    "credit_note_issued": _("Credit note %(number)s for return %(return)s, %(amount)s"),
+    "invoice_voided": _("Invoice %(number)s voided"),
 }
 
 

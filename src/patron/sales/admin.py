@@ -30,6 +30,8 @@ from patron.domain.access import Action
 from . import services
 from .models import (
     Category,
+    CreditAllocation,
+    CreditNote,
     ExchangeRate,
     Invoice,
     Order,
@@ -190,3 +192,21 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-a
     search_fields = ("number", "reference", "account__code", "account__name")
     date_hierarchy = "received_on"
     list_select_related = ("account",)
+
+
+class CreditAllocationInline(ReadOnlyInline):
+    model = CreditAllocation
+    fields = ("invoice", "amount")
+    readonly_fields = fields
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    view_action = Action.VIEW_RECEIVABLES
+    account_path = "account__"
+    inlines = [CreditAllocationInline]
+    list_display = ("number", "account", "issue_date", "amount", "applied_amount", "currency", "ret")
+    list_filter = ("currency",)
+    search_fields = ("number", "account__code", "account__name")
+    date_hierarchy = "issue_date"
+    list_select_related = ("account", "ret")

@@ -536,6 +536,20 @@ def invoice_detail(request: HttpRequest, number: str) -> Any:
     return get_object_or_404(_invoices(user), number=number)
 
 
+@router.post(
+    "/invoices/{number}/void",
+    response=responses({200: InvoiceOut}, 403, 404, 409, 422),
+    tags=["receivables"],
+    summary="Void an invoice issued in error (only while nothing is applied to it; voiding twice is a no-op)",
+)
+def invoice_void(request: HttpRequest, number: str, payload: CancelIn | None = None) -> Any:
+    user = _user(request)
+    _require_receivables(user)
+    invoice = get_object_or_404(_invoices(user), number=number)
+    services.invoice_void(actor=user, invoice=invoice, reason=payload.reason if payload is not None else "")
+    return _invoices(user).get(pk=invoice.pk)
+
+
 # --- payments -----------------------------------------------------------------
 
 

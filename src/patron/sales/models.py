@@ -206,6 +206,7 @@ class Invoice(models.Model):
     issue_date = models.DateField(_("issue date"), db_index=True)
     due_date = models.DateField(_("due date"), db_index=True)
     amount = money_field(_("amount"))
+    # Settled so far: payments and credit notes applied to this invoice.
     paid_amount = money_field(_("paid"), default=0)
     status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=OPEN, db_index=True)
     created_by = models.ForeignKey(
@@ -280,6 +281,65 @@ class PaymentAllocation(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_allocation_positive"),
             models.UniqueConstraint(fields=["payment", "invoice"], name="payment_allocation_once_per_invoice"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} -> {self.invoice_id}"
+
+
+class CreditNote(models.Model):
+    """Money the account is owed back (红字发票 / 贷项通知): for returned goods now, for rebates later.
+
+    Its amount is applied to the account's open invoices; what cannot be applied stays
+    available as the account's credit.
+    """
+
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    ret = models.OneToOneField(
+        Return, verbose_name=_("return"), on_delete=models.PROTECT, null=True, blank=True, related_name="credit_note"
+    )
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    amount = money_field(_("amount"))
+    applied_amount = money_field(_("applied"), default=0)
+    issue_date = models.DateField(_("issue date"))
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
+        ordering = ["-issue_date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(applied_amount__gte=0) & Q(applied_amount__lte=F("amount")),
+                name="credit_note_applied_within_amount",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditAllocation(models.Model):
+    """The part of a credit note applied to one invoice."""
+
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="allocations")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_allocations")
+    amount = money_field(_("amount"))
+
+    class Meta:
+        verbose_name = _("credit allocation")
+        verbose_name_plural = _("credit allocations")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="credit_allocation_positive"),
+            models.UniqueConstraint(fields=["credit_note", "invoice"], name="credit_allocation_once_per_invoice"),
         ]
 
     def __str__(self) -> str:

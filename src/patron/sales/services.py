@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models, transaction
-from django.db.models import Sum
+from django.db.models import Case, Sum, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,6 +38,8 @@ from patron.domain.text import TextError, check_code
 
 from .models import (
     Category,
+    CreditAllocation,
+    CreditNote,
     Invoice,
     Order,
     OrderLine,
@@ -508,17 +510,116 @@ def return_create(
         event="return_recorded",
         params={"number": ret.number, "order": order.number, "total": Money(ret.total, ret.currency)},
     )
+    _credit_returned_goods(actor=actor, ret=ret, order=order)
     return ret
+
+
+def _credit_returned_goods(*, actor: Any, ret: Return, order: Order) -> CreditNote | None:
+    """Goods returned after they were invoiced are owed back: a credit note, applied to open invoices.
+
+    Returns first use up what was never invoiced; only the rest is credited. The credit is
+    applied to this order's open invoices, then the account's others in the currency, oldest
+    due first; what is left stays on the credit note as the account's credit.
+    """
+    totals = _order_totals(order)
+    due = totals["returned"] + totals["invoiced"] - order.net_total - totals["credited"]
+    if due <= 0:
+        return None
+    note = CreditNote.objects.create(
+        number=_temporary_number(),
+        account=order.account,
+        ret=ret,
+        currency=order.currency,
+        amount=due,
+        issue_date=ret.return_date,
+        reason=ret.reason,
+        created_by=actor,
+    )
+    _assign_number(note, "CN", None)
+    invoices = list(
+        Invoice.objects.select_for_update()
+        .filter(account=order.account, currency=order.currency, status=Invoice.OPEN)
+        .order_by(Case(When(order=order, then=0), default=1), "due_date", "id")
+    )
+    left = due
+    applied: dict[str, str] = {}
+    for invoice in invoices:
+        if left <= 0:
+            break
+        part = min(left, invoice.outstanding)
+        CreditAllocation.objects.create(credit_note=note, invoice=invoice, amount=part)
+        invoice.paid_amount += part
+        if invoice.paid_amount >= invoice.amount:
+            invoice.status = Invoice.PAID
+        invoice.save(update_fields=["paid_amount", "status"])
+        applied[invoice.number] = str(part)
+        left -= part
+    note.applied_amount = due - left
+    note.save(update_fields=["applied_amount"])
+    audit_record(
+        actor=actor,
+        action="CREDIT_NOTE_ISSUED",
+        instance=note,
+        account_id=order.account_id,
+        changes={"return": [None, ret.number], "amount": [None, str(due)], "applied": [None, applied]},
+    )
+    activity_add(
+        account=order.account,
+        kind="invoice",
+        actor=actor,
+        ref=note,
+        event="credit_note_issued",
+        params={"number": note.number, "return": ret.number, "amount": Money(due, order.currency)},
+    )
+    return note
 
 
 # --- invoices and payments --------------------------------------------------
 
 
+def _order_totals(order: Order) -> dict[str, Decimal]:
+    return {
+        "returned": order.returns.aggregate(t=Sum("total"))["t"] or Decimal(0),
+        "invoiced": order.invoices.exclude(status=Invoice.VOID).aggregate(t=Sum("amount"))["t"] or Decimal(0),
+        "credited": CreditNote.objects.filter(ret__order=order).aggregate(t=Sum("amount"))["t"] or Decimal(0),
+    }
+
+
 def order_invoiceable(order: Order) -> Decimal:
-    """What is left to invoice on an order: its net total less returns and earlier invoices."""
-    returned = order.returns.aggregate(t=Sum("total"))["t"] or Decimal(0)
-    invoiced = order.invoices.exclude(status=Invoice.VOID).aggregate(t=Sum("amount"))["t"] or Decimal(0)
-    return order.net_total - returned - invoiced
+    """What is left to invoice: the net total less returns and invoices, plus returns credited after invoicing."""
+    totals = _order_totals(order)
+    return order.net_total - totals["returned"] - totals["invoiced"] + totals["credited"]
+
+
+@transaction.atomic
+def invoice_void(*, actor: Any, invoice: Invoice, reason: str = "") -> Invoice:
+    """Cancel an invoice issued in error. One that has been settled in part needs a credit note instead."""
+    invoice = Invoice.objects.select_for_update(of=("self",)).select_related("account__owner__team").get(pk=invoice.pk)
+    require(actor, Action.RECORD_INVOICE, invoice.account)
+    if invoice.status == Invoice.VOID:
+        return invoice  # voiding twice is a no-op
+    if invoice.paid_amount > 0:
+        raise Conflict(_("Money has been applied to this invoice; it can no longer be voided."), "status")
+    before = invoice.status
+    invoice.status = Invoice.VOID
+    invoice.save(update_fields=["status"])
+    audit_record(
+        actor=actor,
+        action="INVOICE_VOIDED",
+        instance=invoice,
+        account_id=invoice.account_id,
+        changes={"status": [before, Invoice.VOID], "reason": [None, reason]},
+    )
+    activity_add(
+        account=invoice.account,
+        kind="invoice",
+        actor=actor,
+        ref=invoice,
+        body=reason,
+        event="invoice_voided",
+        params={"number": invoice.number},
+    )
+    return invoice
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ urlpatterns = [
     path("invoices/", views.invoice_list, name="invoice_list"),
     path("invoices/new/", views.invoice_new, name="invoice_new"),
     path("invoices/<str:number>/", views.invoice_detail, name="invoice_detail"),
+    path("invoices/<str:number>/void/", views.invoice_void, name="invoice_void"),
     path("payments/", views.payment_list, name="payment_list"),
     path("payments/new/", views.payment_new, name="payment_new"),
     path("payments/<str:number>/", views.payment_detail, name="payment_detail"),

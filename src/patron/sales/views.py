@@ -449,6 +449,7 @@ def invoice_detail(request: HttpRequest, number: str) -> HttpResponse:
     user = request.user
     invoice: Invoice = _visible_receivable(Invoice.objects.select_related("order", "created_by"), user, number)
     allocations = list(invoice.allocations.select_related("payment").order_by("payment__received_on", "payment__id"))
+    credits = list(invoice.credit_allocations.select_related("credit_note__ret").order_by("credit_note__issue_date"))
     today = timezone.localdate()
     return render(
         request,
@@ -457,10 +458,31 @@ def invoice_detail(request: HttpRequest, number: str) -> HttpResponse:
             "invoice": invoice,
             "account": invoice.account,
             "allocations": allocations,
+            "credits": credits,
             "overdue": invoice.status == Invoice.OPEN and invoice.due_date < today,
             "can_pay": invoice.status == Invoice.OPEN and can(user, Action.RECORD_PAYMENT, invoice.account),
+            "can_void": invoice.status == Invoice.OPEN
+            and not invoice.paid_amount
+            and can(user, Action.RECORD_INVOICE, invoice.account),
         },
     )
+
+
+@login_required
+@require_POST
+def invoice_void(request: HttpRequest, number: str) -> HttpResponse:
+    user = request.user
+    invoice: Invoice = _visible_receivable(Invoice.objects.all(), user, number)
+    require(user, Action.RECORD_INVOICE, invoice.account)
+    form = CancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        services.invoice_void(actor=user, invoice=invoice, reason=reason)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Invoice %(number)s voided.") % {"number": invoice.number})
+    return redirect("sales:invoice_detail", invoice.number)
 
 
 @login_required
