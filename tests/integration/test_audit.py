@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from patron.accounts import services as accounts
 from patron.audit.models import AuditEvent
@@ -229,3 +230,18 @@ def test_new_events_can_still_be_added_after_a_refused_rewrite(event, staff):
     account = make_account(staff.sales)
     accounts.account_update(actor=staff.sales, account=account, data={"name": "Again"})
     assert AuditEvent.objects.count() == 2
+
+
+def test_logging_a_call_and_sending_an_email_are_audited_without_revealing_the_note(staff):
+    from patron.accounts import services as account_services
+    from tests.factories import make_account
+
+    account = make_account(staff.sales)
+    account_services.note_add(actor=staff.sales, account=account, kind="call", subject="secret price talk")
+    contact = account.contacts.create(
+        name="王", email="wang@example.com", email_consent=True, email_consent_at=timezone.now()
+    )
+    account_services.email_send(actor=staff.sales, account=account, contact=contact, subject="Hello", body="Hi")
+    call = AuditEvent.objects.get(account=account, action="CALL_LOGGED")
+    assert "secret" not in str(call.changes)
+    assert AuditEvent.objects.filter(account=account, action="EMAIL_SENT", actor=staff.sales).exists()

@@ -374,9 +374,18 @@ def note_add(
     if in_range and occurred_at is not None and occurred_at > timezone.now() + dt.timedelta(minutes=5):
         errors.add("occurred_at", _("A logged activity cannot be in the future."))
     errors.raise_if_any()
-    return activity_add(
+    activity = activity_add(
         account=account, kind=kind, subject=subject.strip(), body=body, actor=actor, occurred_at=occurred_at
     )
+    audit_record(
+        actor=actor,
+        action=f"{kind.upper()}_LOGGED",
+        instance=activity,
+        account_id=account.pk,
+        # Notes are private: the trail says one was logged, the timeline holds what it says.
+        changes={"kind": [None, kind]},
+    )
+    return activity
 
 
 @transaction.atomic
@@ -396,6 +405,13 @@ def email_send(*, actor: Any, account: Account, contact: Contact, subject: str, 
         errors.add("body", _("This field is required."))
     errors.raise_if_any()
     activity = activity_add(account=account, kind="email", subject=subject.strip(), body=body, actor=actor, ref=contact)
+    audit_record(
+        actor=actor,
+        action="EMAIL_SENT",
+        instance=activity,
+        account_id=account.pk,
+        changes={"to": [None, contact.email], "subject": [None, activity.subject]},
+    )
     from .tasks import send_account_email
 
     transaction.on_commit(lambda: send_account_email(activity.pk, contact.email))

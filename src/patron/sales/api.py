@@ -405,7 +405,7 @@ def order_list(request: HttpRequest, query: Query[OrderQuery]) -> Any:
 
 @router.post(
     "/orders",
-    response=responses({201: OrderDetail}, 409, 422),
+    response=responses({200: OrderDetail, 201: OrderDetail}, 409, 422),
     tags=["orders"],
     summary="Record an order (draft or confirmed)",
 )
@@ -424,9 +424,10 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Any:
         channel=payload.channel,
         confirm=payload.confirm,
         number=payload.number or None,
+        idempotency_key=_idempotency_key(request),
         note=payload.note,
     )
-    return Status(201, _order_detail(user, order.number))
+    return Status(200 if order.replayed else 201, _order_detail(user, order.number))
 
 
 @router.get("/orders/{number}", response=responses({200: OrderDetail}, 404), tags=["orders"], summary="Get an order")
@@ -461,9 +462,9 @@ def order_cancel(request: HttpRequest, number: str, payload: CancelIn | None = N
 
 @router.post(
     "/orders/{number}/returns",
-    response=responses({201: ReturnOut}, 404, 409, 422),
+    response=responses({200: ReturnOut, 201: ReturnOut}, 404, 409, 422),
     tags=["orders"],
-    summary="Record goods returned from an order",
+    summary="Record goods returned from an order (send an Idempotency-Key header to retry safely)",
 )
 def return_create(request: HttpRequest, number: str, payload: ReturnIn) -> Any:
     user = _user(request)
@@ -475,8 +476,19 @@ def return_create(request: HttpRequest, number: str, payload: ReturnIn) -> Any:
         return_date=payload.return_date,
         reason=payload.reason,
         number=payload.number or None,
+        idempotency_key=_idempotency_key(request),
     )
-    return Status(201, Return.objects.select_related("order").prefetch_related("lines").get(pk=ret.pk))
+    return Status(
+        200 if ret.replayed else 201, Return.objects.select_related("order").prefetch_related("lines").get(pk=ret.pk)
+    )
+
+
+def _idempotency_key(request: HttpRequest) -> str | None:
+    """The ``Idempotency-Key`` header: a retried request with it records once and answers 200."""
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key is not None and len(key) > 64:
+        raise ValidationError({"idempotency_key": [_("At most 64 characters.")]})
+    return key
 
 
 # --- invoices -----------------------------------------------------------------
@@ -504,7 +516,10 @@ def invoice_list(request: HttpRequest, query: Query[InvoiceQuery]) -> Any:
 
 
 @router.post(
-    "/invoices", response=responses({201: InvoiceOut}, 409, 422), tags=["receivables"], summary="Issue an invoice"
+    "/invoices",
+    response=responses({200: InvoiceOut, 201: InvoiceOut}, 409, 422),
+    tags=["receivables"],
+    summary="Issue an invoice",
 )
 def invoice_create(request: HttpRequest, payload: InvoiceIn) -> Any:
     user = _user(request)
@@ -523,8 +538,11 @@ def invoice_create(request: HttpRequest, payload: InvoiceIn) -> Any:
         due_date=payload.due_date,
         currency=payload.currency or None,
         number=payload.number or None,
+        idempotency_key=_idempotency_key(request),
     )
-    return Status(201, Invoice.objects.select_related("account", "order").get(pk=invoice.pk))
+    return Status(
+        200 if invoice.replayed else 201, Invoice.objects.select_related("account", "order").get(pk=invoice.pk)
+    )
 
 
 @router.get(
@@ -585,12 +603,7 @@ def payment_list(request: HttpRequest, query: Query[PaymentQuery]) -> Any:
 def payment_record(request: HttpRequest, payload: PaymentIn) -> Any:
     user = _user(request)
     account = _body_account(user, payload.account)
-    key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key is not None and len(key) > 64:
-        raise ValidationError({"idempotency_key": [_("At most 64 characters.")]})
-    replay = (bool(payload.number) and Payment.objects.filter(number=payload.number).exists()) or (
-        key is not None and Payment.objects.filter(idempotency_key=key).exists()
-    )
+    key = _idempotency_key(request)
     allocations = None
     if payload.allocations is not None:
         allocations = [services.AllocationInput(invoice=a.invoice, amount=a.amount) for a in payload.allocations]
@@ -607,7 +620,7 @@ def payment_record(request: HttpRequest, payload: PaymentIn) -> Any:
         idempotency_key=key,
     )
     found = Payment.objects.select_related("account", "created_by").prefetch_related("allocations__invoice")
-    return Status(200 if replay else 201, found.get(pk=payment.pk))
+    return Status(200 if payment.replayed else 201, found.get(pk=payment.pk))
 
 
 @router.get(

@@ -8,6 +8,7 @@ that ``apply_errors`` puts back on the form, line by line.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -152,7 +153,17 @@ class ProductFilterForm(forms.Form):
 # --- orders -------------------------------------------------------------------
 
 
-class OrderForm(forms.Form):
+def new_submission_key() -> str:
+    return uuid.uuid4().hex
+
+
+class OnceForm(forms.Form):
+    """A form that records once: its hidden key makes a double submit replay the first result."""
+
+    submission = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False, initial=new_submission_key)
+
+
+class OrderForm(OnceForm):
     account = forms.ModelChoiceField(label=_("Account"), queryset=Account.objects.none(), to_field_name="code")
     currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES)
     channel = forms.ChoiceField(label=_("Channel"), choices=Order.CHANNELS, initial="sales_rep")
@@ -228,7 +239,7 @@ class CancelForm(forms.Form):
 # --- returns ------------------------------------------------------------------
 
 
-class ReturnForm(forms.Form):
+class ReturnForm(OnceForm):
     return_date = forms.DateField(label=_("Return date"), initial=timezone.localdate, widget=DateInput())
     reason = forms.CharField(label=_("Reason"), required=False, max_length=200)
 
@@ -255,7 +266,7 @@ class ReturnForm(forms.Form):
 # --- invoices -----------------------------------------------------------------
 
 
-class InvoiceForm(forms.Form):
+class InvoiceForm(OnceForm):
     account = forms.ModelChoiceField(label=_("Account"), queryset=Account.objects.none(), to_field_name="code")
     currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES)
     amount = number_field(_("Amount"))
@@ -292,7 +303,7 @@ class InvoiceForm(forms.Form):
 # --- payments -----------------------------------------------------------------
 
 
-class PaymentForm(forms.Form):
+class PaymentForm(OnceForm):
     account = forms.ModelChoiceField(label=_("Account"), queryset=Account.objects.none(), to_field_name="code")
     amount = number_field(_("Amount"))
     currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES)
@@ -301,8 +312,6 @@ class PaymentForm(forms.Form):
     reference = forms.CharField(
         label=_("Reference"), required=False, max_length=100, help_text=_("Bank slip, cheque or transaction number.")
     )
-    # One key per form shown: submitting the same form twice records one payment.
-    submission = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
     def __init__(
         self, *args: Any, accounts: QuerySet[Account], open_invoices: Sequence[Invoice] = (), **kwargs: Any

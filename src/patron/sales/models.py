@@ -31,6 +31,12 @@ def price_field(verbose: Any, **kwargs: Any) -> Any:
     return models.DecimalField(verbose, max_digits=18, decimal_places=4, **kwargs)
 
 
+class Replayable:
+    """Services set ``replayed`` on the record they return when the request repeated an earlier one."""
+
+    replayed: bool = False
+
+
 class Category(TreePathMixin, BilingualName):
     code = models.CharField(_("code"), max_length=40, unique=True)
     parent = models.ForeignKey(
@@ -89,7 +95,7 @@ class ExchangeRate(models.Model):
         return f"{self.currency} {self.valid_from}: {self.rate}"
 
 
-class Order(models.Model):
+class Order(Replayable, models.Model):
     DRAFT, CONFIRMED, CANCELLED = "draft", "confirmed", "cancelled"
     STATUSES = [(DRAFT, _("Draft")), (CONFIRMED, _("Confirmed")), (CANCELLED, _("Cancelled"))]
     CHANNELS = [
@@ -108,6 +114,8 @@ class Order(models.Model):
     list_total = money_field(_("list total"), default=0)
     net_total = money_field(_("net total"), default=0)
     note = models.TextField(_("note"), blank=True)
+    # Sent again by a double-clicked form or a retrying client: the record is made once.
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -154,7 +162,7 @@ class OrderLine(models.Model):
         return f"{self.order.number}#{self.position}"
 
 
-class Return(models.Model):
+class Return(Replayable, models.Model):
     number = models.CharField(_("number"), max_length=40, unique=True)
     order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="returns")
     account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="returns")
@@ -162,6 +170,8 @@ class Return(models.Model):
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
     total = money_field(_("total"), default=0)
+    # Sent again by a double-clicked form or a retrying client: the record is made once.
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -193,7 +203,7 @@ class ReturnLine(models.Model):
         return f"{self.quantity} x {self.order_line_id}"
 
 
-class Invoice(models.Model):
+class Invoice(Replayable, models.Model):
     OPEN, PAID, VOID = "open", "paid", "void"
     STATUSES = [(OPEN, _("Open")), (PAID, _("Paid")), (VOID, _("Void"))]
 
@@ -209,6 +219,8 @@ class Invoice(models.Model):
     # Settled so far: payments and credit notes applied to this invoice.
     paid_amount = money_field(_("paid"), default=0)
     status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=OPEN, db_index=True)
+    # Sent again by a double-clicked form or a retrying client: the record is made once.
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.SET_NULL, null=True, blank=True
     )
@@ -235,7 +247,7 @@ class Invoice(models.Model):
         return Decimal(0) if self.status == self.VOID else self.amount - self.paid_amount
 
 
-class Payment(models.Model):
+class Payment(Replayable, models.Model):
     METHODS = [
         ("bank_transfer", _("Bank transfer")),
         ("cash", _("Cash")),

@@ -78,6 +78,19 @@ def _column_limit(model: type[models.Model], name: str) -> Decimal:
     return Decimal(10) ** (field.max_digits - field.decimal_places)
 
 
+def _replayed(model: type[models.Model], key: str | None, account_id: int) -> Any:
+    """The record an earlier request with this key made, marked ``replayed``; None for a new key."""
+    if not key:
+        return None
+    earlier: Any = model._default_manager.filter(idempotency_key=key).first()
+    if earlier is None:
+        return None
+    if earlier.account_id != account_id:
+        raise Conflict(_("This request was already used for another record."), "idempotency_key")
+    earlier.replayed = True
+    return earlier
+
+
 def _temporary_number() -> str:
     return f"tmp-{uuid.uuid4().hex[:20]}"
 
@@ -277,8 +290,13 @@ def order_create(
     confirm: bool = False,
     number: str | None = None,
     note: str = "",
+    idempotency_key: str | None = None,
 ) -> Order:
+    """Record an order; a request repeated with the same ``idempotency_key`` returns the first order."""
+    account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
     require(actor, Action.RECORD_ORDER, account)
+    if (earlier := _replayed(Order, idempotency_key, account.pk)) is not None:
+        return earlier
     errors = FieldErrors()
     _check_currency(errors, currency)
     _check_requested_number(errors, Order, number)
@@ -301,6 +319,7 @@ def order_create(
         channel=channel,
         order_date=order_date,
         note=note,
+        idempotency_key=idempotency_key or None,
         created_by=actor,
         list_total=list_total,
         net_total=net_total,
@@ -428,9 +447,12 @@ def return_create(
     return_date: dt.date | None = None,
     reason: str = "",
     number: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Return:
     order = _locked_order(order)
     require(actor, Action.RECORD_ORDER, order.account)
+    if (earlier := _replayed(Return, idempotency_key, order.account_id)) is not None:
+        return earlier
     errors = FieldErrors()
     _check_requested_number(errors, Return, number)
     if order.status != Order.CONFIRMED:
@@ -488,6 +510,7 @@ def return_create(
         reason=reason,
         currency=order.currency,
         total=sum((b.amount for b in built), Decimal(0)),
+        idempotency_key=idempotency_key or None,
         created_by=actor,
     )
     _assign_number(ret, "RT", number)
@@ -633,9 +656,12 @@ def invoice_create(
     due_date: dt.date | None = None,
     currency: str | None = None,
     number: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Invoice:
     account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
     require(actor, Action.RECORD_INVOICE, account)
+    if (earlier := _replayed(Invoice, idempotency_key, account.pk)) is not None:
+        return earlier
     errors = FieldErrors()
     _check_requested_number(errors, Invoice, number)
     if order is not None:
@@ -683,6 +709,7 @@ def invoice_create(
         issue_date=issue_date,
         due_date=due_date,
         amount=value,
+        idempotency_key=idempotency_key or None,
         created_by=actor,
     )
     _assign_number(invoice, "INV", number)
@@ -737,6 +764,7 @@ def payment_record(
         if earlier is not None:
             same = earlier.account_id == account.pk and earlier.currency == currency
             if same and earlier.amount == _safe_decimal(amount):
+                earlier.replayed = True
                 return earlier
             raise Conflict(_("This request was already used for another payment."), "idempotency_key")
     if number:
@@ -744,6 +772,7 @@ def payment_record(
         if existing is not None:
             same = existing.account_id == account.pk and existing.currency == currency
             if same and existing.amount == _safe_decimal(amount):
+                existing.replayed = True
                 return existing
             raise Conflict(_("Payment number %(number)s is already used.") % {"number": number}, "number")
     errors = FieldErrors()

@@ -7,7 +7,6 @@ may do (a forbidden action on a visible record is a 403).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -291,6 +290,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
                 channel=data["channel"],
                 note=data["note"],
                 confirm=request.POST.get("action") == "confirm",
+                idempotency_key=data.get("submission") or None,
             )
         except ValidationError as exc:
             apply_errors(form, _explain_blanks(exc, entered, formset), _line_router(entered, formset, lines_errors))
@@ -387,6 +387,7 @@ def return_new(request: HttpRequest) -> HttpResponse:
                 lines=inputs,
                 return_date=form.cleaned_data["return_date"],
                 reason=form.cleaned_data["reason"],
+                idempotency_key=form.cleaned_data.get("submission") or None,
             )
         except ValidationError as exc:
             apply_errors(form, exc, route)
@@ -517,6 +518,7 @@ def invoice_new(request: HttpRequest) -> HttpResponse:
                 issue_date=data["issue_date"],
                 due_date=data["due_date"],
                 currency=None if order is not None else data["currency"],
+                idempotency_key=data.get("submission") or None,
             )
         except ValidationError as exc:
             apply_errors(form, exc)
@@ -591,7 +593,6 @@ def payment_new(request: HttpRequest) -> HttpResponse:
         require(user, Action.RECORD_PAYMENT, account)
     open_invoices = list(selectors.open_invoices(account)) if account is not None else []
     initial = {"account": account.code} if account is not None else {}
-    initial["submission"] = uuid.uuid4().hex
     form = PaymentForm(request.POST or None, initial=initial, accounts=accounts, open_invoices=open_invoices)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
