@@ -564,20 +564,13 @@ def _credit_returned_goods(*, actor: Any, ret: Return, order: Order) -> CreditNo
         .filter(account=order.account, currency=order.currency, status=Invoice.OPEN)
         .order_by(Case(When(order=order, then=0), default=1), "due_date", "id")
     )
-    left = due
-    applied: dict[str, str] = {}
-    for invoice in invoices:
-        if left <= 0:
-            break
-        part = min(left, invoice.outstanding)
-        CreditAllocation.objects.create(credit_note=note, invoice=invoice, amount=part)
-        invoice.paid_amount += part
-        if invoice.paid_amount >= invoice.amount:
-            invoice.status = Invoice.PAID
-        invoice.save(update_fields=["paid_amount", "status"])
-        applied[invoice.number] = str(part)
-        left -= part
-    note.applied_amount = due - left
+    plan = _oldest_first(invoices, due)
+    CreditAllocation.objects.bulk_create(
+        [CreditAllocation(credit_note=note, invoice=invoice, amount=part) for invoice, part in plan]
+    )
+    _settle(plan)
+    applied = {invoice.number: str(part) for invoice, part in plan}
+    note.applied_amount = sum((part for _invoice, part in plan), Decimal(0))
     note.save(update_fields=["applied_amount"])
     audit_record(
         actor=actor,
@@ -598,6 +591,29 @@ def _credit_returned_goods(*, actor: Any, ret: Return, order: Order) -> CreditNo
 
 
 # --- invoices and payments --------------------------------------------------
+
+
+def _oldest_first(invoices: Sequence[Invoice], amount: Decimal) -> list[tuple[Invoice, Decimal]]:
+    """How ``amount`` spreads over ``invoices`` in the order given, each up to what it still owes."""
+    plan: list[tuple[Invoice, Decimal]] = []
+    left = amount
+    for invoice in invoices:
+        if left <= 0:
+            break
+        part = min(left, invoice.outstanding)
+        if part > 0:
+            plan.append((invoice, part))
+            left -= part
+    return plan
+
+
+def _settle(plan: Sequence[tuple[Invoice, Decimal]]) -> None:
+    """Apply money (payments, credit notes) to locked invoices; a fully settled one is paid."""
+    for invoice, part in plan:
+        invoice.paid_amount += part
+        if invoice.paid_amount >= invoice.amount:
+            invoice.status = Invoice.PAID
+        invoice.save(update_fields=["paid_amount", "status"])
 
 
 def _order_totals(order: Order) -> dict[str, Decimal]:
@@ -802,13 +818,7 @@ def payment_record(
                 _("The payment (%(amount)s) is larger than what the account owes (%(owed)s).")
                 % {"amount": Money(value, currency), "owed": Money(owed, currency)},
             )
-        remaining = value
-        for invoice in open_invoices:
-            if remaining <= 0:
-                break
-            part = min(remaining, invoice.outstanding)
-            plan.append((invoice, part))
-            remaining -= part
+        plan = _oldest_first(open_invoices, value)
     else:
         by_key: dict[object, Invoice] = {i.pk: i for i in open_invoices} | {i.number: i for i in open_invoices}
         total = Decimal(0)
@@ -861,11 +871,7 @@ def payment_record(
     PaymentAllocation.objects.bulk_create(
         [PaymentAllocation(payment=payment, invoice=invoice, amount=part) for invoice, part in plan]
     )
-    for invoice, part in plan:
-        invoice.paid_amount += part
-        if invoice.paid_amount >= invoice.amount:
-            invoice.status = Invoice.PAID
-        invoice.save(update_fields=["paid_amount", "status"])
+    _settle(plan)
     audit_record(
         actor=actor,
         action="PAYMENT_RECORDED",
