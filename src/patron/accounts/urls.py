@@ -6,6 +6,7 @@ app_name = "accounts"
 urlpatterns = [
     path("", views.account_list, name="list"),
     path("new/", views.account_new, name="new"),
+    path("export/", views.account_export, name="export"),
     path("views/", views.saved_view_save, name="view_save"),
     path("views/<int:pk>/delete/", views.saved_view_delete, name="view_delete"),
     path("<str:code>/", views.account_detail, name="detail"),

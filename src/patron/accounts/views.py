@@ -16,7 +16,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +33,7 @@ from django.views.decorators.http import require_POST
 
 from patron.audit import selectors as audit_selectors
 from patron.audit.models import AuditEvent
+from patron.audit.services import audit_record
 from patron.core.pagination import BadCursor, encode_cursor, keyset_page
 from patron.domain.access import Action, reach
 from patron.domain.receivables import AGING_BUCKETS
@@ -35,6 +43,7 @@ from patron.staff.models import User
 
 from . import services
 from .access import can, require, role_of, visible_accounts
+from .exports import csv_chunks, export_queryset, export_rows, xlsx_file
 from .forms import (
     AccountFilterForm,
     AccountForm,
@@ -144,12 +153,52 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "saved_views": SavedView.objects.filter(user=_user(request)),
         "save_form": SavedViewForm(initial={"query": query}),
         "can_create": can(user, Action.CREATE_ACCOUNT),
+        "can_export": can(user, Action.EXPORT_ACCOUNTS),
         "sortable": {"code", "name", "created_at"},
     }
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.boosted and htmx.target == "account-results":
         return render(request, "accounts/_results.html", context)
     return render(request, "accounts/list.html", context)
+
+
+@login_required
+def account_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The list as filtered, as CSV or XLSX (``?format=xlsx``)."""
+    user = request.user
+    require(user, Action.EXPORT_ACCOUNTS)
+    form = AccountFilterForm(request.GET or None, user=user)
+    if form.is_bound and not form.is_valid():
+        return HttpResponseBadRequest(_("Fix the filters before exporting."))
+    filters = form.filters() if form.is_bound else AccountFilters()
+    if filters.sort not in SORTS:
+        filters.sort = "code"
+    kind = request.GET.get("format", "csv")
+    if kind not in ("csv", "xlsx"):
+        return HttpResponseBadRequest(_("Export as csv or xlsx."))
+    try:
+        export_queryset(user, filters).exists()  # a bad filter fails here, before any byte is sent
+    except FilterError as exc:
+        return HttpResponseBadRequest(str(exc))
+    headings, rows = export_rows(user, filters)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    if kind == "xlsx":
+        response: HttpResponse | StreamingHttpResponse = FileResponse(
+            xlsx_file(headings, rows),
+            as_attachment=True,
+            filename=f"accounts-{stamp}.xlsx",
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    else:
+        response = StreamingHttpResponse(csv_chunks(headings, rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="accounts-{stamp}.csv"'
+    audit_record(
+        actor=user,
+        action="ACCOUNTS_EXPORTED",
+        instance=_user(request),
+        changes={"format": [None, kind], "filters": [None, _filter_query(request.GET)]},
+    )
+    return response
 
 
 @login_required

@@ -1,0 +1,93 @@
+"""Exporting the account list: the same rows the user may see, filtered, safe to open in Excel."""
+
+import csv
+import io
+
+from openpyxl import load_workbook
+
+from patron.accounts.models import CustomField
+from patron.audit.models import AuditEvent
+from tests.factories import make_account
+
+
+def read_csv(response):
+    body = b"".join(response.streaming_content)
+    assert body.startswith("\ufeff".encode())
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def test_a_salesperson_exports_only_their_own_accounts(client, staff):
+    mine = make_account(staff.sales, name="深圳茶行")
+    make_account(staff.sales2, name="Not mine")
+    client.force_login(staff.sales)
+    rows = read_csv(client.get("/accounts/export/"))
+    assert [r[0] for r in rows[1:]] == [mine.code]
+    assert rows[1][1] == "深圳茶行"
+
+
+def test_the_export_follows_the_lists_filters(client, staff):
+    key = make_account(staff.sales, is_key_account=True)
+    make_account(staff.sales, is_key_account=False)
+    client.force_login(staff.admin)
+    rows = read_csv(client.get("/accounts/export/?key_account=yes"))
+    assert [r[0] for r in rows[1:]] == [key.code]
+
+
+def test_formula_looking_cells_are_escaped_in_csv_and_xlsx(client, staff):
+    make_account(staff.sales, name="=cmd|' /C calc'!A0", address="@SUM(1+1)")
+    client.force_login(staff.admin)
+    rows = read_csv(client.get("/accounts/export/"))
+    assert rows[1][1] == "'=cmd|' /C calc'!A0"
+    response = client.get("/accounts/export/?format=xlsx")
+    book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    sheet = book.active
+    names = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert names == ["'=cmd|' /C calc'!A0"]
+
+
+def test_private_notes_are_exported_only_to_those_who_may_read_them(client, staff):
+    make_account(staff.sales, notes="competitor offered 5% less")
+    client.force_login(staff.marketing)
+    marketing = read_csv(client.get("/accounts/export/"))
+    assert "competitor" not in str(marketing)
+    client.force_login(staff.sales)
+    assert "competitor offered 5% less" in str(read_csv(client.get("/accounts/export/")))
+
+
+def test_custom_fields_are_exported_like_built_in_ones(client, staff):
+    CustomField.objects.create(key="budget", label_zh="年度预算", label_en="Annual budget", kind="number")
+    make_account(staff.sales, custom={"budget": "95000"})
+    staff.admin.language = "en"
+    staff.admin.save()
+    client.force_login(staff.admin)
+    rows = read_csv(client.get("/accounts/export/"))
+    column = rows[0].index("Annual budget")
+    assert rows[1][column] == "95000"
+
+
+def test_exports_are_audited_and_bad_requests_are_4xx(client, staff):
+    client.force_login(staff.sales)
+    client.get("/accounts/export/?format=xlsx")
+    assert AuditEvent.objects.filter(action="ACCOUNTS_EXPORTED", actor=staff.sales).exists()
+    assert client.get("/accounts/export/?format=pdf").status_code == 400
+    assert client.get("/accounts/export/?region=NOWHERE").status_code == 400
+
+
+def test_the_export_needs_a_sign_in(client):
+    assert client.get("/accounts/export/").status_code == 302
+
+
+def test_headings_follow_the_users_language(client, staff):
+    make_account(staff.sales)
+    staff.sales.language = "zh-hans"
+    staff.sales.save()
+    client.force_login(staff.sales)
+    assert read_csv(client.get("/accounts/export/"))[0][:2] == ["编号", "名称"]
+
+
+def test_the_list_links_to_an_export_of_what_it_shows(client, staff):
+    make_account(staff.sales)
+    client.force_login(staff.sales)
+    page = client.get("/accounts/?key_account=yes").content.decode()
+    assert "/accounts/export/?key_account=yes&amp;format=csv" in page
+    assert 'data-testid="export-xlsx"' in page
