@@ -91,3 +91,19 @@ def test_the_list_links_to_an_export_of_what_it_shows(client, staff):
     page = client.get("/accounts/?key_account=yes").content.decode()
     assert "/accounts/export/?key_account=yes&amp;format=csv" in page
     assert 'data-testid="export-xlsx"' in page
+
+
+def test_the_api_exports_what_the_caller_may_export(staff):
+    from tests.api_client import ApiClient
+
+    mine = make_account(staff.sales, name="=HYPERLINK(1)")
+    make_account(staff.sales2)
+    response = ApiClient(staff.sales).get("/api/accounts/export")
+    assert response.status_code == 200
+    rows = read_csv(response)
+    assert [r[0] for r in rows[1:]] == [mine.code]
+    assert rows[1][1] == "'=HYPERLINK(1)"
+    xlsx = ApiClient(staff.sales).get("/api/accounts/export", {"format": "xlsx"})
+    assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert ApiClient(staff.sales).get("/api/accounts/export", {"format": "pdf"}).status_code == 422
+    assert ApiClient(staff.sales).get("/api/accounts/export", {"region": "NOWHERE"}).status_code == 422
