@@ -107,3 +107,32 @@ def test_the_api_exports_what_the_caller_may_export(staff):
     assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
     assert ApiClient(staff.sales).get("/api/accounts/export", {"format": "pdf"}).status_code == 422
     assert ApiClient(staff.sales).get("/api/accounts/export", {"region": "NOWHERE"}).status_code == 422
+
+
+def test_order_invoice_and_payment_lists_export_as_filtered_and_scoped(client, staff):
+    from patron.sales import services as sales
+    from tests.factories import make_invoice, make_order, make_product
+
+    mine = make_account(staff.sales, name="@mine")
+    theirs = make_account(staff.sales2)
+    order = make_order(staff.sales, mine, [(make_product(price="10.00"), "2")])
+    make_order(staff.sales2, theirs)
+    make_invoice(staff.finance, order)
+    sales.payment_record(actor=staff.finance, account=mine, amount="5.00", reference="=1+1")
+    client.force_login(staff.sales)
+    orders = read_csv(client.get("/sales/orders/?format=csv"))
+    assert [r[0] for r in orders[1:]] == [order.number]
+    assert orders[1][2] == "'@mine"
+    invoices = read_csv(client.get("/sales/invoices/?format=csv&status=open"))
+    assert len(invoices) == 2
+    payments = read_csv(client.get("/sales/payments/?format=csv"))
+    assert "'=1+1" in payments[1]
+    xlsx = client.get("/sales/orders/?format=xlsx")
+    assert xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert client.get("/sales/orders/?format=doc").status_code == 400
+
+
+def test_sales_lists_link_to_an_export_of_what_they_show(client, staff):
+    client.force_login(staff.finance)
+    page = client.get("/sales/invoices/?status=open").content.decode()
+    assert "?status=open&amp;format=csv" in page

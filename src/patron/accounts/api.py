@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,11 +23,13 @@ from patron.api.schemas import Amount, AmountIn, CodeName, Day, UserRef, respons
 from patron.audit import selectors as audit_selectors
 from patron.audit.services import audit_record
 from patron.core.errors import FieldErrors
+from patron.core.exports import export_response
 from patron.domain.access import Action
 from patron.staff.models import User
 
-from . import exports, selectors, services
+from . import selectors, services
 from .access import can, require, visible_accounts
+from .exports import export_queryset, export_rows
 from .models import Account, Activity, Contact, CustomField, Industry, Region
 
 router = Router(tags=["accounts"])
@@ -371,19 +373,10 @@ def account_export(request: HttpRequest, query: Query[AccountQuery], format: Lit
     user = _user(request)
     require(user, Action.EXPORT_ACCOUNTS)
     filters = _account_filters(request, query)
-    exports.export_queryset(user, filters).exists()  # a bad filter is a 422 before any byte is sent
-    headings, rows = exports.export_rows(user, filters)
+    export_queryset(user, filters).exists()  # a bad filter is a 422 before any byte is sent
+    headings, rows = export_rows(user, filters)
     audit_record(actor=user, action="ACCOUNTS_EXPORTED", instance=user, changes={"format": [None, format]})
-    if format == "xlsx":
-        return FileResponse(
-            exports.xlsx_file(headings, rows),
-            as_attachment=True,
-            filename="accounts.xlsx",
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    response = StreamingHttpResponse(exports.csv_chunks(headings, rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="accounts.csv"'
-    return response
+    return export_response(format, "accounts", headings, rows)
 
 
 def _account_filters(request: HttpRequest, query: AccountQuery) -> selectors.AccountFilters:

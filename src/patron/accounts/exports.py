@@ -7,15 +7,11 @@ column. Rows stream in chunks, so a large export holds one chunk in memory.
 
 from __future__ import annotations
 
-import csv
-import io
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 
 from patron.domain.access import Action
 from patron.domain.spreadsheet import safe_cell
@@ -94,31 +90,3 @@ def export_rows(user: Any, filters: AccountFilters) -> tuple[list[str], Iterator
             yield [safe_cell(value(account, key)) for key, _h in columns]
 
     return [heading for _k, heading in columns], rows()
-
-
-class _Line:
-    """A file-like that hands back what csv.writer wrote, for streaming."""
-
-    def write(self, text: str) -> str:
-        return text
-
-
-def csv_chunks(headings: list[str], rows: Iterator[list[Any]]) -> Iterator[bytes]:
-    """UTF-8 with a byte-order mark, so Excel in China opens the Chinese text correctly."""
-    writer = csv.writer(_Line())
-    yield ("\ufeff" + writer.writerow(headings)).encode()
-    for row in rows:
-        yield writer.writerow(["" if v is None else v for v in row]).encode()
-
-
-def xlsx_file(headings: list[str], rows: Iterator[list[Any]]) -> io.BufferedRandom:
-    """A workbook written row by row (openpyxl's write-only mode) into a temporary file."""
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=_("Accounts")[:31])
-    sheet.append(headings)
-    for row in rows:
-        sheet.append(row)
-    out = tempfile.TemporaryFile()  # noqa: SIM115  (handed to the response, which closes it)
-    book.save(out)
-    out.seek(0)
-    return out  # type: ignore[return-value]

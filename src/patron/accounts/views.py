@@ -17,7 +17,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import (
-    FileResponse,
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
@@ -34,6 +33,7 @@ from django.views.decorators.http import require_POST
 from patron.audit import selectors as audit_selectors
 from patron.audit.models import AuditEvent
 from patron.audit.services import audit_record
+from patron.core.exports import export_response
 from patron.core.pagination import BadCursor, encode_cursor, keyset_page
 from patron.domain.access import Action, reach
 from patron.domain.receivables import AGING_BUCKETS
@@ -43,7 +43,7 @@ from patron.staff.models import User
 
 from . import services
 from .access import can, require, role_of, visible_accounts
-from .exports import csv_chunks, export_queryset, export_rows, xlsx_file
+from .exports import export_queryset, export_rows
 from .forms import (
     AccountFilterForm,
     AccountForm,
@@ -181,17 +181,7 @@ def account_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
     except FilterError as exc:
         return HttpResponseBadRequest(str(exc))
     headings, rows = export_rows(user, filters)
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    if kind == "xlsx":
-        response: HttpResponse | StreamingHttpResponse = FileResponse(
-            xlsx_file(headings, rows),
-            as_attachment=True,
-            filename=f"accounts-{stamp}.xlsx",
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    else:
-        response = StreamingHttpResponse(csv_chunks(headings, rows), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="accounts-{stamp}.csv"'
+    response = export_response(kind, "accounts", headings, rows)
     audit_record(
         actor=user,
         action="ACCOUNTS_EXPORTED",
