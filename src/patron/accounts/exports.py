@@ -60,7 +60,6 @@ def export_queryset(user: Any, filters: AccountFilters) -> QuerySet[Account]:
 def export_rows(user: Any, filters: AccountFilters) -> tuple[list[str], Iterator[list[Any]]]:
     columns = _columns(user)
     regions = {r.pk: r for r in Region.objects.select_related("parent__parent")}
-    may_read_notes = {"notes"} & {key for key, _h in columns}
 
     def value(account: Account, key: str) -> Any:
         if key.startswith("custom."):
@@ -79,8 +78,6 @@ def export_rows(user: Any, filters: AccountFilters) -> tuple[list[str], Iterator
             return _("Yes") if account.is_key_account else _("No")
         if key == "created_at":
             return account.created_at.date()
-        if key == "notes" and not may_read_notes:
-            return ""
         result = getattr(account, key)
         return "" if result is None else result
 

@@ -9,7 +9,6 @@ current state refuses (409).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
@@ -36,27 +35,6 @@ class FieldErrors:
 
     def add(self, field: str, message: Any) -> None:
         self.errors.setdefault(field, []).append(str(message))
-
-    def check(self, field: str, fn: Callable[[], T]) -> T | None:
-        """Run a normaliser; record its ValueError against ``field``."""
-        try:
-            return fn()
-        except ValidationError as exc:
-            for msg in exc.messages:
-                self.add(field, msg)
-        except ValueError as exc:
-            self.add(field, exc)
-        return None
-
-    def merge(self, exc: ValidationError, prefix: str = "") -> None:
-        if hasattr(exc, "error_dict"):
-            for field, errors in exc.message_dict.items():
-                name = f"{prefix}{field}" if field != "__all__" else (prefix.rstrip(".") or "__all__")
-                for msg in errors:
-                    self.add(name, msg)
-        else:
-            for msg in exc.messages:
-                self.add(prefix.rstrip(".") or "__all__", msg)
 
     def check_date(self, field: str, value: dt.date | None) -> bool:
         """Dates (and date-times) Patron keeps are within 1900-2999; outside is a typing mistake."""

@@ -184,13 +184,6 @@ class Money:
         return f"{quantize(self.amount, self.currency):,} {self.currency}"
 
 
-def sum_money(items: Sequence[Money] | list[Money], currency: str) -> Money:
-    total = Money.zero(currency)
-    for item in items:
-        total = total + item
-    return total
-
-
 def line_amount(quantity: Decimal, unit_price: Money) -> Money:
     """Quantity x unit price, rounded once to the currency's minor unit (rule 4)."""
     return (unit_price * quantity).rounded()
