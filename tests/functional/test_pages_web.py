@@ -224,3 +224,26 @@ def test_dashboard_costs_a_fixed_number_of_queries(client, staff, django_assert_
     client.force_login(staff.sales)
     with django_assert_max_num_queries(12):
         assert client.get(reverse("home")).status_code == 200
+
+
+def test_overdue_amounts_without_a_rate_are_not_ranked_as_company_currency(staff):
+    import datetime as dt
+    from decimal import Decimal
+
+    from patron.sales.models import Invoice
+    from patron.web.dashboard import dashboard
+    from tests.factories import make_account
+
+    account = make_account(staff.sales)
+    Invoice.objects.create(
+        number="INV-EUR-1",
+        account=account,
+        currency="EUR",
+        issue_date=dt.date(2026, 1, 1),
+        due_date=dt.date(2026, 2, 1),
+        amount=Decimal("500.00"),
+    )
+    dash = dashboard(user=staff.admin, today=dt.date(2026, 6, 1))
+    assert dash.overdue_account_count == 1
+    assert dash.overdue_accounts == []
+    assert dict(dash.receivables_unconverted.items()) == {"EUR": Decimal("500.00")}

@@ -176,13 +176,16 @@ def _receivables(user: Any, today: dt.date, dash: Dashboard) -> None:
         dash.owed += owed_c
         dash.overdue += overdue_c
     overdue_by_account: dict[int, Decimal] = defaultdict(Decimal)
+    late_accounts: set[int] = set()
     for account_id, currency, amount in per_account:
         if not amount or amount <= 0:
             continue
+        late_accounts.add(account_id)
         value = to_company(amount, currency, today)
-        # Without a rate the account still owes: rank it by the amount as entered.
-        overdue_by_account[account_id] += value if value is not None else amount
-    dash.overdue_account_count = len(overdue_by_account)
+        # Ranked in the company currency only; amounts with no rate are in the unconverted notice.
+        if value is not None:
+            overdue_by_account[account_id] += value
+    dash.overdue_account_count = len(late_accounts)
     top = sorted(overdue_by_account.items(), key=lambda kv: (-kv[1], kv[0]))[:OVERDUE_ACCOUNTS]
     accounts = Account.objects.in_bulk([pk for pk, _ in top])
     dash.overdue_accounts = [OverdueAccount(accounts[pk], amount) for pk, amount in top if pk in accounts]
