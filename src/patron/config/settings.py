@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "patron.audit",
     "patron.accounts",
     "patron.sales",
+    "patron.imports",
     "patron.web",
     "patron.demo",
 ]
@@ -182,3 +183,8 @@ LOGGING = {
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
+
+# Imports: the largest file accepted, and the request size that lets it through.
+PATRON_IMPORT_MAX_MB = int(os.environ.get("PATRON_IMPORT_MAX_MB", "50"))
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -192,21 +192,26 @@ class LineInput:
     net_unit_price: Any = None
 
 
-def _resolve_product(ref: Product | int | str) -> Product | None:
+def _resolve_product(ref: Product | int | str, products: Mapping[str, Product] | None = None) -> Product | None:
     if isinstance(ref, Product):
         return ref
+    if products is not None and isinstance(ref, str):
+        return products.get(ref)
     if isinstance(ref, int):
         return Product.objects.filter(pk=ref).first()
     return Product.objects.filter(sku=ref).first()
 
 
-def _build_lines(lines: Sequence[LineInput], currency: str, errors: FieldErrors) -> list[OrderLine]:
+def build_lines(
+    lines: Sequence[LineInput], currency: str, errors: FieldErrors, *, products: Mapping[str, Product] | None = None
+) -> list[OrderLine]:
+    """Order lines priced and checked; ``products`` by SKU saves a query per line (imports)."""
     built: list[OrderLine] = []
     if not lines:
         errors.add("lines", _("An order needs at least one line."))
     for index, line in enumerate(lines):
         prefix = f"lines.{index}."
-        product = _resolve_product(line.product)
+        product = _resolve_product(line.product, products)
         if product is None:
             errors.add(prefix + "product", _("Unknown product."))
             continue
@@ -270,7 +275,7 @@ def _check_currency(errors: FieldErrors, currency: str) -> None:
         errors.add("currency", _("Unknown currency."))
 
 
-def _refresh_order_dates(account_id: int) -> None:
+def refresh_order_dates(account_id: int) -> None:
     """First and last order dates follow confirmed orders only."""
     agg = Order.objects.filter(account_id=account_id, status=Order.CONFIRMED).aggregate(
         first=models.Min("order_date"), last=models.Max("order_date")
@@ -306,7 +311,7 @@ def order_create(
         errors.add("order_date", _("An order date more than a year ahead is not accepted."))
     if channel not in dict(Order.CHANNELS):
         errors.add("channel", _("Unknown channel."))
-    built = _build_lines(lines, currency, errors) if not errors.errors.get("currency") else []
+    built = build_lines(lines, currency, errors) if not errors.errors.get("currency") else []
     list_total = sum((line_amount(b.quantity, Money(b.list_unit_price, currency)).amount for b in built), Decimal(0))
     net_total = sum((b.line_total for b in built), Decimal(0))
     if max(list_total, net_total) >= _column_limit(Order, "list_total"):
@@ -376,7 +381,7 @@ def order_confirm(*, actor: Any, order: Order) -> Order:
     order.status = Order.CONFIRMED
     order.confirmed_at = timezone.now()
     order.save(update_fields=["status", "confirmed_at"])
-    _refresh_order_dates(order.account_id)
+    refresh_order_dates(order.account_id)
     audit_record(
         actor=actor,
         action="ORDER_CONFIRMED",
@@ -409,7 +414,7 @@ def order_cancel(*, actor: Any, order: Order, reason: str = "") -> Order:
     order.status = Order.CANCELLED
     order.cancelled_at = timezone.now()
     order.save(update_fields=["status", "cancelled_at"])
-    _refresh_order_dates(order.account_id)
+    refresh_order_dates(order.account_id)
     audit_record(
         actor=actor,
         action="ORDER_CANCELLED",
