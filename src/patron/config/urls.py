@@ -7,5 +7,6 @@ urlpatterns = [
     path("api/", include("patron.api.urls")),
     path("accounts/", include("patron.accounts.urls")),
     path("sales/", include("patron.sales.urls")),
+    path("imports/", include("patron.imports.urls")),
     path("", include("patron.web.urls")),
 ]

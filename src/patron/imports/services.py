@@ -192,12 +192,24 @@ def progress(job: ImportJob) -> dict[str, int]:
 # --- check and run ----------------------------------------------------------------------
 
 
+STALL_SECONDS = 600
+
+
+def _stalled(job: ImportJob) -> bool:
+    """A check or run whose worker died: no progress written for STALL_SECONDS (its transaction is gone)."""
+    try:
+        age = timezone.now().timestamp() - _progress_path(job).stat().st_mtime
+    except OSError:
+        return True
+    return age > STALL_SECONDS
+
+
 def _claim(actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
     """Mark the job busy in its own transaction, so a second click cannot start a second run."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
         _require_owner(actor, job)
-        if job.is_busy:
+        if job.is_busy and not _stalled(job):
             raise Conflict(_("This import is already being checked or run."), "status")
         if job.status in (ImportJob.DONE, ImportJob.UNDONE):
             if not dry_run:
