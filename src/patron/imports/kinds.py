@@ -276,21 +276,23 @@ def _account_data(run: Run, row: SourceRow, values: dict[str, Any], lookups: Loo
     data: dict[str, Any] = {}
     custom: dict[str, Any] = {}
     for key, value in values.items():
-        if key == "region":
-            data["region"] = lookups.region(value)
-            if data["region"] is None:
-                run.problem(row.number, key, _("Unknown region “%(value)s”.") % {"value": value})
-        elif key == "industry":
-            data["industry"] = lookups.industry(value)
-            if data["industry"] is None:
-                run.problem(row.number, key, _("Unknown industry “%(value)s”.") % {"value": value})
-        elif key == "owner":
-            data["owner"] = lookups.user(value)
-            if data["owner"] is None:
+        if key in ("region", "industry", "owner", "kind", "preferred_channel", "language"):
+            found = {
+                "region": lookups.region,
+                "industry": lookups.industry,
+                "owner": lookups.user,
+            }.get(key, lambda raw, key=key: lookups.choice(Account, key, raw))(value)
+            if found is not None:
+                data[key] = found
+            elif key == "owner":
                 run.problem(row.number, key, _("No active user is called “%(value)s”.") % {"value": value})
-        elif key in ("kind", "preferred_channel", "language"):
-            data[key] = lookups.choice(Account, key, value)
-            if data[key] is None:
+            elif key in ("region", "industry"):
+                run.problem(
+                    row.number,
+                    key,
+                    _("Unknown %(field)s “%(value)s”.") % {"field": field_label("accounts", key), "value": value},
+                )
+            else:
                 run.problem(row.number, key, not_a_choice() % {"value": value})
         elif key.startswith("custom."):
             custom[key.removeprefix("custom.")] = value.isoformat() if isinstance(value, dt.date) else value
@@ -358,12 +360,10 @@ def import_accounts(run: Run, rows: Sequence[SourceRow]) -> None:
         _duplicates_in_file(run, rows, key, lambda v, fn=fn: _normalised(fn, v) or v)  # type: ignore[misc]
     for row in rows:
         run.tick()
+        # A row with a bad cell still goes through the checks with the cells that are good,
+        # so the report names every problem of the row at once (the run is rolled back anyway).
         values = run.parse(row)
-        if run.failed(row.number):
-            continue
         data = _account_data(run, row, values, lookups)
-        if run.failed(row.number):
-            continue
         account = _match_account(run, row, values)
         with run.attempt(row.number):
             if account is None and not values.get("name"):
@@ -397,7 +397,7 @@ def import_contacts(run: Run, rows: Sequence[SourceRow]) -> None:
     for row in rows:
         run.tick()
         values = run.parse(row)
-        if run.failed(row.number):
+        if "account" not in values or "name" not in values:
             continue
         code = values.pop("account")
         if code not in accounts:
@@ -442,7 +442,7 @@ def import_products(run: Run, rows: Sequence[SourceRow]) -> None:
     for row in rows:
         run.tick()
         values = run.parse(row)
-        if run.failed(row.number):
+        if "sku" not in values:
             continue
         if "category" in values:
             code = lookups.category(values["category"])

@@ -222,11 +222,16 @@ def _claim(actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
     return job
 
 
-def job_execute(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
-    """Check (``dry_run``) or run an import; a run that meets any error writes nothing."""
-    job = _claim(actor, job, dry_run)
-    if job.status == ImportJob.DONE:
-        return job
+def job_start(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
+    """Claim the job for a check or a run (409 if one is under way); ``job_perform`` then does it."""
+    return _claim(actor, job, dry_run)
+
+
+def job_perform(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
+    """Check (``dry_run``) or run a claimed import; a run that meets any error writes nothing."""
+    job.refresh_from_db()
+    if job.status not in (ImportJob.CHECKING, ImportJob.RUNNING):
+        return job  # not claimed, or already finished (a repeated task)
     language = getattr(actor, "language", None) or settings.LANGUAGE_CODE
     try:
         with translation.override(language):
@@ -239,6 +244,14 @@ def job_execute(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
         raise
     job.refresh_from_db()
     return job
+
+
+def job_execute(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
+    """Claim and perform in one go (commands and tests)."""
+    job = job_start(actor=actor, job=job, dry_run=dry_run)
+    if job.status == ImportJob.DONE:
+        return job
+    return job_perform(actor=actor, job=job, dry_run=dry_run)
 
 
 def _execute(actor: Any, job: ImportJob, dry_run: bool) -> Run:

@@ -7,10 +7,10 @@ from huey.contrib.djhuey import db_task
 from patron.staff.models import User
 
 from .models import ImportJob
-from .services import job_execute
+from .services import job_perform
 
 
 @db_task()
 def execute_import(job_id: int, user_id: int, dry_run: bool) -> None:
     job = ImportJob.objects.get(pk=job_id)
-    job_execute(actor=User.objects.get(pk=user_id), job=job, dry_run=dry_run)
+    job_perform(actor=User.objects.get(pk=user_id), job=job, dry_run=dry_run)
