@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db
 
 ACCOUNTS_CSV = (
     "客户编号,客户名称,电话,税号,信用额度,账期,标签\n"
-    "C-001,深圳华强电子有限公司,0755-88886666,91440300MA5F000001,\"50,000.00\",30,经销商、华南\n"
+    'C-001,深圳华强电子有限公司,0755-88886666,91440300MA5F000001,"50,000.00",30,经销商、华南\n'
     "C-002,广州白云商贸有限公司,020-66668888,,１２，０００,45,\n"
 )
 
@@ -48,7 +48,15 @@ def errors_of(job: ImportJob) -> list[tuple[int | None, str | None, str]]:
 
 def test_accounts_import_maps_chinese_headers_and_reads_numbers_as_typed(staff: Any) -> None:
     job = upload(staff.manager, "accounts", ACCOUNTS_CSV)
-    assert set(job.mapping.values()) == {"code", "name", "phone", "tax_id", "credit_limit", "payment_terms_days", "tags"}
+    assert set(job.mapping.values()) == {
+        "code",
+        "name",
+        "phone",
+        "tax_id",
+        "credit_limit",
+        "payment_terms_days",
+        "tags",
+    }
     job = check(staff.manager, job)
     assert job.status == ImportJob.CHECKED and job.error_count == 0, job.report
     assert not Account.objects.exists(), "a dry run writes nothing"
@@ -92,14 +100,7 @@ def test_reimport_matches_by_tax_id_when_the_code_is_new(staff: Any) -> None:
 
 
 def test_dry_run_reports_every_problem_by_row_and_column(staff: Any) -> None:
-    text = (
-        "客户编号,客户名称,信用额度,生日,电话\n"
-        "C-1,甲,abc,,\n"
-        "C-1,乙,100,,\n"
-        "C 2,丙,100,,12\n"
-        ",,,,\n"
-        "C-3,丁,\"1,00\",,\n"
-    )
+    text = '客户编号,客户名称,信用额度,生日,电话\nC-1,甲,abc,,\nC-1,乙,100,,\nC 2,丙,100,,12\n,,,,\nC-3,丁,"1,00",,\n'
     job = check(staff.manager, upload(staff.manager, "accounts", text))
     found = {(row, field) for row, field, _m in errors_of(job)}
     assert (2, "credit_limit") in found  # not a number
@@ -272,7 +273,7 @@ def test_order_undo_takes_the_orders_and_their_timeline_back(staff: Any, catalog
 def test_payments_import_applies_to_invoices_and_undo_reopens_them(staff: Any, catalogue: dict[str, Any]) -> None:
     order = make_order(staff.sales, catalogue["account"], [(catalogue["pen"], "10")])
     invoice = make_invoice(staff.finance, order)
-    text = f"收款单号,客户编号,金额,收款日期,发票号\nPAY-1,C-001,\"{invoice.amount:,}\",2026-11-20,{invoice.number}\n"
+    text = f'收款单号,客户编号,金额,收款日期,发票号\nPAY-1,C-001,"{invoice.amount:,}",2026-11-20,{invoice.number}\n'
     job = run(staff.finance, upload(staff.finance, "payments", text))
     assert job.status == ImportJob.DONE, job.report
     invoice.refresh_from_db()
@@ -295,7 +296,7 @@ def test_contacts_import_adds_and_updates_people_of_an_account(staff: Any, catal
 
 
 def test_products_import_creates_and_reprices(staff: Any) -> None:
-    text = "SKU,产品名称,标价,成本\nP-1,笔,\"1,200.50\",800\n"
+    text = 'SKU,产品名称,标价,成本\nP-1,笔,"1,200.50",800\n'
     run(staff.manager, upload(staff.manager, "products", text))
     assert Product.objects.get(sku="P-1").list_price == Decimal("1200.5")
     job = run(staff.manager, upload(staff.manager, "products", text.replace("800", "850")))
@@ -408,3 +409,37 @@ def test_excel_merged_cells_dates_and_hidden_rows(staff: Any, catalogue: dict[st
     assert Order.objects.get(number="SO-10").order_date == dt.date(2025, 11, 2)
     warnings = " ".join(p["message"] for p in job.report if p["level"] == "warning")
     assert "hidden rows" in warnings and "备注" in warnings
+
+
+# --- the command --------------------------------------------------------------------
+
+
+def test_command_checks_imports_and_undoes(staff: Any, tmp_path: Any) -> None:
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "accounts.csv"
+    path.write_bytes(("编号X,名称X\n" + "C-1,一号\n").encode("gb18030"))
+    out = io.StringIO()
+    call_command(
+        "import_data",
+        "accounts",
+        str(path),
+        "--user",
+        "manager",
+        "--map",
+        "编号X=code",
+        "--map",
+        "1=name",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert "Imported: 1 created" in out.getvalue()
+    job = ImportJob.objects.get(status=ImportJob.DONE)
+    call_command("import_data", "--undo", str(job.pk), "--user", "manager", stdout=io.StringIO())
+    assert not Account.objects.exists()
+    with pytest.raises(CommandError, match="may not"):
+        call_command("import_data", "accounts", str(path), "--user", "finance", stderr=io.StringIO())
+    with pytest.raises(CommandError, match="No column 'nope'"):
+        call_command(
+            "import_data", "accounts", str(path), "--user", "manager", "--map", "nope=code", stderr=io.StringIO()
+        )
