@@ -13,7 +13,7 @@ from tests.api_client import ApiClient, error_fields
 
 pytestmark = pytest.mark.django_db
 
-CSV = "客户编号,客户名称,信用额度\nC-001,华强,\"1,000\"\nC-002,白云,2000\n"
+CSV = '客户编号,客户名称,信用额度\nC-001,华强,"1,000"\nC-002,白云,2000\n'
 
 
 def upload(api: ApiClient, kind: str, data: bytes, name: str = "a.csv", **extra: str) -> Any:
@@ -34,15 +34,18 @@ def test_upload_check_run_undo(staff: Any) -> None:
     checked = api.post(f"/api/imports/{job['id']}/check")
     assert checked.status_code == 202
     detail = api.get(f"/api/imports/{job['id']}").json()
-    assert detail["status"] == "checked" and detail["error_count"] == 0
+    assert detail["status"] == "checked"
+    assert detail["error_count"] == 0
     assert detail["progress"] == {"done": 2, "total": 2, "percent": 100}
     ran = api.post(f"/api/imports/{job['id']}/run")
     assert ran.status_code == 202
     assert api.get(f"/api/imports/{job['id']}").json()["created"] == 2
     again = api.post(f"/api/imports/{job['id']}/run")
-    assert again.status_code == 200 and Account.objects.count() == 2  # a repeated run imports once
+    assert again.status_code == 200
+    assert Account.objects.count() == 2
     undone = api.post(f"/api/imports/{job['id']}/undo")
-    assert undone.status_code == 200 and undone.json()["status"] == "undone"
+    assert undone.status_code == 200
+    assert undone.json()["status"] == "undone"
     assert not Account.objects.exists()
     listed = api.get("/api/imports").json()["items"]
     assert [item["id"] for item in listed] == [job["id"]]
@@ -50,10 +53,11 @@ def test_upload_check_run_undo(staff: Any) -> None:
 
 def test_report_names_rows_and_columns(staff: Any) -> None:
     api = ApiClient(staff.manager)
-    job = upload(api, "accounts", "code,name,credit_limit\nA 1,x,abc\n".encode()).json()
+    job = upload(api, "accounts", b"code,name,credit_limit\nA 1,x,abc\n").json()
     api.post(f"/api/imports/{job['id']}/run")
     detail = api.get(f"/api/imports/{job['id']}").json()
-    assert detail["status"] == "checked" and "Nothing was imported" in detail["message"]
+    assert detail["status"] == "checked"
+    assert "Nothing was imported" in detail["message"]
     assert {(p["row"], p["column"]) for p in detail["report"]} == {(2, "A (code)"), (2, "C (credit_limit)")}
     assert not Account.objects.exists()
 
@@ -62,16 +66,19 @@ def test_mapping_can_be_given_and_is_checked(staff: Any) -> None:
     api = ApiClient(staff.manager)
     data = "编号X,名称X\nC-9,九号\n".encode()
     bad = upload(api, "accounts", data, mapping=json.dumps({"0": "code", "1": "code"}))
-    assert bad.status_code == 422 and "mapping.1" in error_fields(bad)
+    assert bad.status_code == 422
+    assert "mapping.1" in error_fields(bad)
     good = upload(api, "accounts", data, mapping=json.dumps({"0": "code", "1": "name"}))
-    assert good.status_code == 201 and good.json()["mapping"] == {"0": "code", "1": "name"}
+    assert good.status_code == 201
+    assert good.json()["mapping"] == {"0": "code", "1": "name"}
     put = api.client.put(
         f"/api/imports/{good.json()['id']}/mapping",
         json.dumps({"mapping": {"0": "code", "5": "name"}}),
         content_type="application/json",
         headers=api._headers(None),
     )
-    assert put.status_code == 422 and "mapping" in error_fields(put)
+    assert put.status_code == 422
+    assert "mapping" in error_fields(put)
 
 
 @pytest.mark.parametrize(
@@ -80,14 +87,16 @@ def test_mapping_can_be_given_and_is_checked(staff: Any) -> None:
 )
 def test_bad_files_are_422_naming_the_file(staff: Any, data: bytes, fields: set[str]) -> None:
     response = upload(ApiClient(staff.manager), "accounts", data)
-    assert response.status_code == 422 and error_fields(response) == fields
+    assert response.status_code == 422
+    assert error_fields(response) == fields
 
 
 def test_bad_kind_and_encoding(staff: Any) -> None:
     api = ApiClient(staff.manager)
     assert upload(api, "planets", b"a\n1\n").status_code == 422
     response = upload(api, "accounts", CSV.encode(), encoding="ebcdic")
-    assert response.status_code == 422 and error_fields(response) == {"encoding"}
+    assert response.status_code == 422
+    assert error_fields(response) == {"encoding"}
 
 
 def test_others_imports_are_404_and_kinds_follow_the_role(staff: Any) -> None:
@@ -104,10 +113,12 @@ def test_undo_of_an_unfinished_import_is_409(staff: Any) -> None:
     api = ApiClient(staff.manager)
     job = upload(api, "accounts", CSV.encode()).json()
     response = api.post(f"/api/imports/{job['id']}/undo")
-    assert response.status_code == 409 and response.json()["field"] == "status"
+    assert response.status_code == 409
+    assert response.json()["field"] == "status"
 
 
 def test_fields_list_the_recognised_headers(staff: Any) -> None:
     fields = ApiClient(staff.sales).get("/api/imports/fields/orders").json()
     by_key = {f["key"]: f for f in fields}
-    assert by_key["quantity"]["required"] and "数量" in by_key["quantity"]["headers"]
+    assert by_key["quantity"]["required"]
+    assert "数量" in by_key["quantity"]["headers"]

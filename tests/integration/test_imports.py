@@ -18,7 +18,7 @@ from patron.core.errors import Conflict
 from patron.imports.models import ImportJob
 from patron.imports.services import job_create, job_execute, job_set_mapping, job_undo, progress
 from patron.sales.models import Invoice, Order, OrderLine, Payment, Product
-from tests.factories import make_account, make_invoice, make_order, make_product, make_region_tree
+from tests.factories import make_account, make_invoice, make_order, make_product
 
 pytestmark = pytest.mark.django_db
 
@@ -58,10 +58,12 @@ def test_accounts_import_maps_chinese_headers_and_reads_numbers_as_typed(staff: 
         "tags",
     }
     job = check(staff.manager, job)
-    assert job.status == ImportJob.CHECKED and job.error_count == 0, job.report
+    assert job.status == ImportJob.CHECKED
+    assert job.error_count == 0, job.report
     assert not Account.objects.exists(), "a dry run writes nothing"
     job = run(staff.manager, job)
-    assert job.status == ImportJob.DONE and job.created == 2
+    assert job.status == ImportJob.DONE
+    assert job.created == 2
     first = Account.objects.get(code="C-001")
     assert first.credit_limit == Decimal("50000.00")
     assert sorted(first.tags.values_list("name", flat=True)) == ["华南", "经销商"]
@@ -73,7 +75,8 @@ def test_accounts_import_maps_chinese_headers_and_reads_numbers_as_typed(staff: 
 def test_gb18030_and_bom_files_read_the_same(staff: Any) -> None:
     gb = upload(staff.manager, "accounts", ACCOUNTS_CSV.encode("gb18030"))
     bom = upload(staff.manager, "accounts", ACCOUNTS_CSV.encode("utf-8-sig"))
-    assert gb.encoding == "gb18030" and bom.encoding == "utf-8-sig"
+    assert gb.encoding == "gb18030"
+    assert bom.encoding == "utf-8-sig"
     assert gb.headers == bom.headers == ["客户编号", "客户名称", "电话", "税号", "信用额度", "账期", "标签"]
     run(staff.manager, gb)
     assert Account.objects.get(code="C-001").name == "深圳华强电子有限公司"
@@ -94,7 +97,8 @@ def test_reimport_matches_by_tax_id_when_the_code_is_new(staff: Any) -> None:
     run(staff.manager, upload(staff.manager, "accounts", ACCOUNTS_CSV))
     text = "客户编号,客户名称,税号,地址\nX-9,深圳华强,91440300MA5F000001,深圳市福田区\n"
     job = run(staff.manager, upload(staff.manager, "accounts", text))
-    assert job.updated == 1 and job.created == 0
+    assert job.updated == 1
+    assert job.created == 0
     assert Account.objects.get(code="C-001").address == "深圳市福田区"
     assert any("C-001" in p["message"] for p in job.report if p["level"] == "warning")
 
@@ -116,7 +120,8 @@ def test_dry_run_reports_every_problem_by_row_and_column(staff: Any) -> None:
 def test_a_failure_on_the_last_row_writes_nothing(staff: Any) -> None:
     rows = "".join(f"A-{i:03},客户{i}\n" for i in range(50))
     job = run(staff.manager, upload(staff.manager, "accounts", "code,name\n" + rows + "bad code,最后一行\n"))
-    assert job.status == ImportJob.CHECKED and job.error_count == 1
+    assert job.status == ImportJob.CHECKED
+    assert job.error_count == 1
     assert errors_of(job)[0][:2] == (52, "code")
     assert not Account.objects.exists()
     assert not AuditEvent.objects.filter(action="ACCOUNT_CREATED").exists()
@@ -140,7 +145,8 @@ def test_a_crash_mid_import_leaves_the_database_as_it_was(staff: Any, monkeypatc
         run(staff.manager, job)
     assert not Account.objects.exists()
     job.refresh_from_db()
-    assert job.status == ImportJob.FAILED and "Nothing was written" in job.message
+    assert job.status == ImportJob.FAILED
+    assert "Nothing was written" in job.message
 
 
 def test_undo_removes_what_the_import_created_and_restores_what_it_changed(staff: Any) -> None:
@@ -214,7 +220,8 @@ def test_orders_import_groups_lines_and_checks_totals(staff: Any, catalogue: dic
     assert job.status == ImportJob.DONE, job.report
     assert job.created == 2
     first = Order.objects.get(number="SO-1")
-    assert first.status == Order.CONFIRMED and first.net_total == Decimal("53.50")
+    assert first.status == Order.CONFIRMED
+    assert first.net_total == Decimal("53.50")
     assert first.list_total == Decimal("55.00")
     assert first.lines.count() == 2
     assert Order.objects.get(number="SO-2").order_date == dt.date(2025, 11, 1)  # an Excel serial day
@@ -223,7 +230,8 @@ def test_orders_import_groups_lines_and_checks_totals(staff: Any, catalogue: dic
     assert Activity.objects.filter(account=account, event="order_confirmed").count() == 2
     again = run(staff.sales, upload(staff.sales, "orders", ORDERS_CSV))
     assert (again.created, again.unchanged) == (0, 2)
-    assert Order.objects.count() == 2 and OrderLine.objects.count() == 3
+    assert Order.objects.count() == 2
+    assert OrderLine.objects.count() == 3
 
 
 def test_orders_dry_run_names_each_bad_cell(staff: Any, catalogue: dict[str, Any]) -> None:
@@ -279,7 +287,8 @@ def test_payments_import_applies_to_invoices_and_undo_reopens_them(staff: Any, c
     invoice.refresh_from_db()
     assert invoice.status == Invoice.PAID
     again = run(staff.finance, upload(staff.finance, "payments", text))
-    assert again.unchanged == 1 and Payment.objects.count() == 1
+    assert again.unchanged == 1
+    assert Payment.objects.count() == 1
     job_undo(actor=staff.finance, job=job)
     invoice.refresh_from_db()
     assert (invoice.status, invoice.paid_amount) == (Invoice.OPEN, Decimal("0"))
@@ -360,7 +369,8 @@ def test_a_file_over_the_size_limit_is_refused(staff: Any) -> None:
 def test_mixed_line_endings_and_semicolons(staff: Any) -> None:
     data = b"code;name\r\nA-1;one\nA-2;two\rA-3;three\r\n"
     job = run(staff.manager, job_create(actor=staff.manager, kind="accounts", file_name="x.csv", data=data))
-    assert job.created == 3 and Account.objects.get(code="A-3").name == "three"
+    assert job.created == 3
+    assert Account.objects.get(code="A-3").name == "three"
 
 
 def test_formula_looking_cells_are_kept_as_text_and_exported_escaped(staff: Any, client: Any) -> None:
@@ -405,10 +415,12 @@ def test_excel_merged_cells_dates_and_hidden_rows(staff: Any, catalogue: dict[st
     job = run(staff.sales, job_create(actor=staff.sales, kind="orders", file_name="orders.xlsx", data=data))
     assert job.status == ImportJob.DONE, job.report
     order = Order.objects.get(number="SO-9")
-    assert order.lines.count() == 2 and order.order_date == dt.date(2026, 11, 2)
+    assert order.lines.count() == 2
+    assert order.order_date == dt.date(2026, 11, 2)
     assert Order.objects.get(number="SO-10").order_date == dt.date(2025, 11, 2)
     warnings = " ".join(p["message"] for p in job.report if p["level"] == "warning")
-    assert "hidden rows" in warnings and "备注" in warnings
+    assert "hidden rows" in warnings
+    assert "备注" in warnings
 
 
 # --- the command --------------------------------------------------------------------
