@@ -166,7 +166,7 @@ def _require_owner(actor: Any, job: ImportJob) -> None:
 
 
 def _progress_path(job: ImportJob) -> Path:
-    return import_dir() / f"{job.pk}.progress"
+    return import_dir() / f"{Path(job.stored_as).stem}.progress"  # unique per upload, like the file
 
 
 def write_progress(job: ImportJob, done: int) -> None:
