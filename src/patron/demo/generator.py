@@ -39,7 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from patron.demo import catalogue as cat
-from patron.domain.money import Money, line_amount, quantize
+from patron.domain.money import ROUNDING, quantize, quantum
 
 CENT = Decimal("0.01")
 DAY = dt.timedelta(days=1)
@@ -77,12 +77,24 @@ class DemoSpec:
     time_zone: str = "Asia/Shanghai"
     # When given, no timestamp is later than this (records dated today stay in the past).
     now: dt.datetime | None = None
+    # The shape of the history. The defaults are the demo's; the scale set
+    # (patron.demo.scale.scale_spec) buys less often, has many one-off buyers and
+    # a timeline of recent weeks only, so a million accounts stay loadable.
+    order_rate: float = 1.0  # multiplies every account's orders per year (and its spend, so orders keep their size)
+    one_off_share: float = 0.0  # share of the accounts that are not key accounts which order once and never again
+    timeline_days: int | None = None  # timeline entries of the last N days only; None keeps them all
 
     def __post_init__(self) -> None:
         if self.accounts < 1:
             raise ValueError("accounts must be at least 1")
         if not 1 <= self.years <= 20:
             raise ValueError("years must be between 1 and 20")
+        if not 0 < self.order_rate <= 10:
+            raise ValueError("order_rate must be above 0 and at most 10")
+        if not 0 <= self.one_off_share <= 1:
+            raise ValueError("one_off_share must be between 0 and 1")
+        if self.timeline_days is not None and self.timeline_days < 0:
+            raise ValueError("timeline_days must not be negative")
 
     @property
     def start(self) -> dt.date:
@@ -556,11 +568,26 @@ USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
+_USCC_VALUES = {ch: i for i, ch in enumerate(USCC_CHARS)}
+
+
 def uscc(prefix: str, body: str) -> str:
     """A unified social credit code (统一社会信用代码) with its GB 32100 check character."""
     code = prefix + body
-    total = sum(USCC_CHARS.index(ch) * w for ch, w in zip(code, USCC_WEIGHTS, strict=True))
+    values = _USCC_VALUES
+    total = sum([values[ch] * w for ch, w in zip(code, USCC_WEIGHTS, strict=True)])
     return code + USCC_CHARS[(31 - total % 31) % 31]
+
+
+_QUANTA: dict[str, Decimal] = {}
+
+
+def _round(amount: Decimal, currency: str) -> Decimal:
+    """``patron.domain.money.quantize`` with the currency's quantum looked up once: the same rule, the same result."""
+    q = _QUANTA.get(currency)
+    if q is None:
+        q = _QUANTA[currency] = quantum(currency)
+    return amount.quantize(q, rounding=ROUNDING)
 
 
 # Small, fast draws: ``random.Random`` methods like randint and choices cost a few
@@ -610,6 +637,7 @@ class _Traits:
     payer: str
     statement: bool
     methods: tuple[tuple[str, ...], list[float]]
+    one_off: bool = False  # orders once and never again
 
 
 class _Generator:
@@ -636,6 +664,30 @@ class _Generator:
                 self.gifts.append(p)
         self.tops = [code for code, _, _ in cat.TOP_CATEGORIES]
         self.heavy = {p.sku for p in self.by_top["EQUIP"]}
+        self.float_prices = {p.sku: float(p.list_price) for p in ref.products}
+        # Lists drawn from for every account, built once (the same floats as building them each time).
+        self.span = (spec.today - spec.start).days
+        self.owners = {team: [u for u, _ in shares] for team, shares in OWNER_SHARES.items()}
+        self.forms = [f for f, _ in cat.COMPANY_FORMS]
+        self.cums = {
+            "forms": _cum([w for _, w in cat.COMPANY_FORMS]),
+            "person channel": _cum((50, 30, 20)),
+            "company channel False": _cum((35, 30, 20, 15 + 25 * False)),
+            "company channel True": _cum((35, 30, 20, 15 + 25 * True)),
+            "terms False": _cum((6, 2.5, 1.5 + 3 * False)),
+            "terms True": _cum((6, 2.5, 1.5 + 3 * True)),
+            "person order channel": _cum((55, 35, 10)),
+            "person methods": _cum((50, 35, 15)),
+            "company order channel": _cum((60, 25, 15)),
+            "payers": _cum((65, 20, 7, 6, 2)),
+            "methods 25": _cum((60, 25, 10, 8, 4, 5)),
+            "methods 6": _cum((60, 6, 10, 8, 4, 5)),
+        }
+        # The first moment the timeline keeps (midnight, local time), or None for all of it.
+        self.timeline_since: dt.datetime | None = None
+        if spec.timeline_days is not None:
+            first_day = spec.today - dt.timedelta(days=spec.timeline_days)
+            self.timeline_since = dt.datetime.combine(first_day, dt.time(), tzinfo=self.tz)
 
     # ids and times
 
@@ -656,9 +708,13 @@ class _Generator:
     # the account
 
     def _person_name(self, rng: random.Random) -> tuple[str, str, str]:
+        """Surname and one given character (three in ten) or two; with their pinyin."""
         surname, s_py = _pick(rng, cat.SURNAMES)
-        given = [_pick(rng, cat.GIVEN) for _ in range(1 if rng.random() < 0.3 else 2)]
-        return surname + "".join(g for g, _ in given), s_py, "".join(p for _, p in given)
+        if rng.random() < 0.3:
+            given, g_py = _pick(rng, cat.GIVEN)
+            return surname + given, s_py, g_py
+        (g1, p1), (g2, p2) = _pick(rng, cat.GIVEN), _pick(rng, cat.GIVEN)
+        return surname + g1 + g2, s_py, p1 + p2
 
     def _mobile(self, rng: random.Random) -> str:
         return f"1{_pick(rng, '35789')}{_below(rng, 10**9):09d}"
@@ -669,7 +725,7 @@ class _Generator:
         is_person = rng.random() < 0.10
         industry = None if is_person else _weighted(rng, cat.INDUSTRIES, self.industry_cum)
         is_key = not is_person and rng.random() < 0.09
-        owner = _weighted(rng, [u for u, _ in OWNER_SHARES[province.team]], self.owner_cum[province.team])
+        owner = _weighted(rng, self.owners[province.team], self.owner_cum[province.team])
         place = f"{province.zh}市{city.zh}" if province.municipality else f"{province.zh}省{city.zh}市"
         address = f"{place}{_pick(rng, cat.ROADS)}{_between(rng, 1, 999)}号"
         if rng.random() < 0.3:
@@ -683,23 +739,24 @@ class _Generator:
             tax_id = ""
             birthday = dt.date(_between(rng, 1962, 2003), _between(rng, 1, 12), _between(rng, 1, 28))
             language = "zh-hans"
-            channel = _weighted(rng, ("wechat", "sms", "phone"), _cum((50, 30, 20)))
+            channel = _weighted(rng, ("wechat", "sms", "phone"), self.cums["person channel"])
         else:
             assert industry is not None
             (b1, p1), (b2, p2) = rng.sample(cat.BRAND, 2)
             suffix, slug = _pick(rng, industry.suffixes)
-            form = _weighted(rng, [f for f, _ in cat.COMPANY_FORMS], _cum([w for _, w in cat.COMPANY_FORMS]))
+            form = _weighted(rng, self.forms, self.cums["forms"])
             prefix = province.zh if province.municipality else city.zh + ("市" if rng.random() < 0.5 else "")
             name = f"{prefix}{b1}{b2}{suffix}{form}"
             domain = f"{p1}{p2}{slug}.{_pick(rng, ('com', 'cn', 'com.cn'))}"
             phone = f"{city.area_code}-{_between(rng, 10**7, 10**8 - 1)}"
             email = f"{_pick(rng, ('info', 'sales', 'service', 'contact'))}@{domain}"
-            body = "".join(_pick(rng, USCC_CHARS) for _ in range(9))
+            rand = rng.random
+            body = "".join([USCC_CHARS[int(rand() * 31)] for _ in range(9)])  # _pick, nine times
             tax_id = uscc("91" + city.admin_code, body)
             if industry.code in ("MANUFACTURING", "ECOMMERCE", "WHOLESALE") and rng.random() < 0.08:
                 currency = "USD"
             language = "en" if currency == "USD" else "zh-hans"
-            channel = _weighted(rng, ("phone", "wechat", "email", "visit"), _cum((35, 30, 20, 15 + 25 * is_key)))
+            channel = _weighted(rng, ("phone", "wechat", "email", "visit"), self.cums[f"company channel {is_key}"])
 
         # spend and rhythm
         if is_person:
@@ -714,10 +771,13 @@ class _Generator:
             profile = "ecommerce" if industry.code == "ECOMMERCE" else "company"
         if currency == "USD":
             spend /= USD_RATE_GUESS
-        terms = 0 if is_person else _weighted(rng, (30, 60, 90), _cum((6, 2.5, 1.5 + 3 * is_key)))
+        if spec.order_rate != 1.0:
+            frequency *= spec.order_rate
+            spend *= spec.order_rate
+        terms = 0 if is_person else _weighted(rng, (30, 60, 90), self.cums[f"terms {is_key}"])
 
         # history: first purchase, lapse, prospects without orders
-        span = (spec.today - spec.start).days
+        span = self.span
         prospect = rng.random() < 0.04
         first: dt.date | None = None
         lapsed_on = None
@@ -782,14 +842,15 @@ class _Generator:
         affinity_cum = _cum(affinity)
         favourites = [self._any_product(rng, affinity_cum, currency) for _ in range(_between(rng, 3, 10))]
         if is_person:
-            order_channel = _weighted(rng, ("web_shop", "store", "phone"), _cum((55, 35, 10)))
+            order_channel = _weighted(rng, ("web_shop", "store", "phone"), self.cums["person order channel"])
             lines = (1, 3)
             discount = (0.05, (5, 10))
             payer = "immediate"
-            methods: tuple[tuple[str, ...], list[float]] = (("wechat_pay", "alipay", "cash"), _cum((50, 35, 15)))
+            person_methods = ("wechat_pay", "alipay", "cash")
+            methods: tuple[tuple[str, ...], list[float]] = (person_methods, self.cums["person methods"])
         else:
             assert industry is not None
-            order_channel = _weighted(rng, ("sales_rep", "phone", "web_shop"), _cum((60, 25, 15)))
+            order_channel = _weighted(rng, ("sales_rep", "phone", "web_shop"), self.cums["company order channel"])
             lines = (2, 7) if is_key else (1, 4)
             if is_key:
                 discount = (0.7, (3, 12))
@@ -797,14 +858,14 @@ class _Generator:
                 discount = (0.6, (5, 15))
             else:
                 discount = (0.15, (2, 8))
-            payer = _weighted(rng, ("prompt", "late", "slow", "partial", "bad"), _cum((65, 20, 7, 6, 2)))
+            payer = _weighted(rng, ("prompt", "late", "slow", "partial", "bad"), self.cums["payers"])
             if currency == "USD":
                 methods = (("bank_transfer",), [1.0])
             else:
                 bills = 25 if is_key or industry.code == "MANUFACTURING" else 6
                 methods = (
                     ("bank_transfer", "acceptance_bill", "wechat_pay", "alipay", "cheque", "cash"),
-                    _cum((60, bills, 10, 8, 4, 5)),
+                    self.cums[f"methods {bills}"],
                 )
         traits = _Traits(
             spend=spend,
@@ -821,6 +882,8 @@ class _Generator:
             statement=is_key and payer in ("prompt", "late") and rng.random() < 0.5,
             methods=methods,
         )
+        if spec.one_off_share and not is_key:  # no draw for the demo, whose streams stay as they were
+            traits.one_off = rng.random() < spec.one_off_share
         account = AccountRec(
             id=index + 1,
             code=f"C{index + 1:06d}",
@@ -915,6 +978,8 @@ class _Generator:
         first = account.first_order_date
         if first is None:
             return []
+        if traits.one_off:
+            return [first]
         cal = self.calendar
         table = cal.tables[traits.profile]
         peak = cal.peak[traits.profile]
@@ -936,32 +1001,39 @@ class _Generator:
     def _lines(
         self, rng: random.Random, order_id: int, day: dt.date, traits: _Traits, account: AccountRec, target: float
     ) -> list[OrderLineRec]:
+        # The hottest loop of the generator (10 million lines at scale): draws are taken
+        # inline (rand() instead of _pick and friends, the same numbers in the same order).
+        rand = rng.random
         cur = traits.currency
         count = _between(rng, *traits.lines)
         per_line = target / count
         gift_season = cur == "CNY" and self.calendar.gift[(day - self.calendar.start).days]
+        company_gifts = gift_season and account.kind == "company"
+        gifts, favourites, heavy, prices = self.gifts, traits.favourites, self.heavy, self.float_prices
+        ids = self.ids
         rows: list[OrderLineRec] = []
         used: set[str] = set()
         for _ in range(count):
             product = None
             for _attempt in range(4):
-                if gift_season and account.kind == "company" and rng.random() < 0.3:
-                    candidate = _pick(rng, self.gifts)
-                elif rng.random() < 0.7:
-                    candidate = _pick(rng, traits.favourites)
+                if company_gifts and rand() < 0.3:
+                    candidate = gifts[int(rand() * len(gifts))]
+                elif rand() < 0.7:
+                    candidate = favourites[int(rand() * len(favourites))]
                 else:
                     candidate = self._any_product(rng, traits.affinity_cum, cur)
-                if candidate.sku in used:
+                sku = candidate.sku
+                if sku in used:
                     continue
-                if candidate.sku in self.heavy and float(candidate.list_price) > 2 * per_line and rng.random() < 0.9:
+                if sku in heavy and prices[sku] > 2 * per_line and rand() < 0.9:
                     continue  # a machine only now and then, on small orders
                 product = candidate
                 break
             if product is None:
                 continue
-            used.add(product.sku)
-            price = float(product.list_price)
-            raw = per_line / price * rng.lognormvariate(0, 0.3)
+            sku = product.sku
+            used.add(sku)
+            raw = per_line / prices[sku] * rng.lognormvariate(0, 0.3)
             if product.unit == "kg":
                 quantity = Decimal(max(1, round(raw * 2))) / 2
             else:
@@ -969,7 +1041,7 @@ class _Generator:
             list_price = product.list_price
             net = list_price
             breakdown: list[dict[str, Any]] = []
-            if rng.random() < traits.discount_share:
+            if rand() < traits.discount_share:
                 pct = Decimal(_between(rng, *traits.discount_range))
                 net = (list_price * (100 - pct) / 100).quantize(CENT, ROUND_HALF_UP)
                 off = list_price - net
@@ -977,23 +1049,15 @@ class _Generator:
                     {
                         "source": "manual",
                         "per_unit": str(off.quantize(Decimal("0.0001"))),
-                        "amount": str(quantize(off * quantity, cur)),
+                        "amount": str(_round(off * quantity, cur)),
                         "percent": str((off / list_price * 100).quantize(CENT)),
                     }
                 )
-            rows.append(
-                OrderLineRec(
-                    id=self._id("line"),
-                    order_id=order_id,
-                    position=len(rows) + 1,
-                    sku=product.sku,
-                    quantity=quantity,
-                    list_unit_price=list_price,
-                    net_unit_price=net,
-                    line_total=line_amount(quantity, Money(net, cur)).amount,
-                    discounts=breakdown,
-                )
-            )
+            line_id = ids["line"] = ids.get("line", 0) + 1
+            # line_total is line_amount(quantity, Money(net, cur)): net x quantity rounded once
+            total = _round(net * quantity, cur)
+            position = len(rows) + 1
+            rows.append(OrderLineRec(line_id, order_id, position, sku, quantity, list_price, net, total, breakdown))
         return rows
 
     def bundle(self, index: int) -> AccountBundle:
@@ -1008,8 +1072,11 @@ class _Generator:
         confirmed: list[OrderRec] = []
         mean_order = traits.spend / traits.frequency
 
+        since = self.timeline_since
+
         def activity(kind: str, at: dt.datetime, actor: str | None, **extra: Any) -> None:
-            events.append(ActivityRec(0, account.id, kind, at, actor, **extra))
+            if since is None or at >= since:
+                events.append(ActivityRec(0, account.id, kind, at, actor, **extra))
 
         for day in self._order_dates(rng, account, traits):
             order_id = self._id("order")
@@ -1041,7 +1108,7 @@ class _Generator:
                 currency=cur,
                 order_date=day,
                 # line_amount() at list prices, as order_create sums them; quantize() is its rounding step
-                list_total=sum((quantize(ln.list_unit_price * ln.quantity, cur) for ln in lines), Decimal(0)),
+                list_total=sum([_round(ln.list_unit_price * ln.quantity, cur) for ln in lines], Decimal(0)),
                 net_total=sum((ln.line_total for ln in lines), Decimal(0)),
                 note=note,
                 created_by=created_by,
@@ -1076,7 +1143,7 @@ class _Generator:
                 ret_lines = []
                 for ln in picked:
                     qty = ln.quantity if ln.quantity <= 2 else Decimal(_between(rng, 1, max(1, int(ln.quantity) // 3)))
-                    amount = line_amount(qty, Money(ln.net_unit_price, cur)).amount
+                    amount = _round(ln.net_unit_price * qty, cur)  # line_amount(qty, Money(net, cur))
                     ret_lines.append(ReturnLineRec(self._id("return_line"), ret_id, ln.id, qty, amount))
                 total = sum((r.amount for r in ret_lines), Decimal(0))
                 ret_at = self._at(rng, return_day)
@@ -1231,14 +1298,15 @@ class _Generator:
             inv.status = "paid" if inv.paid_amount == inv.amount else "open"
 
     def _reference(self, rng: random.Random, method: str, day: dt.date) -> str:
+        ymd = day.isoformat().replace("-", "")  # what {day:%Y%m%d} gives, at a fifth of the time
         if method == "bank_transfer":
-            return f"TT{day:%Y%m%d}{_below(rng, 10**6):06d}"
+            return f"TT{ymd}{_below(rng, 10**6):06d}"
         if method == "acceptance_bill":
             return f"BA{_below(rng, 10**12):012d}"
         if method == "alipay":
-            return f"{day:%Y%m%d}2200{_below(rng, 10**12):012d}"
+            return f"{ymd}2200{_below(rng, 10**12):012d}"
         if method == "wechat_pay":
-            return f"4200{day:%Y%m%d}{_below(rng, 10**10):010d}"
+            return f"4200{ymd}{_below(rng, 10**10):010d}"
         if method == "cheque":
             return f"CHQ{_below(rng, 10**8):08d}"
         return ""
@@ -1249,6 +1317,8 @@ class _Generator:
         account = bundle.account
         today = self.spec.today
         start = account.created_at.date()
+        if self.timeline_since is not None:
+            start = max(start, self.timeline_since.date())
         months = max(1, (today - start).days // 30)
         if account.lapsed_on is not None:
             months = max(1, (account.lapsed_on - start).days // 30 + 2)
@@ -1278,4 +1348,20 @@ def account_bundles(spec: DemoSpec, reference: Reference | None = None) -> Itera
     """Yield one bundle per account, in account order; local ids continue across bundles."""
     generator = _Generator(spec, reference or reference_data(spec))
     for index in range(spec.accounts):
+        yield generator.bundle(index)
+
+
+def account_range(
+    spec: DemoSpec, reference: Reference, start: int, stop: int, ids: dict[str, int]
+) -> Iterator[AccountBundle]:
+    """Yield the bundles of accounts ``start`` to ``stop - 1``, counting local ids in ``ids``.
+
+    ``ids`` maps a kind of record ("order", "line", ...) to the last local id used; an
+    empty dict numbers the range's records from 1. Ranges can so be generated apart (in
+    parallel) and shifted into place afterwards: the k-th order of a range is order
+    (orders of all earlier ranges) + k of the whole set, as ``account_bundles`` numbers it.
+    """
+    generator = _Generator(spec, reference)
+    generator.ids = ids
+    for index in range(start, min(stop, spec.accounts)):
         yield generator.bundle(index)
