@@ -17,6 +17,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 
+from patron.accounts import merge
 from patron.accounts import services as accounts
 from patron.accounts.access import relation_to, scoped, visible_accounts
 from patron.accounts.models import Account, Activity, Region
@@ -171,6 +172,12 @@ def probe_manage_settings(w: World, account: Account) -> bool:
     return regions
 
 
+def probe_merge_accounts(w: World, account: Account) -> bool:
+    """Merge a fresh, empty account of the same owner into it, so both stand in the same relation."""
+    twin = Account.objects.create(code=f"TWIN-{next(_names)}", name="Twin", owner=account.owner)
+    return not _refused(lambda: merge.account_merge(actor=w.actor, survivor=account, merged=twin))
+
+
 PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.VIEW_ACCOUNT: probe_view_account,
     Action.EDIT_ACCOUNT: probe_edit_account,
@@ -184,6 +191,7 @@ PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.EXPORT_ACCOUNTS: probe_export_accounts,
     Action.EDIT_PRODUCT: probe_edit_product,
     Action.MANAGE_SETTINGS: probe_manage_settings,
+    Action.MERGE_ACCOUNTS: probe_merge_accounts,
 }
 
 # Actions that are not about one account: the table grants them for all relations or none.

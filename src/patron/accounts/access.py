@@ -70,10 +70,19 @@ def account_scope(user: Any, action: Action, prefix: str = "") -> Q | None:
 
 
 def scoped(queryset: QuerySet[Any], user: Any, action: Action, prefix: str = "") -> QuerySet[Any]:
-    """Restrict any queryset of accounts (or of records with an account) to what ``user`` may reach."""
+    """Restrict any queryset of accounts (or of records with an account) to what ``user`` may reach.
+
+    An account merged into another is out of reach for every action: everything it had
+    now belongs to the account it joined, so lists, pickers, exports and pages skip it.
+    """
     q = account_scope(user, action, prefix)
-    return queryset.none() if q is None else queryset.filter(q)
+    if q is None:
+        return queryset.none()
+    if queryset.model is Account and not prefix:
+        queryset = queryset.filter(merged_into__isnull=True)
+    return queryset.filter(q)
 
 
 def visible_accounts(user: Any) -> QuerySet[Account]:
+    """The accounts ``user`` may see; merged accounts are not among them (see ``scoped``)."""
     return scoped(Account.objects.all(), user, Action.VIEW_ACCOUNT)

@@ -151,6 +151,26 @@ class Account(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     first_order_date = models.DateField(_("first order"), null=True, blank=True, db_index=True)
     last_order_date = models.DateField(_("last order"), null=True, blank=True, db_index=True)
+    # A duplicate merged into another account keeps its row (its code still leads somewhere)
+    # but nothing else: lists hide it and its page sends readers to the account it joined.
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_accounts",
+        db_index=False,  # see the partial index below
+    )
+    merged_at = models.DateTimeField(_("merged"), null=True, blank=True)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("merged by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("account")
@@ -165,9 +185,20 @@ class Account(models.Model):
             models.Index(fields=["industry", "id"]),
             models.Index(fields=["name", "id"]),
             models.Index(fields=["created_at", "id"]),
+            # Only merged accounts are indexed: an index holding every NULL would tempt SQLite to
+            # read the list through it ("merged_into IS NULL") instead of through the sort's index.
+            models.Index(
+                fields=["merged_into"], condition=Q(merged_into__isnull=False), name="account_merged_into_idx"
+            ),
+            # Finding the accounts changed since duplicates were last looked for.
+            models.Index(fields=["updated_at"], name="account_updated_at_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(credit_limit__gte=0), name="account_credit_limit_not_negative"),
+            models.CheckConstraint(
+                condition=Q(merged_into__isnull=True) | ~Q(merged_into=models.F("id")),
+                name="account_not_merged_into_itself",
+            ),
             models.CheckConstraint(
                 condition=Q(birthday__isnull=True) | Q(kind="person"), name="account_birthday_only_for_persons"
             ),
@@ -231,6 +262,7 @@ class Activity(models.Model):
         ("call", _("Call")),
         ("email", _("Email")),
         ("meeting", _("Meeting")),
+        ("merge", _("Merge")),
     ]
     PRIVATE_KINDS = frozenset({"note", "call", "meeting"})
 
@@ -283,3 +315,80 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- duplicates ---------------------------------------------------------------------------------
+
+
+class AccountMatchKey(models.Model):
+    """One blocking key of an account ("tax:...", "phone:...", "name:...", see ``domain.duplicates``).
+
+    Accounts that share a key are the only ones compared, so finding the duplicates of
+    one record is a few index lookups, not a scan.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="match_keys")
+    key = models.CharField(max_length=200, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "key"], name="match_key_once_per_account")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class AccountMatchState(models.Model):
+    """The ``updated_at`` of the account when its keys and pairs were last worked out."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="match_state")
+    source_updated_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.account_id} @ {self.source_updated_at:%Y-%m-%d %H:%M}"
+
+
+class DuplicatePair(models.Model):
+    """Two accounts that look like one customer, with the evidence; kept current as accounts change."""
+
+    account_a = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="duplicate_pairs_a")
+    account_b = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="duplicate_pairs_b")
+    score = models.PositiveSmallIntegerField(_("score"))  # percent
+    reasons = models.JSONField(_("reasons"), default=list)
+    found_at = models.DateTimeField(_("found"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("possible duplicate")
+        verbose_name_plural = _("possible duplicates")
+        ordering = ["-score", "-id"]
+        indexes = [models.Index(fields=["score", "id"])]
+        constraints = [
+            models.UniqueConstraint(fields=["account_a", "account_b"], name="duplicate_pair_once"),
+            models.CheckConstraint(condition=Q(account_a__lt=models.F("account_b")), name="duplicate_pair_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_a_id} ~ {self.account_b_id} ({self.score}%)"
+
+
+class DuplicateDismissal(models.Model):
+    """Someone looked at two accounts and said they are different customers; the pair stays hidden."""
+
+    account_a = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="duplicate_dismissals_a")
+    account_b = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="duplicate_dismissals_b")
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, related_name="+"
+    )
+    dismissed_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("dismissed duplicate")
+        verbose_name_plural = _("dismissed duplicates")
+        constraints = [
+            models.UniqueConstraint(fields=["account_a", "account_b"], name="duplicate_dismissal_once"),
+            models.CheckConstraint(
+                condition=Q(account_a__lt=models.F("account_b")), name="duplicate_dismissal_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_a_id} ≠ {self.account_b_id}"

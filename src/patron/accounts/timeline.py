@@ -22,6 +22,8 @@ EVENTS: dict[str, Promise] = {
     "payment_received": _("Payment %(number)s received, %(amount)s"),
     "credit_note_issued": _("Credit note %(number)s for return %(return)s, %(amount)s"),
     "invoice_voided": _("Invoice %(number)s voided"),
+    # "number": the merged account's code and name.
+    "account_merged": _("Merged %(number)s into this account"),
 }
 
 

@@ -37,6 +37,9 @@ class Action(StrEnum):
     EXPORT_ACCOUNTS = "export_accounts"
     EDIT_PRODUCT = "edit_product"  # product data and prices
     MANAGE_SETTINGS = "manage_settings"  # custom fields, regions, rates, users
+    # Moving one account's orders, invoices, payments and contacts into another cannot be undone,
+    # so it needs this on both accounts, not just the right to edit them.
+    MERGE_ACCOUNTS = "merge_accounts"
 
 
 _ALL = frozenset(Relation)
@@ -60,6 +63,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EXPORT_ACCOUNTS: _TEAM,
         Action.EDIT_PRODUCT: _ALL,
         Action.MANAGE_SETTINGS: _NONE,
+        Action.MERGE_ACCOUNTS: _TEAM,
     },
     Role.SALESPERSON: {
         Action.VIEW_ACCOUNT: _OWN,
@@ -74,6 +78,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EXPORT_ACCOUNTS: _OWN,
         Action.EDIT_PRODUCT: _NONE,
         Action.MANAGE_SETTINGS: _NONE,
+        Action.MERGE_ACCOUNTS: _NONE,
     },
     Role.FINANCE: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -88,6 +93,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EXPORT_ACCOUNTS: _ALL,
         Action.EDIT_PRODUCT: _NONE,
         Action.MANAGE_SETTINGS: _NONE,
+        Action.MERGE_ACCOUNTS: _NONE,
     },
     Role.MARKETING: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -102,6 +108,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EXPORT_ACCOUNTS: _ALL,
         Action.EDIT_PRODUCT: _NONE,
         Action.MANAGE_SETTINGS: _NONE,
+        Action.MERGE_ACCOUNTS: _NONE,
     },
 }
 
