@@ -10,8 +10,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +20,7 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import AwareDatetime
 
 from patron.api.pagination import PageQuery, page_of
-from patron.api.schemas import Amount, AmountIn, CodeName, Day, UserRef, responses
+from patron.api.schemas import AccountRef, Amount, AmountIn, CodeIn, CodeName, Day, UserRef, responses
 from patron.audit import selectors as audit_selectors
 from patron.audit.services import audit_record
 from patron.core.errors import FieldErrors
@@ -27,10 +28,10 @@ from patron.core.exports import export_response
 from patron.domain.access import Action
 from patron.staff.models import User
 
-from . import selectors, services
+from . import duplicates, merge, selectors, services
 from .access import can, require, visible_accounts
 from .exports import export_queryset, export_rows
-from .models import Account, Activity, Contact, CustomField, Industry, Region
+from .models import Account, Activity, Contact, CustomField, DuplicateDismissal, Industry, Region
 
 router = Router(tags=["accounts"])
 
@@ -404,6 +405,162 @@ def _account_filters(request: HttpRequest, query: AccountQuery) -> selectors.Acc
     )
 
 
+# --- duplicates and merging (declared before /accounts/{code}, which would take "duplicates") ---
+
+
+class ReasonOut(Schema):
+    code: str = Field(description="SAME_TAX_ID, SAME_PHONE, SAME_EMAIL, SAME_NAME, SIMILAR_NAME or TAX_ID_DIFFERS.")
+    params: dict[str, Any]
+    text: str = Field(description="The reason in the caller's language.")
+
+
+def _reasons(reasons: Any) -> list[dict[str, Any]]:
+    items = [r if isinstance(r, dict) else {"code": r.code, "params": dict(r.params)} for r in reasons]
+    return [{**item, "text": duplicates.reason_text(item)} for item in items]
+
+
+class DuplicatePairOut(Schema):
+    account: AccountRef = Field(description="The older of the two (lower id).")
+    other: AccountRef
+    score: int = Field(description="0-100: how strongly the evidence says they are one customer.")
+    reasons: list[ReasonOut]
+    found_at: dt.datetime
+
+    @staticmethod
+    def resolve_account(obj: Any) -> Any:
+        return obj.account_a
+
+    @staticmethod
+    def resolve_other(obj: Any) -> Any:
+        return obj.account_b
+
+    @staticmethod
+    def resolve_reasons(obj: Any) -> list[dict[str, Any]]:
+        return _reasons(obj.reasons)
+
+
+class DuplicatePage(Schema):
+    items: list[DuplicatePairOut]
+    next_cursor: str | None
+    pending: bool = Field(description="Accounts changed recently are still being compared; ask again for more.")
+
+
+class DuplicatesQuery(PageQuery):
+    account: str | None = Field(None, max_length=100, description="Only the pairs this account (code) is in.")
+
+
+class DuplicateMatchOut(Schema):
+    account: AccountRef
+    score: int
+    reasons: list[ReasonOut]
+
+
+class DuplicateCheckIn(Schema):
+    name: Annotated[str, Field(max_length=500)]
+    tax_id: Text = ""
+    phone: Text = ""
+    email: Text = ""
+
+
+class DismissIn(Schema):
+    account: CodeIn
+    other: CodeIn
+
+
+class DismissOut(Schema):
+    account: AccountRef
+    other: AccountRef
+    dismissed_by: UserRef
+    dismissed_at: dt.datetime
+
+    @staticmethod
+    def resolve_account(obj: Any) -> Any:
+        return obj.account_a
+
+    @staticmethod
+    def resolve_other(obj: Any) -> Any:
+        return obj.account_b
+
+
+class MergeIn(Schema):
+    other: CodeIn = Field(description="Code of the account to merge into the one in the path; it is then hidden.")
+    fields: dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=10)]] = Field(
+        default_factory=dict,
+        description="For fields whose values differ, whose value stays: `this` (the default, unless it is blank), "
+        '`other`, or for notes `both`. Custom fields as `custom.<key>`. Example: `{"phone": "other"}`.',
+    )
+
+
+class MergeOut(Schema):
+    account: AccountRef
+    merged: AccountRef
+    already_merged: bool = Field(description="True when the pair had been merged before and nothing was done.")
+    moved: dict[str, int] = Field(description='Records moved, by kind ("sales.order": 3).')
+
+
+def _matches_out(user: Any, matches: list[duplicates.DuplicateMatch]) -> list[dict[str, Any]]:
+    visible = set(visible_accounts(user).filter(pk__in=[m.account.pk for m in matches]).values_list("pk", flat=True))
+    return [
+        {"account": m.account, "score": m.score, "reasons": _reasons(m.reasons)}
+        for m in matches
+        if m.account.pk in visible
+    ]
+
+
+def _in_reach(user: Any, code: str, field: str) -> Account:
+    """An account the caller may see, merged ones included (so a merge can say what became of them)."""
+    account = merge.reachable(user).select_related("owner__team").filter(code=code).first()
+    if account is None:
+        raise ValidationError({field: [_("Unknown account.")]})
+    return account
+
+
+@router.get(
+    "/accounts/duplicates",
+    response=responses({200: DuplicatePage}, 422),
+    summary="Possible duplicate accounts",
+    description="Pairs of accounts the caller may both see that look like one customer (same tax id, phone or "
+    "email, or names alike once legal forms, brackets and punctuation are ignored), strongest evidence first. "
+    "Pairs marked as not duplicates are left out.",
+)
+def duplicate_list(request: HttpRequest, query: Query[DuplicatesQuery]) -> Any:
+    user = _user(request)
+    account = None
+    if query.account:
+        account = visible_accounts(user).filter(code=query.account).first()
+        if account is None:
+            raise selectors.FilterError("account", _("Unknown account."))
+    page, progress = duplicates.possible_duplicates(user, account=account, cursor=query.cursor, limit=query.limit)
+    return {"items": page.items, "next_cursor": page.next_cursor, "pending": progress.more}
+
+
+@router.post(
+    "/accounts/duplicates/check",
+    response=responses({200: list[DuplicateMatchOut]}, 422),
+    summary="Accounts that a record would duplicate",
+    description="Before creating an account: the existing accounts the caller may see that look like it.",
+)
+def duplicate_check(request: HttpRequest, payload: DuplicateCheckIn) -> Any:
+    matches = duplicates.duplicates_of(
+        name=payload.name, tax_id=payload.tax_id, phone=payload.phone, email=payload.email
+    )
+    return _matches_out(_user(request), matches)
+
+
+@router.post(
+    "/accounts/duplicates/dismiss",
+    response=responses({200: DismissOut}, 403, 422),
+    summary="Mark two accounts as not duplicates",
+    description="They are not suggested as a pair again. Needs the right to edit both; saying it twice is harmless.",
+)
+def duplicate_dismiss(request: HttpRequest, payload: DismissIn) -> Any:
+    user = _user(request)
+    account = _in_reach(user, payload.account, "account")
+    other = _in_reach(user, payload.other, "other")
+    dismissal = duplicates.duplicate_dismiss(actor=user, account=account, other=other)
+    return DuplicateDismissal.objects.select_related("account_a", "account_b", "dismissed_by").get(pk=dismissal.pk)
+
+
 @router.post("/accounts", response=responses({201: AccountOut}, 409, 422), summary="Create an account")
 def account_create(request: HttpRequest, payload: AccountIn) -> Any:
     user = _user(request)
@@ -427,6 +584,41 @@ def account_update(request: HttpRequest, code: str, payload: AccountPatch) -> An
     account = services.account_update(actor=user, account=account, data=data)
     # Reassigned beyond the caller's reach, the account is still shown once, as it now is.
     return _accounts(user).filter(pk=account.pk).first() or account
+
+
+@router.get(
+    "/accounts/{code}/duplicates",
+    response=responses({200: list[DuplicateMatchOut]}, 404),
+    summary="Possible duplicates of an account",
+)
+def account_duplicates(request: HttpRequest, code: str) -> Any:
+    user = _user(request)
+    return _matches_out(user, duplicates.duplicates_for(user, account_for(user, code)))
+
+
+@router.post(
+    "/accounts/{code}/merge",
+    response=responses({200: MergeOut}, 403, 404, 409, 422),
+    summary="Merge another account into this one",
+    description="Everything the other account has (contacts, orders, returns, invoices, payments, credit notes, "
+    "timeline, tags, custom fields) moves to this one; the other is kept, marked as merged and hidden, and its "
+    "history is shown with this account's. Needs the right to merge both accounts (managers for their teams, "
+    "admins). Sending the same merge again returns the first result with `already_merged`; merging into an "
+    "account that was itself merged away is a 409 on `account`, into itself a 422 on `other`.",
+)
+def account_merge(request: HttpRequest, code: str, payload: MergeIn) -> Any:
+    user = _user(request)
+    survivor = merge.reachable(user).select_related("owner__team").filter(code=code).first()
+    if survivor is None:
+        raise Http404
+    other = _in_reach(user, payload.other, "other")
+    result = merge.account_merge(actor=user, survivor=survivor, merged=other, choices=payload.fields)
+    return {
+        "account": result.survivor,
+        "merged": result.merged,
+        "already_merged": result.already,
+        "moved": result.moved,
+    }
 
 
 # --- contacts -----------------------------------------------------------------
@@ -512,11 +704,12 @@ def history(request: HttpRequest, code: str, query: Query[PageQuery]) -> Any:
     user = _user(request)
     account = account_for(user, code)
     require(user, Action.VIEW_HISTORY, account)
-    page = page_of(audit_selectors.account_history(account), sort="-at", query=query)
+    # Accounts merged into this one bring their history along.
+    page = page_of(merge.merged_history(account), sort="-at", query=query)
     if not can(user, Action.VIEW_PRIVATE_NOTES, account):
         # The trail records private notes as they changed; readers who may not see them get the rest.
         for event in page.items:
-            event.changes = audit_selectors.without_private(event.changes)
+            event.changes = merge.without_private_snapshots(audit_selectors.without_private(event.changes))
     return page
 
 

@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import IntegrityError, transaction
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
@@ -26,13 +27,14 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from patron.audit import selectors as audit_selectors
 from patron.audit.models import AuditEvent
 from patron.audit.services import audit_record
+from patron.core.errors import Conflict, error_dict
 from patron.core.exports import export_response
 from patron.core.pagination import BadCursor, encode_cursor, keyset_page
 from patron.domain.access import Action, reach
@@ -41,7 +43,7 @@ from patron.sales.models import Invoice, Order
 from patron.sales.selectors import account_receivables, outstanding_by_account
 from patron.staff.models import User
 
-from . import services
+from . import duplicates, merge, services
 from .access import can, require, role_of, visible_accounts
 from .exports import export_queryset, export_rows
 from .forms import (
@@ -75,6 +77,8 @@ ACTION_LABELS = {
     "RETURN_RECORDED": gettext_lazy("Return recorded"),
     "INVOICE_ISSUED": gettext_lazy("Invoice issued"),
     "PAYMENT_RECORDED": gettext_lazy("Payment recorded"),
+    "ACCOUNT_MERGED": gettext_lazy("Account merged into this one"),
+    "DUPLICATE_DISMISSED": gettext_lazy("Marked as not a duplicate"),
 }
 
 
@@ -87,6 +91,17 @@ def _visible(request: HttpRequest, code: str) -> Account:
     """The account, if the user may see it; otherwise 404 (we do not say that it exists)."""
     qs = visible_accounts(request.user).select_related("owner__team", "region__parent__parent", "industry")
     return get_object_or_404(qs, code=code)
+
+
+def _merged_redirect(request: HttpRequest, code: str, view: str) -> HttpResponse | None:
+    """A merged account's pages lead to the account it joined, if the reader may see that one."""
+    target = merge.merged_target(visible_accounts(request.user), code)
+    if target is None:
+        return None
+    messages.info(
+        request, _("%(code)s was merged into %(target)s; here is %(target)s.") % {"code": code, "target": target.code}
+    )
+    return redirect(view, code=target.code)
 
 
 def _flip(sort: str) -> str:
@@ -272,7 +287,12 @@ def _permissions(user: Any, account: Account) -> dict[str, bool]:
 @login_required
 def account_detail(request: HttpRequest, code: str) -> HttpResponse:
     user = request.user
-    account = _visible(request, code)
+    try:
+        account = _visible(request, code)
+    except Http404:
+        if (moved := _merged_redirect(request, code, "accounts:detail")) is not None:
+            return moved
+        raise
     perms = _permissions(user, account)
     today = timezone.localdate()
     custom_values = [(cf, account.custom.get(cf.key)) for cf in CustomField.objects.filter(active=True)]
@@ -371,14 +391,23 @@ def _is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def _history_rows(events: list[AuditEvent], show_private: bool) -> list[dict[str, Any]]:
+def _history_rows(
+    events: list[AuditEvent], show_private: bool, merged_codes: dict[int, str] | None = None
+) -> list[dict[str, Any]]:
     """Each event with its changes as (label, before, after); creations show only 'after', removals only 'before'."""
     names = _resolve_ids(events)
     custom_labels = {cf.key: cf.label for cf in CustomField.objects.all()}
     rows = []
     for event in events:
         changes: list[tuple[str, Any, Any]] = []
-        for field, pair in sorted((event.changes or {}).items()):
+        stored = event.changes or {}
+        if event.action == "ACCOUNT_MERGED":
+            changes += _merge_details(stored)
+            stored = {k: v for k, v in stored.items() if k not in merge.MERGE_DETAILS}
+        elif event.action == "DUPLICATE_DISMISSED" and isinstance(stored.get("not_duplicate_of"), list):
+            changes.append((_("Not a duplicate of"), None, stored["not_duplicate_of"][-1]))
+            stored = {}
+        for field, pair in sorted(stored.items()):
             if field == "notes" and not show_private:
                 continue
             before, after = [*pair, None, None][:2] if isinstance(pair, list) else (None, pair)
@@ -404,18 +433,51 @@ def _history_rows(events: list[AuditEvent], show_private: bool) -> list[dict[str
             kind = "created"
         elif changes and all(_is_empty(a) for _, _, a in changes):
             kind = "removed"
-        rows.append(
-            {"event": event, "label": ACTION_LABELS.get(event.action, event.action), "changes": changes, "kind": kind}
-        )
+        label = str(ACTION_LABELS.get(event.action, event.action))
+        merged_from = (merged_codes or {}).get(event.account_id or 0)
+        if merged_from:
+            # An entry of an account since merged into this one says whose it was.
+            label = _("%(what)s (on %(code)s)") % {"what": label, "code": merged_from}
+        rows.append({"event": event, "label": label, "changes": changes, "kind": kind})
     return rows
+
+
+def _merge_details(changes: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """What a merge event says beyond changed fields: which account joined, and how much came with it."""
+    details: list[tuple[str, Any, Any]] = []
+    merged = changes.get("merged_account")
+    if isinstance(merged, list) and merged:
+        details.append((_("Merged account"), None, merged[-1]))
+    moved = changes.get("moved")
+    if isinstance(moved, dict) and moved:
+        details.append(
+            (_("Records moved"), None, ", ".join(_moved_text(label, n) for label, n in sorted(moved.items())))
+        )
+    return details
+
+
+def _moved_text(label: str, count: Any) -> str:
+    from django.apps import apps
+
+    try:
+        model = apps.get_model(label)
+    except (LookupError, ValueError):
+        return f"{label}: {count}"
+    return f"{model._meta.verbose_name_plural}: {count}"
 
 
 @login_required
 def account_history(request: HttpRequest, code: str) -> HttpResponse:
-    account = _visible(request, code)
+    try:
+        account = _visible(request, code)
+    except Http404:
+        if (moved := _merged_redirect(request, code, "accounts:history")) is not None:
+            return moved
+        raise
     require(request.user, Action.VIEW_HISTORY, account)
     cursor = request.GET.get("after") or None
-    events_qs = audit_selectors.account_history(account)
+    # Accounts merged into this one bring their history along.
+    events_qs = merge.merged_history(account)
     try:
         page = keyset_page(events_qs, sort="-at", cursor=cursor, limit=HISTORY_SIZE)
     except BadCursor:
@@ -427,7 +489,9 @@ def account_history(request: HttpRequest, code: str) -> HttpResponse:
         {
             "account": account,
             "allowed": _permissions(request.user, account),
-            "rows": _history_rows(page.items, show_private),
+            "rows": _history_rows(
+                page.items, show_private, dict(Account.objects.filter(merged_into=account).values_list("pk", "code"))
+            ),
             "next_cursor": page.next_cursor,
             "tab": "history",
         },
@@ -523,4 +587,195 @@ def email_new(request: HttpRequest, code: str) -> HttpResponse:
         request,
         "accounts/email_form.html",
         {"form": form, "account": account, "no_recipients": not form.fields["contact"].queryset.exists()},  # type: ignore[attr-defined]
+    )
+
+
+# --- possible duplicates and merging ------------------------------------------------------------
+
+
+@login_required
+def account_duplicates_notice(request: HttpRequest, code: str) -> HttpResponse:
+    """The account page's pointer to its possible duplicates, loaded after the page so it costs the page nothing.
+
+    Only those who can act on a duplicate (edit the account) are told about it.
+    """
+    account = _visible(request, code)
+    found = duplicates.duplicates_for(request.user, account) if can(request.user, Action.EDIT_ACCOUNT, account) else []
+    return render(request, "accounts/_duplicates_notice.html", {"account": account, "duplicates": found})
+
+
+def _both(user: Any, action: Action, a: Account, b: Account) -> bool:
+    return can(user, action, a) and can(user, action, b)
+
+
+@login_required
+def duplicate_list(request: HttpRequest) -> HttpResponse:
+    """Pairs of accounts that look like one customer, with why, to merge or to set aside."""
+    user = request.user
+    require(user, Action.VIEW_ACCOUNT)
+    account = _visible(request, request.GET["account"]) if request.GET.get("account") else None
+    try:
+        page, progress = duplicates.possible_duplicates(user, account=account, cursor=request.GET.get("after") or None)
+    except BadCursor:
+        page, progress = duplicates.possible_duplicates(user, account=account)
+    rows = [
+        {
+            "pair": pair,
+            "a": pair.account_a,
+            "b": pair.account_b,
+            "reasons": [duplicates.reason_text(r) for r in pair.reasons],
+            "can_merge": _both(user, Action.MERGE_ACCOUNTS, pair.account_a, pair.account_b),
+            "can_dismiss": _both(user, Action.EDIT_ACCOUNT, pair.account_a, pair.account_b),
+        }
+        for pair in page.items
+    ]
+    return render(
+        request,
+        "accounts/duplicates.html",
+        {"rows": rows, "account": account, "next_cursor": page.next_cursor, "pending": progress.more},
+    )
+
+
+def _next_url(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return fallback
+
+
+@login_required
+@require_POST
+def duplicate_dismiss(request: HttpRequest) -> HttpResponse:
+    reachable = merge.reachable(request.user).select_related("owner__team")
+    account = get_object_or_404(reachable, code=request.POST.get("account", ""))
+    other = get_object_or_404(reachable, code=request.POST.get("other", ""))
+    try:
+        duplicates.duplicate_dismiss(actor=request.user, account=account, other=other)
+    except ValidationError as exc:
+        messages.error(request, " ".join(m for ms in error_dict(exc).values() for m in ms))
+    else:
+        messages.success(
+            request,
+            _("%(a)s and %(b)s are marked as different customers.") % {"a": account.code, "b": other.code},
+        )
+    return redirect(_next_url(request, reverse("accounts:duplicates")))
+
+
+def _shown(account: Account, name: str) -> str:
+    """A field's value as the merge page shows it."""
+    if name.startswith("custom."):
+        value = (account.custom or {}).get(name.removeprefix("custom."))
+        return "—" if value in (None, "") else str(value)
+    if name == "region":
+        return account.region.full_name() if account.region else "—"
+    if name in ("industry", "owner"):
+        related = getattr(account, name)
+        if related is None:
+            return "—"
+        return str(related.display_name()) if name == "owner" else str(related.name)
+    model_field = cast(Any, Account._meta.get_field(name))
+    value = getattr(account, name)
+    if model_field.choices:
+        return str(getattr(account, f"get_{name}_display")())
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _field_title(name: str, labels: dict[str, str]) -> str:
+    if name.startswith("custom."):
+        return labels.get(name.removeprefix("custom."), name.removeprefix("custom."))
+    return str(cast(Any, Account._meta.get_field(name)).verbose_name)
+
+
+def _merge_rows(
+    user: Any, survivor: Account, other: Account, chosen: dict[str, str], errors: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    labels = {cf.key: cf.label for cf in CustomField.objects.all()}
+    differing = set(merge.choosable(survivor, other))
+    names = [*merge.MERGE_FIELDS, *(f"custom.{k}" for k in merge.custom_keys(survivor, other))]
+    private = _both(user, Action.VIEW_PRIVATE_NOTES, survivor, other)
+    rows = []
+    for name in names:
+        if name == "notes" and not private:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "label": _field_title(name, labels),
+                "this": _shown(survivor, name),
+                "other": _shown(other, name),
+                "differs": name in differing,
+                "choice": chosen.get(name, merge.THIS),
+                "joinable": name in merge.JOINABLE,
+                "errors": errors.get(f"fields.{name}", []),
+            }
+        )
+    return rows
+
+
+@login_required
+def account_merge(request: HttpRequest, code: str) -> HttpResponse:
+    """Both accounts side by side; the person merging picks, per differing field, which value stays."""
+    user = request.user
+    reachable = merge.reachable(user).select_related("owner__team", "region__parent__parent", "industry")
+    survivor = get_object_or_404(reachable, code=code)
+    other_code = request.POST.get("other") or request.GET.get("other") or ""
+    other = reachable.filter(code=other_code).first()
+    if other is None:
+        messages.error(request, _("Choose the account to merge into %(code)s.") % {"code": code})
+        return redirect(reverse("accounts:duplicates") + "?" + urlencode({"account": code}))
+    require(user, Action.MERGE_ACCOUNTS, survivor)
+    require(user, Action.MERGE_ACCOUNTS, other)
+    errors: dict[str, list[str]] = {}
+    chosen = merge.default_choices(survivor, other)
+    if request.method == "POST":
+        prefix = "choice."
+        submitted = {k.removeprefix(prefix): str(v) for k, v in request.POST.items() if k.startswith(prefix)}
+        chosen |= {k: v for k, v in submitted.items() if k in chosen}
+        try:
+            result = merge.account_merge(actor=user, survivor=survivor, merged=other, choices=submitted)
+        except ValidationError as exc:
+            errors = error_dict(exc)
+        except Conflict as exc:
+            errors = {exc.field or "__all__": [exc.message]}
+        else:
+            if result.already:
+                messages.info(
+                    request, _("%(other)s was already merged into %(code)s.") % {"other": other.code, "code": code}
+                )
+            else:
+                messages.success(request, _("%(other)s merged into %(code)s.") % {"other": other.code, "code": code})
+            return redirect("accounts:detail", code=result.survivor.code)
+    elif survivor.merged_into_id is not None or other.merged_into_id is not None:
+        errors = {"__all__": [_("One of these accounts was already merged; nothing is left to merge.")]}
+    moving = {
+        _("Contacts"): other.contacts.count(),
+        _("Orders"): other.orders.count(),
+        _("Timeline entries"): other.activities.count(),
+    }
+    if _both(user, Action.VIEW_RECEIVABLES, survivor, other):
+        moving[_("Invoices")] = other.invoices.count()
+        moving[_("Payments")] = other.payments.count()
+    general = [m for field, ms in errors.items() if not field.startswith("fields.") for m in ms]
+    return render(
+        request,
+        "accounts/merge.html",
+        {
+            "account": survivor,
+            "other": other,
+            "rows": _merge_rows(user, survivor, other, chosen, errors),
+            "tags": sorted(
+                set(survivor.tags.values_list("name", flat=True)) | set(other.tags.values_list("name", flat=True))
+            ),
+            "moving": moving,
+            "errors": general,
+            "field_errors": any(f.startswith("fields.") for f in errors),
+            "blocked": bool(general) and request.method != "POST",
+        },
+        status=422 if errors and request.method == "POST" else 200,
     )

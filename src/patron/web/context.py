@@ -14,6 +14,7 @@ from patron.domain.access import Action
 NAVIGATION: list[tuple[str, Any, Action | None]] = [
     ("home", _("Dashboard"), None),
     ("accounts:list", _("Accounts"), Action.VIEW_ACCOUNT),
+    ("accounts:duplicates", _("Duplicates"), Action.EDIT_ACCOUNT),
     ("sales:order_list", _("Orders"), Action.VIEW_ACCOUNT),
     ("sales:invoice_list", _("Invoices"), Action.VIEW_RECEIVABLES),
     ("sales:product_list", _("Products"), None),
