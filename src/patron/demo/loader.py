@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -484,12 +484,22 @@ TIMELINE_EVENTS = {
 REF_MODELS: dict[str, Any] = {"order": Order, "return": Return, "invoice": Invoice, "payment": Payment}
 
 
-class _Converter:
-    """Turns generator records into rows (in ``COLUMNS`` order) with database ids."""
+class RowSink(Protocol):
+    """Where ``_Converter`` puts rows: ``_Writer`` here, the COPY loader's chunks in copy_loader.py."""
 
-    def __init__(self, maps: _Maps) -> None:
+    def add(self, model: Any, rows: list[tuple[Any, ...]]) -> None: ...
+
+
+class _Converter:
+    """Turns generator records into rows (in ``COLUMNS`` order) with database ids.
+
+    ``base`` is what each model's local ids are shifted by; by default the largest id
+    already in its table (the COPY loader passes each chunk's own).
+    """
+
+    def __init__(self, maps: _Maps, base: dict[Any, int] | None = None) -> None:
         self.maps = maps
-        self.base = {m: _max_id(m) for m in STREAMED}
+        self.base = base if base is not None else {m: _max_id(m) for m in STREAMED}
         self.english = english_templates()
         self.user = maps.users.get
 
@@ -509,12 +519,22 @@ class _Converter:
         }
         return TIMELINE_EVENTS[a.event], values
 
-    def write(self, bundle: AccountBundle, out: _Writer) -> None:
-        b = self.base
+    def write(self, bundle: AccountBundle, out: RowSink) -> None:
+        """All rows of one account; a table per method, so a writer can replace one (copy_loader does)."""
+        aid = self.base[Account] + bundle.account.id
+        self.account_rows(bundle, aid, out)
+        self.contact_rows(bundle, aid, out)
+        self.order_rows(bundle, aid, out)
+        self.line_rows(bundle, out)
+        self.return_rows(bundle, aid, out)
+        self.invoice_rows(bundle, aid, out)
+        self.payment_rows(bundle, aid, out)
+        self.activity_rows(bundle, aid, out)
+
+    def account_rows(self, bundle: AccountBundle, aid: int, out: RowSink) -> None:
         u = self.user
         maps = self.maps
         acc = bundle.account
-        aid = b[Account] + acc.id
         out.add(
             Account,
             [
@@ -546,6 +566,9 @@ class _Converter:
             ],
         )
         out.add(AccountTag, [(aid, maps.tags[t]) for t in acc.tags])
+
+    def contact_rows(self, bundle: AccountBundle, aid: int, out: RowSink) -> None:
+        b = self.base
         out.add(
             Contact,
             [
@@ -566,6 +589,10 @@ class _Converter:
                 for c in bundle.contacts
             ],
         )
+
+    def order_rows(self, bundle: AccountBundle, aid: int, out: RowSink) -> None:
+        b = self.base
+        u = self.user
         out.add(
             Order,
             [
@@ -588,7 +615,10 @@ class _Converter:
                 for o in bundle.orders
             ],
         )
-        products = maps.products
+
+    def line_rows(self, bundle: AccountBundle, out: RowSink) -> None:
+        b = self.base
+        products = self.maps.products
         out.add(
             OrderLine,
             [
@@ -606,6 +636,10 @@ class _Converter:
                 for ln in bundle.lines
             ],
         )
+
+    def return_rows(self, bundle: AccountBundle, aid: int, out: RowSink) -> None:
+        b = self.base
+        u = self.user
         out.add(
             Return,
             [
@@ -631,6 +665,10 @@ class _Converter:
                 for r in bundle.return_lines
             ],
         )
+
+    def invoice_rows(self, bundle: AccountBundle, aid: int, out: RowSink) -> None:
+        b = self.base
+        u = self.user
         out.add(
             Invoice,
             [
@@ -651,6 +689,10 @@ class _Converter:
                 for i in bundle.invoices
             ],
         )
+
+    def payment_rows(self, bundle: AccountBundle, aid: int, out: RowSink) -> None:
+        b = self.base
+        u = self.user
         out.add(
             Payment,
             [
@@ -676,6 +718,10 @@ class _Converter:
                 for a in bundle.allocations
             ],
         )
+
+    def activity_rows(self, bundle: AccountBundle, aid: int, out: RowSink) -> None:
+        b = self.base
+        u = self.user
         private = Activity.PRIVATE_KINDS
         rows = []
         for a in bundle.activities:
