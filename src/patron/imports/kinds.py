@@ -32,6 +32,7 @@ from patron.accounts.services import (
 from patron.accounts.timeline import render_stored
 from patron.audit.models import AuditEvent
 from patron.audit.services import snapshot
+from patron.core.bulk import BulkInsert
 from patron.core.errors import FieldErrors
 from patron.domain.access import Action
 from patron.domain.importing import Column, SourceRow
@@ -48,6 +49,7 @@ from patron.sales.services import (
     product_create,
     product_update,
     refresh_order_dates,
+    refresh_order_dates_many,
     return_create,
 )
 from patron.staff.models import User
@@ -660,55 +662,101 @@ def _list_amount(line: OrderLine, currency: str) -> Decimal:
     return line_amount(line.quantity, Money(line.list_unit_price, currency)).amount
 
 
+ORDER_INSERT = (
+    "number",
+    "account_id",
+    "status",
+    "channel",
+    "currency",
+    "order_date",
+    "list_total",
+    "net_total",
+    "note",
+    "created_by_id",
+    "created_at",
+    "confirmed_at",
+)
+LINE_INSERT = (
+    "order_id",
+    "position",
+    "product_id",
+    "quantity",
+    "list_unit_price",
+    "net_unit_price",
+    "line_total",
+    "discounts",
+)
+ACTIVITY_INSERT = ("account_id", "kind", "occurred_at", "actor_id", "subject", "event", "params", "ref_type", "ref_id")
+AUDIT_INSERT = ("at", "actor_id", "action", "entity_type", "entity_id", "account_id", "changes")
+
+
 def _write_orders(run: Run, new_orders: Sequence[tuple[_OrderGroup, Order, list[OrderLine]]]) -> None:
+    """Orders, lines, timeline entries and audit events in a few ``executemany`` calls (core/bulk.py)."""
     if not new_orders:
         return
-    orders = Order.objects.bulk_create([order for _group, order, _lines in new_orders], batch_size=500)
-    all_lines: list[OrderLine] = []
-    activities: list[Activity] = []
-    events: list[AuditEvent] = []
+    now = timezone.now()
+    BulkInsert(Order, ORDER_INSERT).insert(
+        [
+            (
+                o.number,
+                o.account_id,
+                o.status,
+                o.channel,
+                o.currency,
+                o.order_date,
+                o.list_total,
+                o.net_total,
+                o.note,
+                run.actor.pk,
+                now,
+                o.confirmed_at,
+            )
+            for _group, o, _lines in new_orders
+        ]
+    )
+    numbers = [order.number for _group, order, _lines in new_orders]
+    ids: dict[str, int] = {}
+    for chunk in _chunks(numbers):
+        ids.update(Order.objects.filter(number__in=chunk).values_list("number", "id"))
     zone = timezone.get_current_timezone()
-    for (group, _order, lines), order in zip(new_orders, orders, strict=True):
-        for line in lines:
-            line.order = order
-        all_lines.extend(lines)
+    lines: list[tuple[Any, ...]] = []
+    activities: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    for group, order, order_lines in new_orders:
+        order.pk = ids[order.number]
+        lines.extend(
+            (
+                order.pk,
+                line.position,
+                line.product_id,
+                line.quantity,
+                line.list_unit_price,
+                line.net_unit_price,
+                line.line_total,
+                line.discounts,
+            )
+            for line in order_lines
+        )
         event = "order_confirmed" if order.status == Order.CONFIRMED else "order_draft"
         params = {"number": order.number, "total": str(Money(order.net_total, order.currency))}
+        when = dt.datetime.combine(order.order_date, dt.time(12), tzinfo=zone)
+        subject = render_stored(event, params)[:200]
         activities.append(
-            Activity(
-                account_id=order.account_id,
-                kind="order",
-                subject=render_stored(event, params)[:200],
-                event=event,
-                params=params,
-                actor=run.actor,
-                occurred_at=dt.datetime.combine(order.order_date, dt.time(12), tzinfo=zone),
-                ref_type="order",
-                ref_id=str(order.pk),
-            )
+            (order.account_id, "order", when, run.actor.pk, subject, event, params, "order", str(order.pk))
         )
-        events.append(
-            AuditEvent(
-                actor=run.actor,
-                action="ORDER_IMPORTED",
-                entity_type="order",
-                entity_id=str(order.pk),
-                account_id=order.account_id,
-                changes={
-                    "number": [None, order.number],
-                    "net_total": [None, str(order.net_total)],
-                    "currency": [None, order.currency],
-                    "status": [None, order.status],
-                    "import": [None, run.job.pk],
-                },
-            )
-        )
+        changes = {
+            "number": [None, order.number],
+            "net_total": [None, str(order.net_total)],
+            "currency": [None, order.currency],
+            "status": [None, order.status],
+            "import": [None, run.job.pk],
+        }
+        events.append((now, run.actor.pk, "ORDER_IMPORTED", "order", str(order.pk), order.account_id, changes))
         run.record(group.rows[0].number, order)
-    OrderLine.objects.bulk_create(all_lines, batch_size=2000)
-    Activity.objects.bulk_create(activities, batch_size=1000)
-    AuditEvent.objects.bulk_create(events, batch_size=1000)
-    for account_id in sorted({order.account_id for order in orders}):
-        refresh_order_dates(account_id)
+    BulkInsert(OrderLine, LINE_INSERT).insert(lines)
+    BulkInsert(Activity, ACTIVITY_INSERT).insert(activities)
+    BulkInsert(AuditEvent, AUDIT_INSERT).insert(events)
+    refresh_order_dates_many([order.account_id for _group, order, _lines in new_orders])
 
 
 def _replace_order(

@@ -23,6 +23,7 @@ from .messages import problem_text
 from .models import ImportJob, ImportRecord
 
 REPORT_LIMIT = 1000
+PROGRESS_EVERY = 1000  # rows between two progress writes
 
 
 class RolledBack(Exception):
@@ -52,6 +53,7 @@ class Run:
         self._failed_rows: set[int] = set()
         self._progress = progress
         self.done_rows = 0
+        self._reported = 0
 
     # --- findings -------------------------------------------------------------------
 
@@ -79,7 +81,8 @@ class Run:
 
     def tick(self, rows: int = 1) -> None:
         self.done_rows += rows
-        if self._progress is not None and (self.done_rows % 500 < rows or rows > 1):
+        if self._progress is not None and self.done_rows - self._reported >= PROGRESS_EVERY:
+            self._reported = self.done_rows
             self._progress(self.done_rows)
 
     @contextlib.contextmanager

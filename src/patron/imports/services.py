@@ -33,7 +33,7 @@ from patron.core.errors import Conflict
 from patron.domain.access import Action, Role
 from patron.domain.importing import FileError, auto_mapping, missing_required, rows_of
 from patron.sales.models import CreditNote, Invoice, Order, OrderLine, Payment, Product, Return
-from patron.sales.services import product_update, refresh_order_dates
+from patron.sales.services import product_update, refresh_order_dates, refresh_order_dates_many
 
 from .files import Table, read_table
 from .kinds import IMPORTERS, columns_for, field_label
@@ -476,6 +476,32 @@ def _undo_updated(actor: Any, record: ImportRecord) -> str | None:
     return None
 
 
+def _undo_created_orders(job: ImportJob) -> list[str]:
+    """The orders an import created, taken back in bulk (an orders file has tens of thousands)."""
+    records = list(job.records.filter(model="sales.order", action=ImportRecord.CREATED).order_by("id"))
+    problems: list[str] = []
+    ids = [r.object_id for r in records]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        blocked = set(Invoice.objects.filter(order_id__in=chunk).values_list("order_id", flat=True))
+        blocked |= set(Return.objects.filter(order_id__in=chunk).values_list("order_id", flat=True))
+        if blocked:
+            numbers = dict(Order.objects.filter(pk__in=blocked).values_list("pk", "number"))
+            for record in records:
+                if record.object_id in blocked:
+                    reason = _("Order %(number)s has invoices or returns recorded since.") % {
+                        "number": numbers.get(record.object_id, record.object_id)
+                    }
+                    problems.append(_("Row %(row)s: %(reason)s") % {"row": record.row, "reason": reason})
+            continue
+        account_ids = list(Order.objects.filter(pk__in=chunk).values_list("account_id", flat=True))
+        Activity.objects.filter(ref_type="order", ref_id__in=[str(pk) for pk in chunk]).delete()
+        OrderLine.objects.filter(order_id__in=chunk).delete()
+        Order.objects.filter(pk__in=chunk).delete()
+        refresh_order_dates_many(account_ids)
+    return problems
+
+
 def job_undo(*, actor: Any, job: ImportJob) -> ImportJob:
     """Take back everything an import wrote, or nothing if anything recorded since depends on it."""
     with transaction.atomic():
@@ -485,8 +511,8 @@ def job_undo(*, actor: Any, job: ImportJob) -> ImportJob:
             return job  # undoing twice is a no-op
         if job.status != ImportJob.DONE:
             raise Conflict(_("Only a finished import can be undone."), "status")
-        problems: list[str] = []
-        for record in job.records.order_by("-id"):
+        problems = _undo_created_orders(job)
+        for record in job.records.exclude(model="sales.order", action=ImportRecord.CREATED).order_by("-id"):
             undo = _undo_created if record.action == ImportRecord.CREATED else _undo_updated
             with transaction.atomic():
                 reason = undo(actor, record)

@@ -283,6 +283,18 @@ def refresh_order_dates(account_id: int) -> None:
     Account.objects.filter(pk=account_id).update(first_order_date=agg["first"], last_order_date=agg["last"])
 
 
+def refresh_order_dates_many(account_ids: Sequence[int]) -> None:
+    """``refresh_order_dates`` for many accounts, one UPDATE per 500 (imports and their undo)."""
+    ids = sorted(set(account_ids))
+    confirmed = Order.objects.filter(account_id=models.OuterRef("pk"), status=Order.CONFIRMED).values("account_id")
+    first = confirmed.annotate(day=models.Min("order_date")).values("day")
+    last = confirmed.annotate(day=models.Max("order_date")).values("day")
+    for start in range(0, len(ids), 500):
+        Account.objects.filter(pk__in=ids[start : start + 500]).update(
+            first_order_date=models.Subquery(first), last_order_date=models.Subquery(last)
+        )
+
+
 @transaction.atomic
 def order_create(
     *,
