@@ -44,7 +44,7 @@ class BulkInsert:
 
     def __init__(self, model: type[models.Model], columns: Sequence[str]) -> None:
         meta = model._meta
-        given = [cast(models.Field[Any, Any], meta.get_field(name)) for name in columns]
+        given = [cast("models.Field[Any, Any]", meta.get_field(name)) for name in columns]
         names = {getattr(f, "attname", None) for f in given}
         missing = [f for f in meta.concrete_fields if f.attname not in names and not f.primary_key]
         self.defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in missing)
