@@ -455,3 +455,23 @@ def test_command_checks_imports_and_undoes(staff: Any, tmp_path: Any) -> None:
         call_command(
             "import_data", "accounts", str(path), "--user", "manager", "--map", "nope=code", stderr=io.StringIO()
         )
+
+
+def test_new_accounts_that_look_like_existing_ones_are_flagged(staff: Any) -> None:
+    make_account(staff.manager, code="OLD-1", name="深圳华强电子有限公司", phone="0755-88886666")
+    job = check(staff.manager, upload(staff.manager, "accounts", "code,name\nNEW-1,深圳华强电子（深圳）有限公司\n"))
+    assert job.error_count == 0
+    warnings = [p for p in job.report if p["level"] == "warning"]
+    assert [(p["row"], p["field"]) for p in warnings] == [(2, "name")]
+    assert "OLD-1" in warnings[0]["message"]
+
+
+def test_rows_for_a_merged_account_go_to_the_survivor(staff: Any, catalogue: dict[str, Any]) -> None:
+    from patron.accounts.merge import account_merge
+
+    other = make_account(staff.sales, code="C-OLD", name="华强旧")
+    account_merge(actor=staff.manager, survivor=catalogue["account"], merged=other)
+    job = run(staff.sales, upload(staff.sales, "orders", ORDERS_CSV.replace("C-001", "C-OLD")))
+    assert job.status == ImportJob.DONE, job.report
+    assert set(Order.objects.values_list("account__code", flat=True)) == {"C-001"}
+    assert any("merged into C-001" in p["message"] for p in job.report)

@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from patron.accounts.access import can
+from patron.accounts.duplicates import duplicates_of
 from patron.accounts.models import Account, Activity, Contact, CustomField, Industry, Region
 from patron.accounts.services import (
     ACCOUNT_FIELDS,
@@ -318,13 +319,13 @@ def _match_account(run: Run, row: SourceRow, values: dict[str, Any]) -> Account 
     if code:
         found = Account.objects.filter(code=code).select_related("owner__team").first()
         if found is not None:
-            return found
+            return _survivor(run, row.number, "code", found)
     for key, fn in (("tax_id", normalise_tax_id), ("phone", normalise_phone), ("email", normalise_email)):
         value = _normalised(fn, values.get(key))
         if not value:
             continue
         lookup = {f"{key}__iexact" if key == "email" else key: value}
-        matches = list(Account.objects.filter(**lookup).select_related("owner__team")[:2])
+        matches = list(Account.objects.filter(merged_into=None, **lookup).select_related("owner__team")[:2])
         if len(matches) == 1:
             account = matches[0]
             run.warn(
@@ -338,21 +339,29 @@ def _match_account(run: Run, row: SourceRow, values: dict[str, Any]) -> Account 
 
 
 def _flag_duplicates(run: Run, row: SourceRow, account: Account) -> None:
-    try:
-        from patron.accounts.duplicates import duplicates_of
-    except ImportError:  # pragma: no cover - until duplicate detection is installed
-        return
     for match in duplicates_of(
         name=account.name, tax_id=account.tax_id, phone=account.phone, email=account.email, exclude_id=account.pk
     )[:3]:
-        other = match.account
-        reasons = "; ".join(str(r) for r in getattr(match, "reasons", ()))
         run.warn(
             row.number,
             "name",
             _("Possibly the same customer as %(code)s %(name)s (%(reasons)s).")
-            % {"code": other.code, "name": other.name, "reasons": reasons},
+            % {"code": match.account.code, "name": match.account.name, "reasons": "; ".join(match.reason_texts)},
         )
+
+
+def _survivor(run: Run, row: int, field: str, account: Account | None) -> Account | None:
+    """A merged account's rows go to the account it was merged into."""
+    if account is None or account.merged_into_id is None:
+        return account
+    survivor = Account.objects.select_related("owner__team").get(pk=account.merged_into_id)
+    run.warn(
+        row,
+        field,
+        _("Account %(code)s was merged into %(survivor)s; this row goes to %(survivor)s.")
+        % {"code": account.code, "survivor": survivor.code},
+    )
+    return survivor
 
 
 def import_accounts(run: Run, rows: Sequence[SourceRow]) -> None:
@@ -403,7 +412,8 @@ def import_contacts(run: Run, rows: Sequence[SourceRow]) -> None:
             continue
         code = values.pop("account")
         if code not in accounts:
-            accounts[code] = Account.objects.filter(code=code).select_related("owner__team").first()
+            found = Account.objects.filter(code=code).select_related("owner__team").first()
+            accounts[code] = _survivor(run, row.number, "account", found)
         account = accounts[code]
         if account is None:
             run.problem(row.number, "account", no_account() % {"code": code})
@@ -556,7 +566,7 @@ def import_orders(run: Run, rows: Sequence[SourceRow]) -> None:
         head = {key: value for key, (value, _row) in header.items()}
         if any(run.failed(r.number) for r in group.rows):
             continue
-        account = accounts.get(head.get("account", ""))
+        account = _survivor(run, first_row, "account", accounts.get(head.get("account", "")))
         if account is None:
             run.problem(first_row, "account", no_account() % {"code": head.get("account")})
             continue
@@ -894,7 +904,8 @@ def import_payments(run: Run, rows: Sequence[SourceRow]) -> None:
                     )
         if run.errors and any(run.failed(r.number) for r, _v in members):
             continue
-        account = Account.objects.filter(code=head["account"]).select_related("owner__team").first()
+        found = Account.objects.filter(code=head["account"]).select_related("owner__team").first()
+        account = _survivor(run, first_row.number, "account", found)
         if account is None:
             run.problem(first_row.number, "account", no_account() % {"code": head["account"]})
             continue
