@@ -475,3 +475,17 @@ def test_rows_for_a_merged_account_go_to_the_survivor(staff: Any, catalogue: dic
     assert job.status == ImportJob.DONE, job.report
     assert set(Order.objects.values_list("account__code", flat=True)) == {"C-001"}
     assert any("merged into C-001" in p["message"] for p in job.report)
+
+
+@pytest.mark.slow
+def test_a_50_mb_file_is_accepted_and_read_row_by_row(staff: Any) -> None:
+    line = "SO-{n:07},C-001,2026-11-01,PEN,3,9.50,28.50,这一行的备注写得比较长以便文件更大一些\n"
+    header = "订单号,客户编号,订单日期,产品编号,数量,单价,金额,备注\n"
+    rows = 50 * 1024 * 1024 // len(line.format(n=0).encode()) - 1
+    data = (header + "".join(line.format(n=n) for n in range(rows))).encode()
+    assert 49 * 1024 * 1024 < len(data) <= 50 * 1024 * 1024
+    job = job_create(actor=staff.sales, kind="orders", file_name="big.csv", data=data)
+    assert job.total_rows == rows
+    assert len(job.mapping) == 8
+    with pytest.raises(ValidationError, match="larger than the 50 MB"):
+        job_create(actor=staff.sales, kind="orders", file_name="big.csv", data=data + b"x" * (1024 * 1024))
