@@ -37,20 +37,23 @@ def test_the_same_seed_gives_the_same_rows_and_another_seed_others() -> None:
 
 def test_the_spec_is_the_demo_generator_with_the_scale_shape() -> None:
     spec = scale_spec(today=TODAY, accounts=10)
-    assert (spec.order_rate, spec.one_off_share, spec.timeline_days) == (
+    assert (spec.order_rate, spec.one_off_share, spec.timeline_days, spec.more_lines) == (
         SCALE_SHAPE["order_rate"],
         SCALE_SHAPE["one_off_share"],
         SCALE_SHAPE["timeline_days"],
+        SCALE_SHAPE["more_lines"],
     )
     assert spec.accounts == 10
     demo = DemoSpec(today=TODAY)
-    assert (demo.order_rate, demo.one_off_share, demo.timeline_days) == (1.0, 0.0, None)
+    assert (demo.order_rate, demo.one_off_share, demo.timeline_days, demo.more_lines) == (1.0, 0.0, None, 0)
     with pytest.raises(ValueError, match="one_off_share"):
         DemoSpec(today=TODAY, one_off_share=1.5)
     with pytest.raises(ValueError, match="order_rate"):
         DemoSpec(today=TODAY, order_rate=0)
     with pytest.raises(ValueError, match="timeline_days"):
         DemoSpec(today=TODAY, timeline_days=-1)
+    with pytest.raises(ValueError, match="more_lines"):
+        DemoSpec(today=TODAY, more_lines=-1)
 
 
 def _shifted(bundle: AccountBundle, offsets: dict[str, int]) -> AccountBundle:
@@ -122,8 +125,10 @@ def test_about_ten_lines_per_account_many_buy_once_a_few_a_lot(bundles: list[Acc
     assert sum(top) / sum(lines) > 0.4  # a tenth of the accounts hold nearly half of the lines
     key = [len(b.orders) for b in bundles if b.account.is_key_account]
     assert sum(key) / len(key) > 3 * sum(orders.elements()) / n / 2  # key accounts buy a lot
+    per_order = sum(lines) / sum(len(b.orders) for b in bundles)
+    assert 3.5 <= per_order <= 5  # fewer, larger orders than the demo's (about 3 lines)
     rows = sum(b.row_count() for b in bundles)
-    assert 24 <= rows / n <= 33  # the budget a million accounts are sized by
+    assert 20 <= rows / n <= 30  # the budget a million accounts are sized by
 
 
 def test_the_books_hold_invoices_payments_returns_and_some_overdue(bundles: list[AccountBundle]) -> None:

@@ -83,6 +83,7 @@ class DemoSpec:
     order_rate: float = 1.0  # multiplies every account's orders per year (and its spend, so orders keep their size)
     one_off_share: float = 0.0  # share of the accounts that are not key accounts which order once and never again
     timeline_days: int | None = None  # timeline entries of the last N days only; None keeps them all
+    more_lines: int = 0  # companies' orders have up to this many more lines (the same lines in fewer orders)
 
     def __post_init__(self) -> None:
         if self.accounts < 1:
@@ -95,6 +96,8 @@ class DemoSpec:
             raise ValueError("one_off_share must be between 0 and 1")
         if self.timeline_days is not None and self.timeline_days < 0:
             raise ValueError("timeline_days must not be negative")
+        if not 0 <= self.more_lines <= 20:
+            raise ValueError("more_lines must be between 0 and 20")
 
     @property
     def start(self) -> dt.date:
@@ -851,7 +854,7 @@ class _Generator:
         else:
             assert industry is not None
             order_channel = _weighted(rng, ("sales_rep", "phone", "web_shop"), self.cums["company order channel"])
-            lines = (2, 7) if is_key else (1, 4)
+            lines = (2, 7 + spec.more_lines) if is_key else (1, 4 + spec.more_lines)
             if is_key:
                 discount = (0.7, (3, 12))
             elif industry.code == "WHOLESALE":

@@ -4,10 +4,11 @@ The demo gives each account about 140 rows (14 orders over three years, a full
 timeline), which is right for 2,000 accounts and far too much for 1,000,000. The
 scale set keeps every kind of record and the demo's rules (money, returns,
 invoices, payments, allocations) but buys the way a large customer base does:
-about half the accounts order once and never again, the rest a third as often as
-the demo's, key accounts a lot; the timeline keeps the last 90 days. That gives
-about 10 order lines and 28 rows per account, so 1,000,000 accounts make about
-10 million order lines and 28 million rows.
+about half the accounts order once and never again, the others a fifth as often
+as the demo's with somewhat larger orders (about four lines instead of three),
+key accounts a lot; the timeline keeps the last 90 days. That gives about 10
+order lines and 25 rows per account: 1,000,000 accounts make about 10 million
+order lines, 2.5 million orders, invoices and payments, 25 million rows.
 
 Pure Python, like the generator: loaders live in loader.py (any database) and
 copy_loader.py (PostgreSQL, COPY).
@@ -21,7 +22,7 @@ from .generator import DemoSpec
 
 SCALE_ACCOUNTS = 1_000_000
 # The shape (see DemoSpec); tests/integration/test_scale_data.py checks what it gives.
-SCALE_SHAPE: dict[str, float | int] = {"order_rate": 0.3, "one_off_share": 0.45, "timeline_days": 90}
+SCALE_SHAPE: dict[str, float | int] = {"order_rate": 0.18, "one_off_share": 0.45, "timeline_days": 90, "more_lines": 3}
 
 
 def scale_spec(
@@ -44,4 +45,5 @@ def scale_spec(
         order_rate=float(SCALE_SHAPE["order_rate"]),
         one_off_share=float(SCALE_SHAPE["one_off_share"]),
         timeline_days=int(SCALE_SHAPE["timeline_days"]),
+        more_lines=int(SCALE_SHAPE["more_lines"]),
     )
