@@ -245,6 +245,8 @@ def test_orders_dry_run_names_each_bad_cell(staff: Any, catalogue: dict[str, Any
         "SO-6,C-001,2026-11-01,PEN,1,10,10,XYZ\n"
         "SO-7,C-001,2026-11-01,NOPE,1,10,10,CNY\n"
         "SO-8,C-001,2026-11-01,PEN,1,ten,10,CNY\n"
+        f"{'SO-' + '9' * 40},C-001,2026-11-01,PEN,1,10,10,CNY\n"
+        "new,C-001,2026-11-01,PEN,1,10,10,CNY\n"
     )
     job = check(staff.sales, upload(staff.sales, "orders", text))
     found = {(row, field) for row, field, _m in errors_of(job)}
@@ -257,6 +259,8 @@ def test_orders_dry_run_names_each_bad_cell(staff: Any, catalogue: dict[str, Any
         (7, "currency"),
         (8, "sku"),
         (9, "net_unit_price"),
+        (10, "number"),
+        (11, "number"),
     }, errors_of(job)
     assert "25" in next(m for r, f, m in errors_of(job) if f == "line_total")
     assert not Order.objects.exists()
@@ -489,3 +493,13 @@ def test_a_50_mb_file_is_accepted_and_read_row_by_row(staff: Any) -> None:
     assert len(job.mapping) == 8
     with pytest.raises(ValidationError, match="larger than the 50 MB"):
         job_create(actor=staff.sales, kind="orders", file_name="big.csv", data=data + b"x" * (1024 * 1024))
+
+
+def test_a_value_too_long_for_its_column_is_a_row_error(staff: Any, catalogue: dict[str, Any]) -> None:
+    order = make_order(staff.sales, catalogue["account"], [(catalogue["pen"], "10")])
+    invoice = make_invoice(staff.finance, order)
+    text = f"收款单号,客户编号,金额,收款日期,参考号\nPAY-9,C-001,10,2026-11-20,{'x' * 300}\n"
+    job = run(staff.finance, upload(staff.finance, "payments", text))
+    assert job.status == ImportJob.CHECKED
+    assert [(row, field) for row, field, _m in errors_of(job)] == [(2, "reference")]
+    assert invoice.allocations.count() == 0

@@ -35,13 +35,15 @@ from patron.audit.models import AuditEvent
 from patron.audit.services import snapshot
 from patron.core.bulk import BulkInsert
 from patron.core.errors import FieldErrors
+from patron.core.messages import text_error
 from patron.domain.access import Action
 from patron.domain.importing import Column, SourceRow
 from patron.domain.money import Money, MoneyError, line_amount, minor_units
-from patron.domain.text import TextError, normalise_email, normalise_phone, normalise_tax_id
+from patron.domain.text import TextError, check_code, normalise_email, normalise_phone, normalise_tax_id
 from patron.sales.models import Category, Order, OrderLine, Payment, Product, Return
 from patron.sales.services import (
     PRODUCT_FIELDS,
+    RESERVED_NUMBERS,
     AllocationInput,
     LineInput,
     ReturnLineInput,
@@ -564,6 +566,13 @@ def import_orders(run: Run, rows: Sequence[SourceRow]) -> None:
                         % {"number": group.number, "other": value, "value": header[key][0], "row": header[key][1]},
                     )
         head = {key: value for key, (value, _row) in header.items()}
+        try:
+            check_code(group.number, "number")
+            if group.number.lower() in RESERVED_NUMBERS:
+                raise TextError("reserved", "reserved")
+        except TextError as exc:
+            message = text_error(exc) if exc.code != "reserved" else _("This number is reserved; choose another.")
+            run.problem(first_row, "number", message)
         if any(run.failed(r.number) for r in group.rows):
             continue
         account = _survivor(run, first_row, "account", accounts.get(head.get("account", "")))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from patron.core.errors import Conflict, error_dict
@@ -102,6 +102,8 @@ class Run:
             self.problem(row, None, _("You may not make this change."))
         except IntegrityError:
             self.problem(row, None, _("The database refused this row: it conflicts with a record already there."))
+        except DatabaseError:  # a value too long or out of range for its column
+            self.problem(row, None, _("The database refused this row: a value is too long or out of range."))
 
     # --- what was written -----------------------------------------------------------
 

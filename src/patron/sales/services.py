@@ -817,6 +817,8 @@ def payment_record(
         errors.add("received_on", _("A payment cannot be received in the future."))
     if method not in dict(Payment.METHODS):
         errors.add("method", _("Unknown payment method."))
+    if len(reference) > Payment._meta.get_field("reference").max_length:  # type: ignore[operator]
+        errors.add("reference", _("At most %(count)s characters.") % {"count": 100})
     errors.raise_if_any()
     value = _number(errors, "amount", amount, minor_units(currency), positive=True)
     errors.raise_if_any()
