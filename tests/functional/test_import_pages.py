@@ -7,6 +7,7 @@ when the redirect is followed.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from typing import Any
@@ -15,12 +16,14 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
 from django.urls import reverse
+from openpyxl import Workbook
 
 from patron.accounts.models import Account
 from patron.domain.importing import auto_mapping
 from patron.imports import services
 from patron.imports.kinds import columns_for
 from patron.imports.models import ImportJob
+from patron.imports.preview import CSV_PREFIX
 from patron.staff.models import User
 from tests.factories import make_order
 
@@ -350,3 +353,35 @@ def test_the_report_downloads_as_csv(staff: Any) -> None:
     assert rows[0] == ["Row", "Column", "Problem", "Level"]
     assert rows[1][:2] == ["3", "D (信用额度)"]
     assert rows[1][3] == "Error"
+
+
+def test_an_excel_workbook_is_previewed_as_it_will_be_read(staff: Any) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["客户编号", "客户名称", "生日"])
+    sheet.append(["C-001", "深圳华强", dt.datetime(1980, 5, 1)])
+    sheet.append(["C-002", "广州白云", dt.datetime(1975, 12, 31)])
+    out = io.BytesIO()
+    book.save(out)
+    client = as_user(staff.manager)
+    job = uploaded(client, out.getvalue(), name="客户.xlsx")
+    page = client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert re.search(r'data-testid="file-encoding">Excel workbook<', page)
+    preview = re.search(r'data-testid="preview">(.*?)</tbody>', page, re.S).group(1)
+    cells = re.findall(r"<td>([^<]*)</td>", preview)
+    assert cells == ["C-001", "深圳华强", "1980-05-01", "C-002", "广州白云", "1975-12-31"]
+
+
+def test_a_large_csv_is_previewed_from_its_first_rows(staff: Any) -> None:
+    rows = "".join(f"A-{i:05},客户{i},020-{i:08}\n" for i in range(20000))
+    text = "客户编号,客户名称,电话\n" + rows
+    assert len(text.encode("gb18030")) > 2 * CSV_PREFIX
+    client = as_user(staff.manager)
+    job = uploaded(client, text.encode("gb18030"))
+    assert job.total_rows == 20000
+    page = client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert re.search(r'data-testid="file-rows">20000<', page)
+    preview = re.search(r'data-testid="preview">(.*?)</tbody>', page, re.S).group(1)
+    assert re.findall(r'<th scope="row"[^>]*>(\d+)</th>', preview) == ["2", "3", "4", "5", "6"]
+    assert "客户4" in preview
+    assert "客户5" not in preview
