@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja import Field, File, Form, Path, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from patron.accounts.access import role_of
@@ -32,6 +32,7 @@ from .tasks import execute_import
 
 router = Router(tags=["imports"])
 
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 KINDS = Literal["accounts", "contacts", "products", "orders", "returns", "payments"]
 
 
@@ -123,14 +124,16 @@ def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
-def _job(request: HttpRequest, job_id: int) -> ImportJob:
+def _job(request: HttpRequest, job_id: JobId) -> ImportJob:
     job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=job_id)
     if not services.may_see(_user(request), job):
         raise ImportJob.DoesNotExist
     return job
 
 
-@router.get("/imports/fields/{kind}", response=responses({200: list[FieldOut]}), summary="Fields an import reads")
+@router.get(
+    "/imports/fields/{kind}", response=responses({200: list[FieldOut]}, 404, 422), summary="Fields an import reads"
+)
 def import_fields(request: HttpRequest, kind: KINDS) -> Any:
     return [
         {"key": c.key, "label": field_label(kind, c.key), "required": c.required, "kind": c.kind, "headers": c.names}
@@ -184,20 +187,20 @@ def import_upload(
 
 
 @router.get(
-    "/imports/{job_id}", response=responses({200: ImportOut}, 404), summary="An import, its progress and report"
+    "/imports/{job_id}", response=responses({200: ImportOut}, 404, 422), summary="An import, its progress and report"
 )
-def import_detail(request: HttpRequest, job_id: int) -> Any:
+def import_detail(request: HttpRequest, job_id: JobId) -> Any:
     return _job(request, job_id)
 
 
 @router.put(
     "/imports/{job_id}/mapping", response=responses({200: ImportOut}, 404, 409, 422), summary="Map columns to fields"
 )
-def import_mapping(request: HttpRequest, job_id: int, payload: MappingIn) -> Any:
+def import_mapping(request: HttpRequest, job_id: JobId, payload: MappingIn) -> Any:
     return services.job_set_mapping(actor=_user(request), job=_job(request, job_id), mapping=payload.mapping)
 
 
-def _start(request: HttpRequest, job_id: int, dry_run: bool) -> Any:
+def _start(request: HttpRequest, job_id: JobId, dry_run: bool) -> Any:
     job = _job(request, job_id)
     if job.status == ImportJob.DONE and not dry_run:
         return Status(200, job)  # a repeated run request: the import ran once
@@ -213,7 +216,7 @@ def _start(request: HttpRequest, job_id: int, dry_run: bool) -> Any:
     response=responses({202: ImportOut}, 404, 409, 422),
     summary="Dry run: report every problem by row and column, write nothing",
 )
-def import_check(request: HttpRequest, job_id: int) -> Any:
+def import_check(request: HttpRequest, job_id: JobId) -> Any:
     return _start(request, job_id, dry_run=True)
 
 
@@ -222,12 +225,12 @@ def import_check(request: HttpRequest, job_id: int) -> Any:
     response=responses({200: ImportOut, 202: ImportOut}, 404, 409, 422),
     summary="Import: all rows or, if any has an error, none",
 )
-def import_run(request: HttpRequest, job_id: int) -> Any:
+def import_run(request: HttpRequest, job_id: JobId) -> Any:
     return _start(request, job_id, dry_run=False)
 
 
 @router.post(
-    "/imports/{job_id}/undo", response=responses({200: ImportOut}, 404, 409), summary="Undo an import as a whole"
+    "/imports/{job_id}/undo", response=responses({200: ImportOut}, 404, 409, 422), summary="Undo an import as a whole"
 )
-def import_undo(request: HttpRequest, job_id: int) -> Any:
+def import_undo(request: HttpRequest, job_id: JobId) -> Any:
     return services.job_undo(actor=_user(request), job=_job(request, job_id))
