@@ -23,7 +23,7 @@ from patron.domain.importing import auto_mapping
 from patron.imports import services
 from patron.imports.kinds import columns_for
 from patron.imports.models import ImportJob
-from patron.imports.preview import CSV_PREFIX
+from patron.imports.preview import CSV_PREFIX, XLSX_FULL_READ
 from patron.staff.models import User
 from tests.factories import make_order
 
@@ -384,4 +384,23 @@ def test_a_large_csv_is_previewed_from_its_first_rows(staff: Any) -> None:
     preview = re.search(r'data-testid="preview">(.*?)</tbody>', page, re.S).group(1)
     assert re.findall(r'<th scope="row"[^>]*>(\d+)</th>', preview) == ["2", "3", "4", "5", "6"]
     assert "客户4" in preview
+    assert "客户5" not in preview
+
+
+def test_a_large_workbook_is_previewed_from_its_first_rows(staff: Any) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["客户编号", "客户名称", "生日"])
+    sheet.append([])  # a blank row is skipped, as the import skips it
+    for i in range(15000):
+        sheet.append([f"A-{i:05}", f"客户{i}", dt.datetime(1980, 1, 1) + dt.timedelta(days=i)])
+    out = io.BytesIO()
+    book.save(out)
+    assert len(out.getvalue()) > XLSX_FULL_READ
+    client = as_user(staff.manager)
+    job = uploaded(client, out.getvalue(), name="big.xlsx")
+    page = client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    preview = re.search(r'data-testid="preview">(.*?)</tbody>', page, re.S).group(1)
+    assert re.findall(r'<th scope="row"[^>]*>(\d+)</th>', preview) == ["3", "4", "5", "6", "7"]
+    assert re.findall(r"<td>([^<]*)</td>", preview)[:3] == ["A-00000", "客户0", "1980-01-01"]
     assert "客户5" not in preview
