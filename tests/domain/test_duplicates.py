@@ -240,6 +240,30 @@ def test_blocking_keys_name_their_kind():
         "phone:13800138000",
         "email:a@x.cn",
         "name:华强电子实业",
-        "head:华强电",
-        "tail:子实业",
+        "name:强电子实业",
+        "name:华电子实业",
+        "name:华强子实业",
+        "name:华强电实业",
+        "name:华强电子业",
+        "name:华强电子实",
+        "head:华强电子",
+        "tail:电子实业",
     }
+
+
+@given(
+    st.text(alphabet=st.sampled_from(list("华强电子实业深圳美的abcdefg")), min_size=5, max_size=20),
+    st.integers(0, 19),
+    st.sampled_from(list("某xy")),
+    st.sampled_from(["replace", "insert", "delete"]),
+)
+@settings(max_examples=300)
+def test_names_one_typo_apart_always_share_a_block(name, at, letter, edit):
+    at %= len(name)
+    typo = {
+        "replace": name[:at] + letter + name[at + 1 :],
+        "insert": name[:at] + letter + name[at:],
+        "delete": name[:at] + name[at + 1 :],
+    }[edit]
+    a, b = normalise(c(1, name)), normalise(c(2, typo))
+    assert blocking_keys(a) & blocking_keys(b)

@@ -327,7 +327,8 @@ class AccountMatchKey(models.Model):
     one record is a few index lookups, not a scan.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="match_keys")
+    # The unique (account, key) index below serves lookups by account; no second index.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="match_keys", db_index=False)
     key = models.CharField(max_length=200, db_index=True)
 
     class Meta:
