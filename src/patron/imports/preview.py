@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -78,12 +79,12 @@ def preview_rows(job: ImportJob, limit: int = PREVIEW_ROWS) -> list[tuple[int, l
     return rows
 
 
-def _first_sheet_rows(data: bytes, limit: int) -> list[tuple[int, list[Any]]]:
+def _first_sheet_rows(data: bytes, limit: int) -> list[tuple[int, Sequence[Any]]]:
     """The first ``limit`` rows under the header of the first sheet, streamed; blank rows are skipped, as on import."""
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         header_seen = False
-        rows: list[tuple[int, list[Any]]] = []
+        rows: list[tuple[int, Sequence[Any]]] = []
         for number, cells in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):
             if all(is_blank(c) for c in cells):
                 continue
