@@ -114,6 +114,7 @@ def test_dry_run_reports_every_problem_by_row_and_column(staff: Any) -> None:
     assert (6, "credit_limit") in found  # misplaced separator
     assert all(p["column"] for p in job.report if p["field"] in ("credit_limit", "code"))
     assert next(p for p in job.report if p["row"] == 2)["column"] == "C (信用额度)"
+    assert (job.created, job.updated) == (0, 0)  # rows with errors are not counted as would-be writes
     assert not Account.objects.exists()
 
 
@@ -327,6 +328,9 @@ def test_mapping_is_checked(staff: Any) -> None:
     with pytest.raises(ValidationError) as exc:
         job_set_mapping(actor=staff.manager, job=job, mapping={"0": "number", "1": "number", "2": "nope"})
     assert set(exc.value.message_dict) == {"mapping", "mapping.1", "mapping.2"}
+    accounts = upload(staff.manager, "accounts", ACCOUNTS_CSV)
+    with pytest.raises(ValidationError, match="at least one column"):
+        job_set_mapping(actor=staff.manager, job=accounts, mapping={})
     with pytest.raises(ValidationError, match="No column is mapped"):
         check(staff.manager, job)  # an unmapped file is not checked
     products = upload(staff.manager, "products", "货号,名,价\nP-1,笔,1\n")

@@ -118,6 +118,8 @@ class Run:
                 before=before or {},
             )
         )
+        if self.failed(row):
+            return  # written only to find the row's other problems; the run is rolled back
         if before is None:
             self.created += 1
         else:

@@ -135,6 +135,8 @@ def clean_mapping(job: ImportJob, mapping: Mapping[Any, Any]) -> dict[int, str]:
             )
         else:
             cleaned[index] = key
+    if not cleaned and not errors:
+        errors["mapping"] = [_("Map at least one column to a field.")]
     for key in missing_required(cleaned, columns):
         errors.setdefault("mapping", []).append(
             _("No column is mapped to %(field)s, which is required.") % {"field": field_label(job.kind, key)}
