@@ -36,7 +36,7 @@ from .models import Account, AccountMatchKey, AccountMatchState, DuplicateDismis
 
 # Accounts worked out per transaction, and at most per ``refresh`` call from a page or the API.
 CHUNK = 500
-REFRESH_LIMIT = 5000
+REFRESH_LIMIT = 1000
 # Accounts changed this long before the newest one already worked out are checked again: a
 # transaction that saved an account but committed later than others is still seen.
 MARGIN = dt.timedelta(days=1)
