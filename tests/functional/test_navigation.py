@@ -7,15 +7,19 @@ def nav_links(client, user):
     client.force_login(user)
     html = client.get("/").content.decode()
     nav = html.split('class="mainnav"', 1)[1].split("</nav>", 1)[0]
-    return {path for path in ("/accounts/", "/sales/orders/", "/sales/invoices/", "/sales/products/") if path in nav}
+    return {
+        path
+        for path in ("/accounts/", "/sales/orders/", "/sales/invoices/", "/sales/products/", "/imports/")
+        if path in nav
+    }
 
 
 @pytest.mark.parametrize(
     ("role", "expected"),
     [
-        ("admin", {"/accounts/", "/sales/orders/", "/sales/invoices/", "/sales/products/"}),
-        ("sales", {"/accounts/", "/sales/orders/", "/sales/invoices/", "/sales/products/"}),
-        ("finance", {"/accounts/", "/sales/orders/", "/sales/invoices/", "/sales/products/"}),
+        ("admin", {"/accounts/", "/sales/orders/", "/sales/invoices/", "/sales/products/", "/imports/"}),
+        ("sales", {"/accounts/", "/sales/orders/", "/sales/invoices/", "/sales/products/", "/imports/"}),
+        ("finance", {"/accounts/", "/sales/orders/", "/sales/invoices/", "/sales/products/", "/imports/"}),
         ("marketing", {"/accounts/", "/sales/orders/", "/sales/products/"}),
     ],
 )

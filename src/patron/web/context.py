@@ -10,19 +10,30 @@ from django.utils.translation import gettext_lazy as _
 from patron.accounts.access import can
 from patron.domain.access import Action
 
-# (url name, label, the action a user must be able to take somewhere to see the entry)
-NAVIGATION: list[tuple[str, Any, Action | None]] = [
+# (url name, label, the action(s) a user must be able to take somewhere to see the entry; any of a tuple)
+NAVIGATION: list[tuple[str, Any, Action | tuple[Action, ...] | None]] = [
     ("home", _("Dashboard"), None),
     ("accounts:list", _("Accounts"), Action.VIEW_ACCOUNT),
     ("accounts:duplicates", _("Duplicates"), Action.EDIT_ACCOUNT),
     ("sales:order_list", _("Orders"), Action.VIEW_ACCOUNT),
     ("sales:invoice_list", _("Invoices"), Action.VIEW_RECEIVABLES),
     ("sales:product_list", _("Products"), None),
+    (
+        "imports:list",
+        _("Imports"),
+        (Action.CREATE_ACCOUNT, Action.EDIT_PRODUCT, Action.RECORD_ORDER, Action.RECORD_PAYMENT),
+    ),
 ]
+
+
+def _may(user: Any, action: Action | tuple[Action, ...] | None) -> bool:
+    if action is None:
+        return True
+    return any(can(user, a) for a in (action if isinstance(action, tuple) else (action,)))
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"navigation": []}
-    return {"navigation": [(name, label) for name, label, action in NAVIGATION if action is None or can(user, action)]}
+    return {"navigation": [(name, label) for name, label, action in NAVIGATION if _may(user, action)]}
