@@ -507,3 +507,26 @@ def test_a_value_too_long_for_its_column_is_a_row_error(staff: Any, catalogue: d
     assert job.status == ImportJob.CHECKED
     assert [(row, field) for row, field, _m in errors_of(job)] == [(2, "reference")]
     assert invoice.allocations.count() == 0
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_an_exported_product_list_imports_back_unchanged(staff: Any, client: Any, language: str) -> None:
+    make_product("P-1", price="12.50", cost="8.00")
+    make_product("P-2", price="1000.00", cost="600.00")
+    staff.manager.language = language
+    staff.manager.save()
+    client.force_login(staff.manager)
+    response = client.get("/sales/products/?format=csv", HTTP_ACCEPT_LANGUAGE=language)
+    body = b"".join(response.streaming_content)
+    job = run(staff.manager, job_create(actor=staff.manager, kind="products", file_name="p.csv", data=body))
+    assert job.status == ImportJob.DONE, job.report
+    assert (job.created, job.updated, job.unchanged) == (0, 0, 2)
+    assert len(job.mapping) == 8
+
+
+def test_a_salesperson_exports_products_without_costs(staff: Any, client: Any) -> None:
+    make_product("P-1", price="12.50", cost="8.00")
+    client.force_login(staff.sales)
+    body = b"".join(client.get("/sales/products/?format=csv").streaming_content).decode("utf-8-sig")
+    assert "8.0000" not in body
+    assert "12.5000" in body

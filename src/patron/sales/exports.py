@@ -1,4 +1,4 @@
-"""Columns of the order, invoice and payment lists when they are exported."""
+"""Columns of the order, invoice, payment and product lists when they are exported."""
 
 from __future__ import annotations
 
@@ -51,3 +51,19 @@ def payment_columns() -> list[Column]:
         (_("Currency"), lambda p: p.currency),
         (_("Amount"), lambda p: p.amount),
     ]
+
+
+def product_columns(*, with_cost: bool) -> list[Column]:
+    """Headed so that the file imports back as products (see imports/kinds.py)."""
+    columns: list[Column] = [
+        (_("SKU"), lambda p: p.sku),
+        (_("Product name"), lambda p: p.name),
+        (_("Category"), lambda p: p.category.code if p.category_id else ""),
+        (_("Unit"), lambda p: p.unit),
+        (_("List price"), lambda p: p.list_price),
+        (_("Currency"), lambda p: p.currency),
+        (_("Active"), lambda p: _("yes") if p.active else _("no")),
+    ]
+    if with_cost:
+        columns.insert(5, (_("Unit cost"), lambda p: p.unit_cost))
+    return columns

@@ -681,6 +681,9 @@ def product_list(request: HttpRequest) -> HttpResponse:
         products = products.filter(category__path__startswith=category.path)
     if not filters.value("inactive"):
         products = products.filter(active=True)
+    if "format" in request.GET:
+        columns = exports.product_columns(with_cost=can(request.user, Action.EDIT_PRODUCT))
+        return _export(request, products, "sku", "products", columns)
     page = _page(request, products, "sku")
     return render(
         request,
