@@ -18,7 +18,7 @@ from patron.core.errors import Conflict
 from patron.imports.models import ImportJob
 from patron.imports.services import job_create, job_execute, job_set_mapping, job_undo, progress
 from patron.sales.models import Invoice, Order, OrderLine, Payment, Product
-from tests.factories import make_account, make_invoice, make_order, make_product
+from tests.factories import make_account, make_invoice, make_order, make_product, make_region_tree
 
 pytestmark = pytest.mark.django_db
 
@@ -530,3 +530,28 @@ def test_a_salesperson_exports_products_without_costs(staff: Any, client: Any) -
     body = b"".join(client.get("/sales/products/?format=csv").streaming_content).decode("utf-8-sig")
     assert "8.0000" not in body
     assert "12.5000" in body
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_an_exported_account_list_imports_back_unchanged(staff: Any, client: Any, language: str) -> None:
+    from tests.factories import make_industry
+
+    regions = make_region_tree()
+    make_account(
+        staff.sales,
+        code="A-1",
+        name="甲",
+        region=regions["SZ"],
+        industry=make_industry(),
+        phone="0755-1234567",
+        tax_id="91440300MA5F000001",
+        credit_limit="5000",
+        notes="=HYPERLINK(1)",
+    )
+    staff.manager.language = language
+    staff.manager.save()
+    client.force_login(staff.manager)
+    body = b"".join(client.get("/accounts/export/?format=csv").streaming_content)
+    job = check(staff.manager, job_create(actor=staff.manager, kind="accounts", file_name="a.csv", data=body))
+    assert job.report == []
+    assert (job.created, job.updated, job.unchanged) == (0, 0, 1)

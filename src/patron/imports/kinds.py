@@ -71,7 +71,7 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = (
     Column("is_key_account", "bool", names=("大客户", "重点客户", "关键客户", "key account")),
     Column("payment_terms_days", "integer", names=("账期", "账期天数", "付款期限", "payment terms", "terms")),
     Column("credit_limit", "decimal", names=("信用额度", "授信额度", "credit limit")),
-    Column("preferred_channel", names=("首选渠道", "偏好渠道", "preferred channel")),
+    Column("preferred_channel", names=("首选渠道", "首选联系渠道", "偏好渠道", "preferred channel")),
     Column("language", names=("语言",)),
     Column("birthday", "date", names=("生日", "出生日期", "date of birth")),
     Column("tax_id", names=("税号", "纳税人识别号", "统一社会信用代码", "信用代码", "tax id", "uscc", "vat number")),
@@ -79,7 +79,7 @@ ACCOUNT_COLUMNS: tuple[Column, ...] = (
     Column("email", names=("邮箱", "电子邮箱", "电子邮件", "e-mail")),
     Column("address", names=("地址", "详细地址")),
     Column("tags", "list", names=("标签",)),
-    Column("notes", names=("备注", "私密备注", "private notes")),
+    Column("notes", names=("备注", "私密备注", "内部备注", "private notes", "internal notes")),
 )
 CONTACT_COLUMNS: tuple[Column, ...] = (
     Column("account", required=True, names=("客户编号", "客户编码", "客户代码", "account code", "customer code")),
@@ -216,8 +216,9 @@ class Lookups:
         return self._cache[kind]
 
     def region(self, raw: str) -> int | None:
+        """By code or name; a path as the export writes it ("中国 / 广东 / 深圳") by its last part."""
         table = self._named("region", lambda: (((r.code, r.name_zh, r.name_en), r.pk) for r in Region.objects.all()))
-        return table.get(_fold(raw))
+        return table.get(_fold(raw)) or table.get(_fold(str(raw).rsplit("/", 1)[-1]))
 
     def industry(self, raw: str) -> int | None:
         table = self._named(
