@@ -7,18 +7,32 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, Exists, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    DecimalField,
+    Exists,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Upper
+from django.db.models.lookups import IsNull
 from django.utils.translation import gettext as _
 
 from patron.domain.access import Action
 from patron.domain.money import MoneyError, check_places, to_decimal
 
 from .access import scoped
-from .models import Account, Activity, Contact, CustomField, Region
+from .models import Account, Activity, Contact, CustomField, Industry, Region, Tag
 
 SORTS = ("code", "-code", "name", "-name", "created_at", "-created_at")
+AccountTag = Account.tags.through
 
 
 @dataclass
@@ -89,36 +103,101 @@ def _custom_filter(qs: QuerySet[Account], key: str, raw: str) -> QuerySet[Accoun
     return qs.filter(**{f"custom__{key}__icontains": raw})
 
 
+# Shorter search terms look in names only: two digits or letters are in most phones and
+# emails, and the trigram indexes that find codes, phones, emails and tax ids need three.
+SHORTEST_NUMBER_TERM = 3
+# A search that the indexes answer with at most this many accounts filters the list by their
+# ids; a commoner term is matched row by row while the list is read in its order.
+SEARCH_IDS = 2000
+
+
+class _SharesBigrams(Func):
+    """``patron_bigrams(UPPER(field)) @> patron_bigrams(UPPER(term))``, PostgreSQL only.
+
+    The GIN index on a name's pairs of characters (migration 0007_scale_indexes) finds
+    the rows holding every pair of the term; ``icontains`` then checks the term itself.
+    """
+
+    template = "patron_bigrams(%(expressions)s)"
+    arg_joiner = ") @> patron_bigrams("
+    output_field = BooleanField()
+
+    def __init__(self, field_name: str, term: str) -> None:
+        super().__init__(Upper(Cast(field_name, TextField())), Upper(Value(term)))
+
+
+def _matches(term: str, *, indexed: bool) -> tuple[Q, Q]:
+    """What an account's own fields and what a contact's fields must hold (case-insensitive)."""
+    own = Q(name__icontains=term)
+    people = Q(name__icontains=term)
+    if indexed and len(term) >= 2 and connection.vendor == "postgresql":
+        own &= Q(_SharesBigrams("name", term))
+        people &= Q(_SharesBigrams("name", term))
+    if len(term) >= SHORTEST_NUMBER_TERM:
+        own |= Q(code__icontains=term) | Q(phone__icontains=term) | Q(email__icontains=term)
+        own |= Q(tax_id__icontains=term)
+        people |= Q(phone__icontains=term) | Q(email__icontains=term)
+    return own, people
+
+
+def _search(qs: QuerySet[Account], term: str) -> QuerySet[Account]:
+    """The accounts whose name, code, phone, email or tax id holds ``term``, or one of whose contacts'
+    name, phone or email does.
+
+    At a million accounts neither way of asking is fast for every term. A specific term
+    ("聚福电子", a phone number) is found in the search indexes: a few ids, while reading the
+    list row by row would pass over every account and contact (1.6 s at 100,000 accounts). A
+    common term ("华", "sales") matches a fifth of the accounts: sorting them all for one page
+    takes seconds, while reading the list in its order finds a page of matches in the first few
+    hundred rows. So the indexes are asked first, for at most SEARCH_IDS accounts and as many
+    contacts, and only a part that finds more is matched row by row (benchmarks/RESULTS.md).
+    """
+    own, people = _matches(term, indexed=True)
+    own_ids = list(Account.objects.filter(own).order_by().values_list("pk", flat=True)[: SEARCH_IDS + 1])
+    contacts = Contact.objects.filter(people).order_by().values_list("account_id", flat=True)
+    via_contacts = list(contacts[: SEARCH_IDS + 1])
+    if len(own_ids) <= SEARCH_IDS and len(via_contacts) <= SEARCH_IDS:
+        return qs.filter(pk__in=set(own_ids) | set(via_contacts))
+    own, people = _matches(term, indexed=False)
+    match = own if len(own_ids) > SEARCH_IDS else Q(pk__in=own_ids)
+    if len(via_contacts) > SEARCH_IDS:
+        # A subquery per account read (LIMIT 1 keeps PostgreSQL from hashing every contact first).
+        first = Contact.objects.filter(people, account=OuterRef("pk")).order_by().values("pk")[:1]
+        match |= Q(IsNull(Subquery(first), False))
+    else:
+        match |= Q(pk__in=via_contacts)
+    return qs.filter(match)
+
+
 def account_list(*, user: Any, filters: AccountFilters | None = None) -> QuerySet[Account]:
     """The accounts ``user`` may see, filtered and ordered (ties broken by id)."""
     f = filters or AccountFilters()
     qs = scoped(Account.objects.all(), user, Action.VIEW_ACCOUNT).select_related("owner", "region", "industry")
     if f.q:
-        term = f.q.strip()
-        contact_match = Contact.objects.filter(account=OuterRef("pk")).filter(
-            Q(name__icontains=term) | Q(phone__icontains=term) | Q(email__icontains=term)
-        )
-        qs = qs.filter(
-            Q(code__icontains=term)
-            | Q(name__icontains=term)
-            | Q(phone__icontains=term)
-            | Q(email__icontains=term)
-            | Q(tax_id__icontains=term)
-            | Exists(contact_match)
-        )
+        qs = _search(qs, f.q.strip())
     if f.owner is not None:
         qs = qs.filter(owner_id=f.owner)
+    # Region, industry and tags are looked up first and filtered by id: a join on their code
+    # or name hides from PostgreSQL's planner how many accounts match, and at a million
+    # accounts it then sorts every account of an industry to show fifty (seconds instead of
+    # milliseconds; benchmarks/RESULTS.md, "Account list on PostgreSQL").
     if f.region:
         region = Region.objects.filter(code=f.region).first()
         if region is None:
             raise FilterError("region", _("Unknown region."))
-        qs = qs.filter(region__path__startswith=region.path)
+        below = Region.objects.filter(path__startswith=region.path).values_list("id", flat=True)
+        qs = qs.filter(region_id__in=list(below))
     if f.industry:
-        qs = qs.filter(industry__code=f.industry)
+        industry = Industry.objects.filter(code=f.industry).values_list("id", flat=True).first()
+        qs = qs.filter(industry_id=industry) if industry is not None else qs.none()
     if f.key_account is not None:
         qs = qs.filter(is_key_account=f.key_account)
-    for tag in f.tags:
-        qs = qs.filter(tags__name=tag)
+    for name in f.tags:
+        tag = Tag.objects.filter(name=name).values_list("id", flat=True).first()
+        if tag is None:
+            qs = qs.none()
+            break
+        qs = qs.filter(Exists(AccountTag.objects.filter(account_id=OuterRef("pk"), tag_id=tag)))
     if f.kind:
         qs = qs.filter(kind=f.kind)
     if f.created_from:
