@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # all of them
     python benchmarks/run.py account    # those whose name contains "account"
+    python benchmarks/run.py scale      # the scale set on PostgreSQL (minutes; not run without a name)
 
 Each ``bench_*.py`` runs in its own process (each sets up Django on its own
 temporary database). A benchmark exposes ``main() -> dict`` of figures; one
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import runpy
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MARK = "BENCHMARK-RESULT "
+OPT_IN = re.compile(r"^RUN_BY_DEFAULT = False\b", re.MULTILINE)
 
 
 def _run_here(path: Path) -> None:
@@ -53,6 +56,8 @@ def main(argv: list[str]) -> int:
         return 0
     wanted = argv[0] if argv else ""
     paths = [p for p in sorted(HERE.glob("bench_*.py")) if wanted in p.stem]
+    if not wanted:  # the long ones (minutes, gigabytes) run only when named
+        paths = [p for p in paths if not OPT_IN.search(p.read_text())]
     rows: list[tuple[str, str, str]] = []
     failed = 0
     for path in paths:
@@ -64,7 +69,7 @@ def main(argv: list[str]) -> int:
             capture_output=True,
             text=True,
             check=False,
-            timeout=900,
+            timeout=3600,
         )
         elapsed = time.perf_counter() - started
         lines = proc.stdout.splitlines()
