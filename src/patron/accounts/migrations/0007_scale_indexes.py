@@ -1,4 +1,4 @@
-"""Search indexes for the account list at a million accounts, on PostgreSQL only.
+"""Indexes for the account list at a million accounts, on PostgreSQL only.
 
 The list's search looks for the term inside names, codes, phones, emails and tax ids
 of accounts and their contacts. Without an index PostgreSQL reads every account and
@@ -12,6 +12,11 @@ find the candidates (benchmarks/RESULTS.md, "Account list on PostgreSQL"):
   characters; ``selectors.account_list`` searches names only for shorter ones);
 * statistics on the upper-cased names, so the planner knows that a term like "有限" is in
   most names (and reads the list in its order) while "聚福" is in few (and asks the index).
+
+And one for a region's list sorted by name: company names begin with their city, so the
+accounts of a small city sit together late in the name order, and reading the name index
+until fifty of them turn up passed 100,000 others (0.4 s for 33 of the 65 regions);
+(region, name, id) reads them in order directly.
 
 SQLite has no GIN indexes; its search reads the table, as before.
 """
@@ -37,6 +42,7 @@ INDEXES = (
     ("contact_name_bigrams", "accounts_contact", "gin (patron_bigrams(upper((name)::text)))"),
     ("contact_phone_trgm", "accounts_contact", "gin (upper((phone)::text) gin_trgm_ops)"),
     ("contact_email_trgm", "accounts_contact", "gin (upper((email)::text) gin_trgm_ops)"),
+    ("account_region_name_idx", "accounts_account", "btree (region_id, name, id)"),
 )
 STATISTICS = (
     ("account_name_upper", "accounts_account"),
