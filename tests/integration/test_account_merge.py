@@ -310,3 +310,15 @@ def test_two_merges_of_the_same_pair_at_once_merge_once(staff):
     assert AuditEvent.objects.filter(action="ACCOUNT_MERGED").count() == 1
     assert Activity.objects.filter(kind="merge").count() == 1
     assert survivor.orders.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_merged_account_takes_no_new_orders_or_payments(staff) -> None:
+    survivor = make_account(staff.sales, code="S-1", name="甲")
+    merged = make_account(staff.sales, code="M-1", name="甲二")
+    account_merge(actor=staff.manager, survivor=survivor, merged=merged)
+    with pytest.raises(Conflict, match="merged into another"):
+        make_order(staff.sales, merged)
+    with pytest.raises(Conflict, match="merged into another"):
+        sales.payment_record(actor=staff.sales, account=merged, amount="10.00")
+    assert not Order.objects.filter(account=merged).exists()

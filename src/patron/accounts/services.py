@@ -44,7 +44,7 @@ ACCOUNT_FIELDS = (
     "custom",
 )
 # Words the account pages use in their addresses (/accounts/new/), so no account may be called that.
-RESERVED_CODES = frozenset({"new", "views", "export"})
+RESERVED_CODES = frozenset({"new", "views", "export", "duplicates"})
 CONTACT_FIELDS = (
     "name",
     "role",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import send_mail
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from .models import Activity
 
@@ -13,3 +14,11 @@ from .models import Activity
 def send_account_email(activity_id: int, to_address: str) -> None:
     activity = Activity.objects.get(pk=activity_id)
     send_mail(activity.subject, activity.body, settings.DEFAULT_FROM_EMAIL, [to_address], fail_silently=False)
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def refresh_possible_duplicates() -> None:
+    """Keep the possible-duplicates list current after imports and bulk changes, not only on page loads."""
+    from .duplicates import refresh
+
+    refresh(limit=None)

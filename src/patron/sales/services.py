@@ -268,6 +268,14 @@ def build_lines(
     return built
 
 
+def _live(account: Account) -> Account:
+    """The account, locked; one merged into another takes no new records (they belong on the survivor)."""
+    locked = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
+    if locked.merged_into_id is not None:
+        raise Conflict(_("This account was merged into another; record this on that account."), "account")
+    return locked
+
+
 def _check_currency(errors: FieldErrors, currency: str) -> None:
     try:
         minor_units(currency)
@@ -310,7 +318,7 @@ def order_create(
     idempotency_key: str | None = None,
 ) -> Order:
     """Record an order; a request repeated with the same ``idempotency_key`` returns the first order."""
-    account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
+    account = _live(account)
     require(actor, Action.RECORD_ORDER, account)
     if (earlier := _replayed(Order, idempotency_key, account.pk)) is not None:
         return earlier
@@ -691,7 +699,7 @@ def invoice_create(
     number: str | None = None,
     idempotency_key: str | None = None,
 ) -> Invoice:
-    account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
+    account = _live(account)
     require(actor, Action.RECORD_INVOICE, account)
     if (earlier := _replayed(Invoice, idempotency_key, account.pk)) is not None:
         return earlier
@@ -790,7 +798,7 @@ def payment_record(
     the same account and amount returns the payment already recorded instead of
     paying twice; the account row lock makes concurrent replays wait for the first.
     """
-    account = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
+    account = _live(account)
     require(actor, Action.RECORD_PAYMENT, account)
     if idempotency_key:
         earlier = Payment.objects.filter(idempotency_key=idempotency_key).first()
