@@ -396,10 +396,7 @@ def import_accounts(run: Run, rows: Sequence[SourceRow]) -> None:
                 after = snapshot(updated, fields) | {"custom": dict(updated.custom)}
                 if "tags" in data:
                     after["tags"] = sorted(updated.tags.values_list("name", flat=True))
-                if after != before:
-                    run.record(row.number, updated, {"before": before, "after": after})
-                else:
-                    run.unchanged += 1
+                run.compared(row.number, updated, before, after)
 
 
 # --- contacts ---------------------------------------------------------------------------
@@ -442,10 +439,7 @@ def import_contacts(run: Run, rows: Sequence[SourceRow]) -> None:
                 before = snapshot(existing, fields)
                 contact = contact_update(actor=run.actor, contact=existing, data=values)
                 after = snapshot(contact, fields)
-                if after != before:
-                    run.record(row.number, contact, {"before": before, "after": after})
-                else:
-                    run.unchanged += 1
+                run.compared(row.number, contact, before, after)
 
 
 # --- products ---------------------------------------------------------------------------
@@ -480,10 +474,7 @@ def import_products(run: Run, rows: Sequence[SourceRow]) -> None:
                 before = snapshot(product, fields)
                 changed = product_update(actor=run.actor, product=product, data=values)
                 after = snapshot(changed, fields)
-                if after != before:
-                    run.record(row.number, changed, {"before": before, "after": after})
-                else:
-                    run.unchanged += 1
+                run.compared(row.number, changed, before, after)
 
 
 # --- orders -----------------------------------------------------------------------------

@@ -125,6 +125,13 @@ class Run:
         else:
             self.updated += 1
 
+    def compared(self, row: int, instance: models.Model, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """An update: recorded (for undo) when it changed anything, else counted as unchanged."""
+        if after != before:
+            self.record(row, instance, {"before": before, "after": after})
+        elif not self.failed(row):
+            self.unchanged += 1
+
     # --- the report -----------------------------------------------------------------
 
     def report(self, headers: Sequence[str]) -> list[dict[str, Any]]:
