@@ -79,6 +79,9 @@ def run(accounts: int, workers: int, keep_indexes: bool, keep_server: bool, seed
             figures[f"{name}: rows"] = st.rows
             figures[f"{name}: COPY (s), rows/s"] = f"{st.copy_seconds:.1f} s, {rate:,.0f}/s"
             figures[f"{name}: indexes and keys rebuilt (s)"] = st.index_seconds
+        slowest = sorted(result.rebuilt.items(), key=lambda item: -item[1])[:12]
+        for name, seconds in slowest:
+            figures[f"rebuilt: {name} (s)"] = seconds
         figures["CPU: generator workers (s)"] = after[1] - before[1]
         for name, seconds in result.worker_seconds.items():
             figures[f"CPU: workers, {name} (s)"] = seconds

@@ -110,6 +110,7 @@ class CopyLoadResult:
     tables: dict[str, TableStats] = field(default_factory=dict)
     workers: int = 0
     worker_seconds: dict[str, float] = field(default_factory=dict)  # CPU of the workers, summed
+    rebuilt: dict[str, float] = field(default_factory=dict)  # "table.index or constraint" -> seconds
 
 
 # --- COPY text ------------------------------------------------------------------
@@ -237,9 +238,10 @@ class _TextConverter(_Converter):
     allocations: four fifths of the rows) straight to COPY text.
 
     The same values in the same columns as ``_Converter``'s rows formatted by
-    ``CopyTable.line`` (tests/integration/test_scale_copy.py compares them), at a
-    third of the CPU: no tuple per row, no per-column checks. Measured at 1,000,000
-    accounts that is about two minutes of CPU less.
+    ``CopyTable.line`` (tests/integration/test_scale_copy.py compares them), without
+    a tuple per row and per-column checks: 5.2 instead of 6.3 µs a row over all
+    tables, about 27 s of CPU less for the 24 million rows of 1,000,000 accounts.
+    Most of what is left is ``str`` of datetimes and decimals.
     """
 
     def __init__(self, maps: _Maps, base: dict[Any, int], tables: dict[Any, CopyTable]) -> None:
@@ -428,12 +430,14 @@ def _defer_indexes(tables: list[str]) -> list[_Deferred]:
     return sorted(deferred, key=rank)
 
 
-def _rebuild(deferred: list[_Deferred], stats: dict[str, float]) -> None:
+def _rebuild(deferred: list[_Deferred], stats: dict[str, float], each: dict[str, float]) -> None:
     with connection.cursor() as cursor:
         for d in deferred:
             started = time.perf_counter()
             cursor.execute(d.create)
-            stats[d.table] = stats.get(d.table, 0.0) + time.perf_counter() - started
+            seconds = time.perf_counter() - started
+            stats[d.table] = stats.get(d.table, 0.0) + seconds
+            each[f"{d.table}.{d.name}"] = seconds
 
 
 # --- the load -------------------------------------------------------------------
@@ -627,10 +631,11 @@ def _load(
     clock = now
 
     index_seconds: dict[str, float] = {}
+    rebuilt: dict[str, float] = {}
     if deferred:
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
-        _rebuild(deferred, index_seconds)
+        _rebuild(deferred, index_seconds, rebuilt)
     for name, seconds in index_seconds.items():
         if name in stats:
             stats[name].index_seconds += seconds
@@ -662,6 +667,7 @@ def _load(
         phases=phases,
         tables={TABLE_NAMES[by_name[name][0]]: st for name, st in stats.items()},
         worker_seconds=worker_cpu,
+        rebuilt=rebuilt,
     )
 
 
