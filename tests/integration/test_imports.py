@@ -22,6 +22,14 @@ from tests.factories import make_account, make_invoice, make_order, make_product
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def english(staff: Any) -> None:
+    """Reports are worded in the importer's language; these tests read them in English."""
+    for user in vars(staff).values():
+        user.language = "en"
+        user.save(update_fields=["language"])
+
 ACCOUNTS_CSV = (
     "客户编号,客户名称,电话,税号,信用额度,账期,标签\n"
     'C-001,深圳华强电子有限公司,0755-88886666,91440300MA5F000001,"50,000.00",30,经销商、华南\n'
