@@ -56,6 +56,7 @@ class BulkInsert:
         quote = connection.ops.quote_name
         # Table and column names come from the model; values travel as parameters.
         names_sql = ", ".join(quote(f.column) for f in fields)
+        self.copy_sql = f"COPY {quote(meta.db_table)} ({names_sql}) FROM STDIN"
         self.head = f"INSERT INTO {quote(meta.db_table)} ({names_sql}) VALUES "  # noqa: S608
         self.row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
         # Many rows per statement: one round trip per batch instead of one per row on PostgreSQL.
@@ -73,6 +74,13 @@ class BulkInsert:
         return out
 
     def insert(self, rows: Sequence[Sequence[Any]]) -> int:
+        if connection.vendor == "postgresql":
+            # COPY: PostgreSQL's bulk path, several times the speed of INSERT for thousands of rows.
+            with connection.cursor() as cursor, cursor.cursor.copy(self.copy_sql) as copy:
+                for start in range(0, len(rows), self.batch):
+                    for row in self.rows(rows[start : start + self.batch]):
+                        copy.write_row(row)
+            return len(rows)
         with connection.cursor() as cursor:
             for start in range(0, len(rows), self.batch):
                 prepared = self.rows(rows[start : start + self.batch])

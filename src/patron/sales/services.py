@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Case, Sum, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -292,15 +292,28 @@ def refresh_order_dates(account_id: int) -> None:
 
 
 def refresh_order_dates_many(account_ids: Sequence[int]) -> None:
-    """``refresh_order_dates`` for many accounts, one UPDATE per 500 (imports and their undo)."""
+    """``refresh_order_dates`` for many accounts: one UPDATE ... FROM per 500 (imports and their undo).
+
+    Only accounts whose dates change are written, so a large import does not rewrite
+    (and re-index) every account it touches.
+    """
     ids = sorted(set(account_ids))
-    confirmed = Order.objects.filter(account_id=models.OuterRef("pk"), status=Order.CONFIRMED).values("account_id")
-    first = confirmed.annotate(day=models.Min("order_date")).values("day")
-    last = confirmed.annotate(day=models.Max("order_date")).values("day")
+    quote = connection.ops.quote_name
+    accounts, orders = quote(Account._meta.db_table), quote(Order._meta.db_table)
     for start in range(0, len(ids), 500):
-        Account.objects.filter(pk__in=ids[start : start + 500]).update(
-            first_order_date=models.Subquery(first), last_order_date=models.Subquery(last)
+        chunk = ids[start : start + 500]
+        marks = ", ".join(["%s"] * len(chunk))
+        # Table names come from the models; ids and the status travel as parameters.
+        sql = (
+            f"UPDATE {accounts} SET first_order_date = agg.first_day, last_order_date = agg.last_day "  # noqa: S608
+            f"FROM (SELECT a.id AS account_id, MIN(o.order_date) AS first_day, MAX(o.order_date) AS last_day "
+            f"FROM {accounts} a LEFT JOIN {orders} o ON o.account_id = a.id AND o.status = %s "
+            f"WHERE a.id IN ({marks}) GROUP BY a.id) agg "
+            f"WHERE {accounts}.id = agg.account_id AND ({accounts}.first_order_date IS DISTINCT FROM agg.first_day "
+            f"OR {accounts}.last_order_date IS DISTINCT FROM agg.last_day)"
         )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [Order.CONFIRMED, *chunk])
 
 
 @transaction.atomic
