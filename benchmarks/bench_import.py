@@ -19,6 +19,7 @@ import os
 import random
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,7 +42,7 @@ def _reference() -> tuple[list[str], dict[str, str]]:
         [Account(code=f"C{i:05}", name=f"客户{i}", owner=admin) for i in range(ACCOUNTS)], batch_size=1000
     )
     rng = random.Random(7)
-    prices = {f"SKU{i:04}": f"{rng.randint(100, 99999) / 100:.2f}" for i in range(PRODUCTS)}
+    prices = {f"SKU{i:04}": str(Decimal(rng.randint(100, 99999)) / 100) for i in range(PRODUCTS)}
     Product.objects.bulk_create([Product(sku=sku, name=f"产品{sku}", list_price=p) for sku, p in prices.items()])
     return [f"C{i:05}" for i in range(ACCOUNTS)], prices
 
@@ -57,7 +58,7 @@ def _orders_csv(rows: int, codes: list[str], prices: dict[str, str]) -> str:
         for sku in rng.sample(skus, LINES_PER_ORDER):
             quantity = rng.randint(1, 50)
             price = prices[sku]
-            total = f"{int(round(float(price) * 100)) * quantity / 100:,.2f}"
+            total = f"{Decimal(price) * quantity:,.2f}"
             out.append(f'IMP{n:07},{code},{day:%Y/%m/%d},{sku},{quantity},{price},"{total}"')
     return "\n".join(out) + "\n"
 

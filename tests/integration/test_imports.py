@@ -30,6 +30,7 @@ def english(staff: Any) -> None:
         user.language = "en"
         user.save(update_fields=["language"])
 
+
 ACCOUNTS_CSV = (
     "客户编号,客户名称,电话,税号,信用额度,账期,标签\n"
     'C-001,深圳华强电子有限公司,0755-88886666,91440300MA5F000001,"50,000.00",30,经销商、华南\n'

@@ -6,136 +6,210 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0005_activity_event'),
+        ("accounts", "0005_activity_event"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AccountMatchKey',
+            name="AccountMatchKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(db_index=True, max_length=200)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(db_index=True, max_length=200)),
             ],
         ),
         migrations.CreateModel(
-            name='AccountMatchState',
+            name="AccountMatchState",
             fields=[
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='match_state', serialize=False, to='accounts.account')),
-                ('source_updated_at', models.DateTimeField(db_index=True)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="match_state",
+                        serialize=False,
+                        to="accounts.account",
+                    ),
+                ),
+                ("source_updated_at", models.DateTimeField(db_index=True)),
             ],
         ),
         migrations.CreateModel(
-            name='DuplicateDismissal',
+            name="DuplicateDismissal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dismissed_at', models.DateTimeField(auto_now_add=True, verbose_name='when')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("dismissed_at", models.DateTimeField(auto_now_add=True, verbose_name="when")),
             ],
             options={
-                'verbose_name': 'dismissed duplicate',
-                'verbose_name_plural': 'dismissed duplicates',
+                "verbose_name": "dismissed duplicate",
+                "verbose_name_plural": "dismissed duplicates",
             },
         ),
         migrations.CreateModel(
-            name='DuplicatePair',
+            name="DuplicatePair",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.PositiveSmallIntegerField(verbose_name='score')),
-                ('reasons', models.JSONField(default=list, verbose_name='reasons')),
-                ('found_at', models.DateTimeField(auto_now_add=True, verbose_name='found')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("score", models.PositiveSmallIntegerField(verbose_name="score")),
+                ("reasons", models.JSONField(default=list, verbose_name="reasons")),
+                ("found_at", models.DateTimeField(auto_now_add=True, verbose_name="found")),
             ],
             options={
-                'verbose_name': 'possible duplicate',
-                'verbose_name_plural': 'possible duplicates',
-                'ordering': ['-score', '-id'],
+                "verbose_name": "possible duplicate",
+                "verbose_name_plural": "possible duplicates",
+                "ordering": ["-score", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='account',
-            name='merged_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='merged'),
+            model_name="account",
+            name="merged_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="merged"),
         ),
         migrations.AddField(
-            model_name='account',
-            name='merged_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='merged by'),
+            model_name="account",
+            name="merged_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="merged by",
+            ),
         ),
         migrations.AddField(
-            model_name='account',
-            name='merged_into',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_accounts', to='accounts.account', verbose_name='merged into'),
+            model_name="account",
+            name="merged_into",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="merged_accounts",
+                to="accounts.account",
+                verbose_name="merged into",
+            ),
         ),
         migrations.AlterField(
-            model_name='activity',
-            name='kind',
-            field=models.CharField(choices=[('order', 'Order'), ('return', 'Return'), ('invoice', 'Invoice'), ('payment', 'Payment'), ('note', 'Note'), ('call', 'Call'), ('email', 'Email'), ('meeting', 'Meeting'), ('merge', 'Merge')], max_length=20, verbose_name='kind'),
+            model_name="activity",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("order", "Order"),
+                    ("return", "Return"),
+                    ("invoice", "Invoice"),
+                    ("payment", "Payment"),
+                    ("note", "Note"),
+                    ("call", "Call"),
+                    ("email", "Email"),
+                    ("meeting", "Meeting"),
+                    ("merge", "Merge"),
+                ],
+                max_length=20,
+                verbose_name="kind",
+            ),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(condition=models.Q(('merged_into__isnull', False)), fields=['merged_into'], name='account_merged_into_idx'),
+            model_name="account",
+            index=models.Index(
+                condition=models.Q(("merged_into__isnull", False)),
+                fields=["merged_into"],
+                name="account_merged_into_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['updated_at'], name='account_updated_at_idx'),
+            model_name="account",
+            index=models.Index(fields=["updated_at"], name="account_updated_at_idx"),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('merged_into__isnull', True), models.Q(('merged_into', models.F('id')), _negated=True), _connector='OR'), name='account_not_merged_into_itself'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("merged_into__isnull", True),
+                    models.Q(("merged_into", models.F("id")), _negated=True),
+                    _connector="OR",
+                ),
+                name="account_not_merged_into_itself",
+            ),
         ),
         migrations.AddField(
-            model_name='accountmatchkey',
-            name='account',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='match_keys', to='accounts.account'),
+            model_name="accountmatchkey",
+            name="account",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="match_keys",
+                to="accounts.account",
+            ),
         ),
         migrations.AddField(
-            model_name='duplicatedismissal',
-            name='account_a',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='duplicate_dismissals_a', to='accounts.account'),
+            model_name="duplicatedismissal",
+            name="account_a",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="duplicate_dismissals_a",
+                to="accounts.account",
+            ),
         ),
         migrations.AddField(
-            model_name='duplicatedismissal',
-            name='account_b',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='duplicate_dismissals_b', to='accounts.account'),
+            model_name="duplicatedismissal",
+            name="account_b",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="duplicate_dismissals_b",
+                to="accounts.account",
+            ),
         ),
         migrations.AddField(
-            model_name='duplicatedismissal',
-            name='dismissed_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by'),
+            model_name="duplicatedismissal",
+            name="dismissed_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="by",
+            ),
         ),
         migrations.AddField(
-            model_name='duplicatepair',
-            name='account_a',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='duplicate_pairs_a', to='accounts.account'),
+            model_name="duplicatepair",
+            name="account_a",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="duplicate_pairs_a", to="accounts.account"
+            ),
         ),
         migrations.AddField(
-            model_name='duplicatepair',
-            name='account_b',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='duplicate_pairs_b', to='accounts.account'),
+            model_name="duplicatepair",
+            name="account_b",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="duplicate_pairs_b", to="accounts.account"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='accountmatchkey',
-            constraint=models.UniqueConstraint(fields=('account', 'key'), name='match_key_once_per_account'),
+            model_name="accountmatchkey",
+            constraint=models.UniqueConstraint(fields=("account", "key"), name="match_key_once_per_account"),
         ),
         migrations.AddConstraint(
-            model_name='duplicatedismissal',
-            constraint=models.UniqueConstraint(fields=('account_a', 'account_b'), name='duplicate_dismissal_once'),
+            model_name="duplicatedismissal",
+            constraint=models.UniqueConstraint(fields=("account_a", "account_b"), name="duplicate_dismissal_once"),
         ),
         migrations.AddConstraint(
-            model_name='duplicatedismissal',
-            constraint=models.CheckConstraint(condition=models.Q(('account_a__lt', models.F('account_b'))), name='duplicate_dismissal_ordered'),
+            model_name="duplicatedismissal",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("account_a__lt", models.F("account_b"))), name="duplicate_dismissal_ordered"
+            ),
         ),
         migrations.AddIndex(
-            model_name='duplicatepair',
-            index=models.Index(fields=['score', 'id'], name='accounts_du_score_ddd722_idx'),
+            model_name="duplicatepair",
+            index=models.Index(fields=["score", "id"], name="accounts_du_score_ddd722_idx"),
         ),
         migrations.AddConstraint(
-            model_name='duplicatepair',
-            constraint=models.UniqueConstraint(fields=('account_a', 'account_b'), name='duplicate_pair_once'),
+            model_name="duplicatepair",
+            constraint=models.UniqueConstraint(fields=("account_a", "account_b"), name="duplicate_pair_once"),
         ),
         migrations.AddConstraint(
-            model_name='duplicatepair',
-            constraint=models.CheckConstraint(condition=models.Q(('account_a__lt', models.F('account_b'))), name='duplicate_pair_ordered'),
+            model_name="duplicatepair",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("account_a__lt", models.F("account_b"))), name="duplicate_pair_ordered"
+            ),
         ),
     ]
