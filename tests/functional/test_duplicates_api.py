@@ -32,7 +32,7 @@ def twins(staff):
 
 
 def test_the_list_gives_pairs_with_reasons_in_words(api, twins):
-    body = api("manager").get("/api/accounts/duplicates").json()
+    body = api("manager").get("/api/accounts/duplicates", headers={"Accept-Language": "en"}).json()
     assert body["pending"] is False
     [pair] = body["items"]
     assert (pair["account"]["code"], pair["other"]["code"]) == ("HQ-1", "HQ-2")
