@@ -29,16 +29,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.color import no_style
 from django.db import connection, models, transaction
-from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import Max
 
 from patron.accounts.models import Account, Activity, Contact, CustomField, Industry, Region, Tag
 from patron.accounts.timeline import english_templates
 from patron.audit.models import AuditEvent
+from patron.core.bulk import adapter
 from patron.domain.money import Money
 from patron.sales.models import (
     Category,
@@ -375,29 +374,6 @@ COLUMNS: dict[Any, tuple[str, ...]] = {
 WRITE_ORDER: tuple[Any, ...] = (Account, AccountTag, *STREAMED[1:])
 
 
-def _adapter(f: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
-    """The backend's own conversion for a column, as the ORM applies it on insert."""
-    ops = connection.ops
-    base = BaseDatabaseOperations
-    if isinstance(f, models.DateTimeField):
-        if connection.vendor == "sqlite" and settings.USE_TZ:
-            # What SQLite's adapt_datetimefield_value does, without its checks (a third of the time).
-            tz = connection.timezone
-            return lambda v: str(v.astimezone(tz).replace(tzinfo=None))
-        return ops.adapt_datetimefield_value
-    if isinstance(f, models.DateField):
-        return ops.adapt_datefield_value
-    if isinstance(f, models.DecimalField):
-        if type(ops).adapt_decimalfield_value is base.adapt_decimalfield_value:
-            return None  # the driver takes Decimal as it is
-        digits, places = f.max_digits, f.decimal_places
-        return lambda v: ops.adapt_decimalfield_value(v, digits, places)
-    if isinstance(f, models.JSONField):
-        encoder = f.encoder
-        return lambda v: ops.adapt_json_value(v, encoder)
-    return None
-
-
 class _Table:
     """One INSERT statement for a model, its column adapters and defaults for columns not given."""
 
@@ -416,7 +392,7 @@ class _Table:
         names_sql = ", ".join(qn(f.column) for f in fields)
         params_sql = ", ".join(["%s"] * len(fields))
         self.sql = f"INSERT INTO {qn(meta.db_table)} ({names_sql}) VALUES ({params_sql})"  # noqa: S608
-        self.adapters = [(i, fn) for i, f in enumerate(given) if (fn := _adapter(f)) is not None]
+        self.adapters = [(i, fn) for i, f in enumerate(given) if (fn := adapter(f)) is not None]
 
     def prepare(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         adapters, defaults = self.adapters, self.defaults
