@@ -564,3 +564,20 @@ def test_an_exported_account_list_imports_back_unchanged(staff: Any, client: Any
     job = check(staff.manager, job_create(actor=staff.manager, kind="accounts", file_name="a.csv", data=body))
     assert job.report == []
     assert (job.created, job.updated, job.unchanged) == (0, 0, 1)
+
+
+def test_a_changed_order_is_replaced_and_undo_restores_its_lines(staff: Any, catalogue: dict[str, Any]) -> None:
+    run(staff.sales, upload(staff.sales, "orders", ORDERS_CSV))
+    before = Order.objects.get(number="SO-1")
+    totals = (before.list_total, before.net_total)
+    changed = ORDERS_CSV.replace("SO-1,C-001,2026/11/01,PEN,3,9.50,28.50", "SO-1,C-001,2026/11/01,PEN,4,9.50,38.00")
+    job = run(staff.sales, upload(staff.sales, "orders", changed))
+    assert (job.created, job.updated, job.unchanged) == (0, 1, 1)
+    after = Order.objects.get(number="SO-1")
+    assert after.net_total == Decimal("63.00")
+    assert after.lines.get(product=catalogue["pen"]).quantity == 4
+    job_undo(actor=staff.sales, job=job)
+    restored = Order.objects.get(number="SO-1")
+    assert (restored.list_total, restored.net_total) == totals
+    assert restored.lines.get(product=catalogue["pen"]).quantity == 3
+    assert OrderLine.objects.filter(order=restored).count() == 2

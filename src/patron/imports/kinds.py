@@ -159,7 +159,7 @@ def field_label(kind: str, key: str) -> str:
     """A field's name for the mapping page, in the reader's language."""
     if key.startswith("custom."):
         field = CustomField.objects.filter(key=key.removeprefix("custom.")).first()
-        return (field.label if hasattr(field, "label") else field.label_zh) if field else key
+        return field.label if field else key
     model: type[models.Model] = {
         "accounts": Account,
         "contacts": Contact,
@@ -780,6 +780,8 @@ def _replace_order(
         "channel": order.channel,
         "status": order.status,
         "note": order.note,
+        "list_total": str(order.list_total),
+        "net_total": str(order.net_total),
         "lines": [
             [
                 line.position,

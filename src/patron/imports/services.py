@@ -469,10 +469,9 @@ def _undo_updated(actor: Any, record: ImportRecord) -> str | None:
         order.channel = before["channel"]
         order.status = before["status"]
         order.note = before["note"]
-        order.net_total = sum((line.line_total for line in order.lines.all()), Decimal(0))
-        order.list_total = sum(
-            (line.list_unit_price * line.quantity for line in order.lines.all()), Decimal(0)
-        ).quantize(Decimal("0.01"))
+        # The totals as they were, not recomputed: the rounding rules live in domain/money.py only.
+        order.list_total = Decimal(before["list_total"])
+        order.net_total = Decimal(before["net_total"])
         order.save()
         refresh_order_dates(order.account_id)
     return None
