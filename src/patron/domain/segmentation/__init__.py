@@ -1,0 +1,1 @@
+"""Segmentation in the pure core: indicators, classifications, RFM, lifecycle, churn and lifetime value."""
