@@ -25,6 +25,7 @@ from django.db.models.functions import Cast, Upper
 from django.db.models.lookups import IsNull
 from django.utils.translation import gettext as _
 
+from patron.core.pagination import partition_by
 from patron.domain.access import Action
 from patron.domain.money import MoneyError, check_places, to_decimal
 
@@ -186,7 +187,7 @@ def account_list(*, user: Any, filters: AccountFilters | None = None) -> QuerySe
         if region is None:
             raise FilterError("region", _("Unknown region."))
         below = Region.objects.filter(path__startswith=region.path).values_list("id", flat=True)
-        qs = qs.filter(region_id__in=list(below))
+        qs = partition_by(qs, "region_id", list(below))
     if f.industry:
         industry = Industry.objects.filter(code=f.industry).values_list("id", flat=True).first()
         qs = qs.filter(industry_id=industry) if industry is not None else qs.none()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from django.db import models
+from django.db import connections, models
 from django.db.models import Model, Q, QuerySet
 
 T = TypeVar("T", bound=Model)
@@ -77,6 +77,23 @@ def _fits(value: Any, field: Any) -> bool:
     return False
 
 
+_PARTITION = "_keyset_partition"
+
+
+def partition_by(queryset: QuerySet[T], field: str, values: list[Any]) -> QuerySet[T]:
+    """``queryset`` filtered to ``field`` in ``values``, paged one value at a time.
+
+    An index on (field, sort, id) serves one value's rows in order, but not several values'
+    rows merged: PostgreSQL then reads every matching row and sorts them to show fifty
+    (0.3 s for a province of a million accounts). ``keyset_page`` instead takes each
+    value's first page from the index and merges them. The note rides on the query, which
+    every later ``filter`` copies.
+    """
+    queryset = queryset.filter(**{f"{field}__in": values})
+    setattr(queryset.query, _PARTITION, (field, list(values)))
+    return queryset
+
+
 def keyset_page(queryset: QuerySet[T], *, sort: str, cursor: str | None, limit: int) -> Page[T]:
     """One page of ``queryset`` ordered by ``sort`` ("name" or "-name") then id.
 
@@ -96,10 +113,35 @@ def keyset_page(queryset: QuerySet[T], *, sort: str, cursor: str | None, limit: 
         queryset = queryset.filter(**{f"{field}__{op}e": value}).filter(
             Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": pk})
         )
-    rows = list(queryset[: limit + 1])
+    rows = _merged(queryset, ordering, limit + 1)
+    if rows is None:
+        rows = list(queryset[: limit + 1])
     items = rows[:limit]
     next_cursor = None
     if len(rows) > limit and items:
         last = items[-1]
         next_cursor = encode_cursor(getattr(last, field), last.pk)
     return Page(items=items, next_cursor=next_cursor)
+
+
+def _merged(queryset: QuerySet[T], ordering: list[str], count: int) -> list[T] | None:
+    """The first ``count`` rows as the merge of each partition value's first ``count``, or None.
+
+    One statement (a UNION ALL of per-value ``ORDER BY ... LIMIT``) finds the ids; a second
+    loads those rows with everything the queryset selects. Databases that cannot order and
+    limit inside a compound statement (SQLite) read the plain query instead.
+    """
+    partition = getattr(queryset.query, _PARTITION, None)
+    if not partition or len(partition[1]) < 2:
+        return None
+    if not connections[queryset.db].features.supports_slicing_ordering_in_compound:
+        return None
+    field, values = partition
+    sort_field = ordering[0].lstrip("-")
+    branches = [
+        queryset.filter(**{field: value}).order_by(*ordering).values_list(sort_field, "id")[:count] for value in values
+    ]
+    merged = branches[0].union(*branches[1:], all=True).order_by(*ordering)[:count]
+    ids = [pk for _value, pk in merged]
+    found = {row.pk: row for row in queryset.filter(id__in=ids)}
+    return [found[pk] for pk in ids if pk in found]
