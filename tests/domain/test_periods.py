@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patron.domain.periods import Period, PeriodKind, period_containing, previous_period, trailing_days
+from patron.domain.periods import (
+    Period,
+    PeriodKind,
+    period_containing,
+    previous_period,
+    trailing_days,
+    trailing_months,
+    window_period,
+)
 
 CALENDAR = [PeriodKind.MONTH, PeriodKind.QUARTER, PeriodKind.HALF_YEAR, PeriodKind.YEAR]
 days = st.dates(min_value=date(1900, 1, 1), max_value=date(9998, 12, 31))
@@ -138,3 +146,34 @@ def test_smaller_periods_nest_in_larger_ones(day):
     month, quarter, half, year = (period_containing(day, kind) for kind in CALENDAR)
     assert year.start <= half.start <= quarter.start <= month.start
     assert month.end <= quarter.end <= half.end <= year.end
+
+
+@pytest.mark.parametrize(
+    ("window", "as_of", "start", "end"),
+    [
+        ("trailing_12_months", date(2026, 11, 25), date(2025, 11, 26), date(2026, 11, 26)),
+        ("trailing_12_months", date(2024, 2, 29), date(2023, 3, 1), date(2024, 3, 1)),
+        ("this_month", date(2026, 11, 25), date(2026, 11, 1), date(2026, 11, 26)),
+        ("this_quarter", date(2026, 11, 25), date(2026, 10, 1), date(2026, 11, 26)),
+        ("last_quarter", date(2026, 11, 25), date(2026, 7, 1), date(2026, 10, 1)),
+        ("last_quarter", date(2026, 2, 1), date(2025, 10, 1), date(2026, 1, 1)),
+        ("this_year", date(2026, 11, 25), date(2026, 1, 1), date(2026, 11, 26)),
+    ],
+)
+def test_a_window_ends_on_the_run_day_or_is_the_whole_last_quarter(
+    window: str, as_of: date, start: date, end: date
+) -> None:
+    period = window_period(window, as_of)
+    assert (period.start, period.end) == (start, end)
+
+
+def test_a_custom_window_includes_its_last_day_and_needs_both_dates() -> None:
+    assert window_period("custom", date(2026, 11, 25), date(2026, 1, 1), date(2026, 3, 31)).end == date(2026, 4, 1)
+    with pytest.raises(ValueError, match="first and last day"):
+        window_period("custom", date(2026, 11, 25), date(2026, 1, 1))
+    with pytest.raises(ValueError, match="unknown window"):
+        window_period("fortnight", date(2026, 11, 25))
+
+
+def test_trailing_months_clamp_to_the_end_of_a_shorter_month() -> None:
+    assert trailing_months(date(2026, 3, 31), 1).start == date(2026, 2, 28)

@@ -178,6 +178,20 @@ def probe_merge_accounts(w: World, account: Account) -> bool:
     return not _refused(lambda: merge.account_merge(actor=w.actor, survivor=account, merged=twin))
 
 
+def probe_edit_segments(w: World, account: Account) -> bool:
+    from patron.segments import services as segments
+
+    definition = {
+        "kind": "single",
+        "indicator": "sales",
+        "classes": [{"key": "a", "label": "A"}, {"key": "b", "label": "B"}],
+        "method": "thresholds",
+        "thresholds": ["100"],
+    }
+    data = {"key": f"probe-{next(_names)}", "name_zh": "探针", "definition": definition}
+    return not _refused(lambda: segments.classification_create(actor=w.actor, data=data))
+
+
 PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.VIEW_ACCOUNT: probe_view_account,
     Action.EDIT_ACCOUNT: probe_edit_account,
@@ -192,10 +206,11 @@ PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.EDIT_PRODUCT: probe_edit_product,
     Action.MANAGE_SETTINGS: probe_manage_settings,
     Action.MERGE_ACCOUNTS: probe_merge_accounts,
+    Action.EDIT_SEGMENTS: probe_edit_segments,
 }
 
 # Actions that are not about one account: the table grants them for all relations or none.
-NOT_PER_ACCOUNT = {Action.CREATE_ACCOUNT, Action.EDIT_PRODUCT, Action.MANAGE_SETTINGS}
+NOT_PER_ACCOUNT = {Action.CREATE_ACCOUNT, Action.EDIT_PRODUCT, Action.MANAGE_SETTINGS, Action.EDIT_SEGMENTS}
 
 
 def test_every_action_has_a_probe():

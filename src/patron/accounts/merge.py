@@ -40,9 +40,11 @@ JOINABLE = frozenset({"notes"})
 # Records that describe an account rather than belong to it stay where they are: the
 # audit trail is append-only (histories are read across merges instead, ``merged_history``),
 # and the duplicate bookkeeping of the merged account is dropped or kept as it was decided.
+# Segment memberships are dated history of that account; the next run closes them.
 STAY = frozenset(
     {
         ("audit", "auditevent"),
+        ("segments", "membership"),
         ("accounts", "accountmatchkey"),
         ("accounts", "accountmatchstate"),
         ("accounts", "duplicatepair"),

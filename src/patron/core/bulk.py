@@ -46,7 +46,8 @@ MAX_PARAMS = 30000
 class BulkInsert:
     """One INSERT for ``model`` with the given columns (attnames); the others get their defaults."""
 
-    def __init__(self, model: type[models.Model], columns: Sequence[str]) -> None:
+    def __init__(self, model: type[models.Model], columns: Sequence[str], *, raw: Sequence[str] = ()) -> None:
+        """``raw`` columns arrive already in the database's form (e.g. JSON text encoded by polars)."""
         meta = model._meta
         given = [cast("models.Field[Any, Any]", meta.get_field(name)) for name in columns]
         names = {getattr(f, "attname", None) for f in given}
@@ -61,7 +62,7 @@ class BulkInsert:
         self.row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
         # Many rows per statement: one round trip per batch instead of one per row on PostgreSQL.
         self.batch = max(1, MAX_PARAMS // len(fields))
-        self.adapters = [(i, fn) for i, f in enumerate(given) if (fn := adapter(f)) is not None]
+        self.adapters = [(i, fn) for i, f in enumerate(given) if f.name not in raw and (fn := adapter(f)) is not None]
 
     def rows(self, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         out = []

@@ -40,6 +40,8 @@ class Action(StrEnum):
     # Moving one account's orders, invoices, payments and contacts into another cannot be undone,
     # so it needs this on both accounts, not just the right to edit them.
     MERGE_ACCOUNTS = "merge_accounts"
+    # Classifications decide who gets which discount, rebate, coupon and follow-up.
+    EDIT_SEGMENTS = "edit_segments"
 
 
 _ALL = frozenset(Relation)
@@ -64,6 +66,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_PRODUCT: _ALL,
         Action.MANAGE_SETTINGS: _NONE,
         Action.MERGE_ACCOUNTS: _TEAM,
+        Action.EDIT_SEGMENTS: _ALL,
     },
     Role.SALESPERSON: {
         Action.VIEW_ACCOUNT: _OWN,
@@ -79,6 +82,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_PRODUCT: _NONE,
         Action.MANAGE_SETTINGS: _NONE,
         Action.MERGE_ACCOUNTS: _NONE,
+        Action.EDIT_SEGMENTS: _NONE,
     },
     Role.FINANCE: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -94,6 +98,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_PRODUCT: _NONE,
         Action.MANAGE_SETTINGS: _NONE,
         Action.MERGE_ACCOUNTS: _NONE,
+        Action.EDIT_SEGMENTS: _NONE,
     },
     Role.MARKETING: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -109,6 +114,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_PRODUCT: _NONE,
         Action.MANAGE_SETTINGS: _NONE,
         Action.MERGE_ACCOUNTS: _NONE,
+        Action.EDIT_SEGMENTS: _ALL,
     },
 }
 

@@ -77,3 +77,43 @@ def previous_period(period: Period) -> Period:
 
 def trailing_days(end_exclusive: date, days: int) -> Period:
     return Period(end_exclusive - timedelta(days=days), end_exclusive)
+
+
+def trailing_months(end_exclusive: date, months: int) -> Period:
+    """The ``months`` calendar months before ``end_exclusive``, same day of month (clamped)."""
+    index = end_exclusive.year * 12 + (end_exclusive.month - 1) - months
+    year, month = index // 12, index % 12 + 1
+    day = end_exclusive.day
+    while True:
+        try:
+            return Period(date(year, month, day), end_exclusive)
+        except ValueError:
+            day -= 1  # 31 March less one month is 28 or 29 February
+
+
+WINDOWS = ("trailing_12_months", "this_month", "this_quarter", "last_quarter", "this_year", "custom")
+
+
+def window_period(window: str, as_of: date, start: date | None = None, end: date | None = None) -> Period:
+    """The period a classification measures over when it is run on ``as_of`` (included).
+
+    "This ..." windows end with ``as_of``, so a run mid-quarter sees the quarter so far;
+    a custom window is its own dates (``end`` included).
+    """
+    after = as_of + timedelta(days=1)
+    match window:
+        case "trailing_12_months":
+            return trailing_months(after, 12)
+        case "this_month":
+            return Period(period_containing(as_of, PeriodKind.MONTH).start, after, PeriodKind.MONTH)
+        case "this_quarter":
+            return Period(period_containing(as_of, PeriodKind.QUARTER).start, after, PeriodKind.QUARTER)
+        case "last_quarter":
+            return previous_period(period_containing(as_of, PeriodKind.QUARTER))
+        case "this_year":
+            return Period(period_containing(as_of, PeriodKind.YEAR).start, after, PeriodKind.YEAR)
+        case "custom":
+            if start is None or end is None:
+                raise ValueError("a custom window needs its first and last day")
+            return Period(start, end + timedelta(days=1))
+    raise ValueError(f"unknown window {window!r}")

@@ -1,0 +1,199 @@
+"""Reads of the segments app: who is in a segment on a day, who moved, and why an account is where it is.
+
+Other capabilities (discounts, rebates, coupons, follow-up) target segments through
+``accounts_in_segment``: one call, one query, any day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from patron.accounts.access import scoped
+from patron.accounts.models import Account
+from patron.domain.access import Action
+from patron.domain.explain import Reason
+from patron.domain.segmentation.classify import Fitted, explain_account
+from patron.domain.segmentation.definitions import parse_definition
+
+from .models import Classification, Membership, SegmentRun, Snapshot
+
+
+class UnknownSegment(LookupError):
+    """A classification key or class key that does not exist."""
+
+
+def _on(day: dt.date) -> Q:
+    return Q(valid_from__lte=day) & (Q(valid_to__isnull=True) | Q(valid_to__gt=day))
+
+
+def classification_list() -> QuerySet[Classification]:
+    return Classification.objects.all()
+
+
+def classification_get(key: str) -> Classification:
+    try:
+        return Classification.objects.get(key=key)
+    except Classification.DoesNotExist:
+        raise UnknownSegment(key) from None
+
+
+def class_keys(classification: Classification) -> list[str]:
+    from patron.domain.segmentation.definitions import class_keys as keys
+
+    return list(keys(parse_definition(classification.definition)))
+
+
+def memberships_on(classification: Classification, day: dt.date | None = None) -> QuerySet[Membership]:
+    return Membership.objects.filter(_on(day or timezone.localdate()), classification=classification)
+
+
+def accounts_in_segment(
+    classification_key: str, class_keys_: Sequence[str], *, as_of: dt.date | None = None, user: Any = None
+) -> QuerySet[Account]:
+    """Accounts in any of ``class_keys_`` of a classification on ``as_of`` (today), seen by ``user`` if given."""
+    classification = classification_get(classification_key)
+    known = set(class_keys(classification))
+    unknown = [k for k in class_keys_ if k not in known]
+    if unknown:
+        raise UnknownSegment(", ".join(unknown))
+    ids = memberships_on(classification, as_of).filter(class_key__in=list(class_keys_)).values("account_id")
+    qs = Account.objects.filter(id__in=ids)
+    return scoped(qs, user, Action.VIEW_ACCOUNT) if user is not None else qs
+
+
+def counts_on(classification: Classification, day: dt.date | None = None) -> dict[str, int]:
+    rows = memberships_on(classification, day).values("class_key").annotate(n=Count("id")).order_by()
+    found = {row["class_key"]: row["n"] for row in rows}
+    return {key: found.get(key, 0) for key in class_keys(classification)}
+
+
+def counts_over_time(classification: Classification, limit: int = 60) -> list[Snapshot]:
+    """The snapshots of full runs, oldest first: their counts are the series of a chart."""
+    rows = (
+        Snapshot.objects.filter(classification=classification, run__scope=SegmentRun.FULL)
+        .order_by("-as_of", "-id")
+        .only("as_of", "counts")[:limit]
+    )
+    latest_per_day: dict[dt.date, Snapshot] = {}
+    for snapshot in rows:
+        latest_per_day.setdefault(snapshot.as_of, snapshot)
+    return sorted(latest_per_day.values(), key=lambda s: s.as_of)
+
+
+@dataclass
+class Movement:
+    before: dt.date
+    after: dt.date
+    keys: list[str]
+    matrix: dict[tuple[str, str], int]  # (class before, class after) -> accounts; "" for none
+
+    def moved(self) -> int:
+        return sum(n for (a, b), n in self.matrix.items() if a != b)
+
+
+def movement(classification: Classification, before: dt.date, after: dt.date) -> Movement:
+    """How many accounts went from each class on ``before`` to each class on ``after``."""
+    old = dict(memberships_on(classification, before).values_list("account_id", "class_key"))
+    new = dict(memberships_on(classification, after).values_list("account_id", "class_key"))
+    matrix: dict[tuple[str, str], int] = {}
+    for account_id in old.keys() | new.keys():
+        pair = (old.get(account_id, ""), new.get(account_id, ""))
+        matrix[pair] = matrix.get(pair, 0) + 1
+    return Movement(before, after, class_keys(classification), matrix)
+
+
+def movers(
+    classification: Classification, before: dt.date, after: dt.date, *, from_class: str, to_class: str, user: Any
+) -> QuerySet[Membership]:
+    """The memberships (on ``after``) of accounts that were in ``from_class`` on ``before``, now in ``to_class``."""
+    was = memberships_on(classification, before).filter(class_key=from_class).values("account_id")
+    visible = scoped(Account.objects.all(), user, Action.VIEW_ACCOUNT).values("id")
+    return (
+        memberships_on(classification, after)
+        .filter(class_key=to_class, account_id__in=was)
+        .filter(account_id__in=visible)
+        .select_related("account", "snapshot")
+    )
+
+
+@dataclass
+class Placement:
+    """An account's class in one classification, with the reasons that put it there."""
+
+    classification: Classification
+    membership: Membership
+    reasons: tuple[Reason, ...]
+    previous: Membership | None
+
+
+def account_placements(account: Account, day: dt.date | None = None) -> list[Placement]:
+    """Every classification's class for ``account`` on ``day``, explained with the values measured then."""
+    day = day or timezone.localdate()
+    current = list(
+        Membership.objects.filter(_on(day), account=account)
+        .select_related("classification", "snapshot")
+        .order_by("classification__builtin", "classification__key")
+    )
+    placements = []
+    for membership in current:
+        previous = (
+            Membership.objects.filter(
+                account=account, classification=membership.classification, valid_to__lte=membership.valid_from
+            )
+            .order_by("-valid_from", "-id")
+            .first()
+        )
+        placements.append(Placement(membership.classification, membership, explain(membership), previous))
+    return placements
+
+
+def explain(membership: Membership) -> tuple[Reason, ...]:
+    """Why ``membership`` placed its account: the stored values read through the snapshot's definition and fit."""
+    snapshot = membership.snapshot
+    try:
+        definition = parse_definition(snapshot.definition)
+        fitted = Fitted.from_dict(snapshot.fitted)
+    except (ValueError, KeyError, TypeError):
+        return ()
+    values: dict[str, Any] = dict(_values(membership))
+    values["account_id"] = membership.account_id
+    if "region" in values:
+        values["region_path"] = region_path(values.get("region"))
+    explained = explain_account(definition, fitted, values)
+    return explained.reasons
+
+
+def _values(membership: Membership) -> dict[str, Any]:
+    raw = membership.values
+    if isinstance(raw, str):  # stored as JSON text by the bulk path on some backends
+        raw = json.loads(raw)
+    return dict(raw or {})
+
+
+def region_path(region_id: Any) -> list[int]:
+    from patron.accounts.models import Region
+
+    if region_id is None:
+        return []
+    region = Region.objects.filter(pk=region_id).first()
+    if region is None:
+        return []
+    codes = [c for c in region.path.split("/") if c]
+    ids = dict(Region.objects.filter(code__in=codes).values_list("code", "id"))
+    return [ids[c] for c in codes if c in ids]
+
+
+def latest_run() -> SegmentRun | None:
+    return SegmentRun.objects.order_by("-created_at", "-id").first()
+
+
+def company_currency() -> str:
+    return str(settings.PATRON_COMPANY_CURRENCY)

@@ -1,0 +1,351 @@
+"""Writes of the segments app: classifications, and runs that place every account and record who moved."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from patron.accounts.access import can
+from patron.audit.services import audit_record
+from patron.core.bulk import BulkInsert
+from patron.domain.access import Action
+from patron.domain.periods import Period, window_period
+from patron.domain.segmentation.builtin import builtin_definitions
+from patron.domain.segmentation.classify import Context, classify_accounts, required_columns
+from patron.domain.segmentation.definitions import Definition, DefinitionError, parse_definition
+
+from .indicators import MONEY_COLUMNS, account_indicators
+from .messages import problem_text
+from .models import Classification, Membership, SegmentRun, Snapshot
+
+BUILTIN_NAMES = {
+    "value_tier": ("价值分层", "Value tier"),
+    "frequency_tier": ("购买频次分层", "Frequency tier"),
+    "rfm": ("RFM 分群", "RFM segments"),
+    "lifecycle": ("生命周期阶段", "Lifecycle stage"),
+    "key_account_candidates": ("大客户候选", "Key account candidates"),
+}
+CHUNK = 5000
+
+
+def require_editor(actor: Any) -> None:
+    if not can(actor, Action.EDIT_SEGMENTS):
+        raise PermissionDenied(Action.EDIT_SEGMENTS.value)
+
+
+def checked_definition(data: Any) -> Definition:
+    """The definition, or a ValidationError naming every field that is wrong ("definition.thresholds[1]")."""
+    try:
+        return parse_definition(data)
+    except DefinitionError as exc:
+        messages: dict[str, list[str]] = {}
+        for problem in exc.problems:
+            field = "definition" + (
+                "." + problem.path if problem.path and not problem.path.startswith("[") else problem.path
+            )
+            messages.setdefault(field, []).append(problem_text(problem))
+        raise ValidationError(messages) from None
+
+
+def _clean(data: Mapping[str, Any], instance: Classification | None) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    for name in ("name_zh", "name_en", "description"):
+        if name in data:
+            values[name] = str(data[name] or "").strip()
+    if instance is None or "name_zh" in values:
+        if not values.get("name_zh"):
+            errors["name_zh"] = [_("Give the classification a name.")]
+        elif len(values["name_zh"]) > 100:
+            errors["name_zh"] = [_("At most 100 characters.")]
+    if len(values.get("name_en", "")) > 100:
+        errors["name_en"] = [_("At most 100 characters.")]
+    if instance is None:
+        key = str(data.get("key") or "").strip()
+        if not key or len(key) > 40 or not key.replace("_", "").replace("-", "").isalnum() or not key.isascii():
+            errors["key"] = [_("Use 1 to 40 letters, digits, dashes or underscores.")]
+        elif Classification.objects.filter(key=key).exists():
+            errors["key"] = [_("Another classification has this key.")]
+        values["key"] = key
+    window = data.get("window", instance.window if instance else "trailing_12_months")
+    if window not in dict(Classification.WINDOWS):
+        errors["window"] = [_("Choose one of the periods offered.")]
+    values["window"] = window
+    for name in ("window_start", "window_end"):
+        raw = data.get(name, getattr(instance, name, None) if instance else None)
+        if isinstance(raw, str) and raw:
+            try:
+                raw = dt.date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = [_("Enter a date as YYYY-MM-DD.")]
+                raw = None
+        values[name] = raw or None
+    if window == "custom" and not errors.keys() & {"window_start", "window_end"}:
+        start, end = values["window_start"], values["window_end"]
+        if start is None or end is None:
+            errors["window_start" if start is None else "window_end"] = [_("A custom period needs both dates.")]
+        elif end < start:
+            errors["window_end"] = [_("The period must end on or after its first day.")]
+    if "active" in data:
+        values["active"] = bool(data["active"])
+    if instance is None or "definition" in data:
+        try:
+            definition = checked_definition(data.get("definition"))
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        else:
+            values["definition"] = data.get("definition")
+            values["kind"] = definition.kind
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+@transaction.atomic
+def classification_create(*, actor: Any, data: Mapping[str, Any]) -> Classification:
+    require_editor(actor)
+    values = _clean(data, None)
+    classification = Classification.objects.create(updated_by=actor, **values)
+    audit_record(
+        actor=actor,
+        action="CLASSIFICATION_CREATED",
+        instance=classification,
+        changes={"key": [None, classification.key], "definition": [None, classification.definition]},
+    )
+    return classification
+
+
+@transaction.atomic
+def classification_update(*, actor: Any, classification: Classification, data: Mapping[str, Any]) -> Classification:
+    """Edits apply from the next run; snapshots keep the definition they were made with."""
+    require_editor(actor)
+    classification = Classification.objects.select_for_update().get(pk=classification.pk)
+    values = _clean(data, classification)
+    changes = {}
+    for name, value in values.items():
+        before = getattr(classification, name)
+        if before != value:
+            changes[name] = [
+                before.isoformat() if isinstance(before, dt.date) else before,
+                value.isoformat() if isinstance(value, dt.date) else value,
+            ]
+            setattr(classification, name, value)
+    if changes:
+        if "definition" in changes:
+            classification.version += 1
+        classification.updated_by = actor
+        classification.save()
+        audit_record(actor=actor, action="CLASSIFICATION_UPDATED", instance=classification, changes=changes)
+    return classification
+
+
+def install_builtins() -> list[Classification]:
+    """The built-in classifications, made once; users may edit them afterwards."""
+    made = []
+    for key, definition in builtin_definitions().items():
+        zh, en = BUILTIN_NAMES.get(key, (key, key))
+        classification, created = Classification.objects.get_or_create(
+            key=key,
+            defaults={
+                "name_zh": zh,
+                "name_en": en,
+                "kind": parse_definition(definition).kind,
+                "definition": definition,
+                "builtin": True,
+            },
+        )
+        if created:
+            made.append(classification)
+    return made
+
+
+# --- runs ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    run: SegmentRun
+    snapshots: list[Snapshot]
+
+
+def run_create(*, actor: Any, as_of: dt.date | None = None, account_ids: Sequence[int] | None = None) -> SegmentRun:
+    if actor is not None:
+        require_editor(actor)
+    as_of = as_of or timezone.localdate()
+    if as_of > timezone.localdate():
+        raise ValidationError({"as_of": [_("A run cannot look into the future.")]})
+    return SegmentRun.objects.create(
+        as_of=as_of,
+        scope=SegmentRun.INCREMENTAL if account_ids is not None else SegmentRun.FULL,
+        created_by=actor,
+    )
+
+
+def _period(classification: Classification, as_of: dt.date) -> Period:
+    return window_period(classification.window, as_of, classification.window_start, classification.window_end)
+
+
+def run_perform(run: SegmentRun, *, account_ids: Sequence[int] | None = None) -> RunResult:
+    """Measure, classify and write; a failure leaves the run marked failed and no membership changed."""
+    SegmentRun.objects.filter(pk=run.pk).update(status=SegmentRun.RUNNING, started_at=timezone.now())
+    try:
+        with transaction.atomic():
+            result = _perform(run, account_ids)
+    except Exception as exc:
+        SegmentRun.objects.filter(pk=run.pk).update(
+            status=SegmentRun.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        raise
+    run.refresh_from_db()
+    return result
+
+
+def _perform(run: SegmentRun, account_ids: Sequence[int] | None) -> RunResult:
+    classifications = list(Classification.objects.filter(active=True).order_by("id"))
+    later = (
+        Snapshot.objects.filter(classification__in=classifications, as_of__gt=run.as_of)
+        .values_list("classification__key", flat=True)
+        .first()
+    )
+    if later:
+        raise ValidationError(
+            {"as_of": [_("%(key)s already has a snapshot after this day; runs go forward in time.") % {"key": later}]}
+        )
+    context = Context(currency=settings.PATRON_COMPANY_CURRENCY)
+    frames: dict[tuple[dt.date, dt.date], pl.DataFrame] = {}
+    snapshots = []
+    accounts = moved = 0
+    for classification in classifications:
+        period = _period(classification, run.as_of)
+        window = (period.start, period.end)
+        if window not in frames:
+            frames[window] = account_indicators(period, today=run.as_of, account_ids=account_ids).frame
+        frame = frames[window]
+        definition = parse_definition(classification.definition)
+        if definition.kind == Classification.LIFECYCLE:
+            # A stage reads the whole history: an account that bought before the period is not a prospect.
+            frame = frame.with_columns(pl.col("orders_ever").alias("purchase_count"))
+        fitted = None
+        if account_ids is not None:
+            fitted = _last_fit(classification, definition)
+        result = classify_accounts(definition, frame, context=context, fitted=fitted)
+        snapshot = Snapshot.objects.create(
+            run=run,
+            classification=classification,
+            as_of=run.as_of,
+            period_start=period.start,
+            period_end=period.last_day,
+            version=classification.version,
+            definition=classification.definition,
+            fitted=result.fitted.to_dict(),
+            notes=[{"code": r.code, "params": r.params} for r in result.reasons],
+            counts=dict(result.counts),
+        )
+        columns = [c for c in required_columns(definition) if c in frame.columns and c != "region_path"]
+        moved += _write(
+            classification, snapshot, result.memberships, frame.select("account_id", *columns), full=account_ids is None
+        )
+        if account_ids is not None:
+            snapshot.counts = open_counts(classification)
+            snapshot.save(update_fields=["counts"])
+        snapshots.append(snapshot)
+        accounts = max(accounts, frame.height)
+    SegmentRun.objects.filter(pk=run.pk).update(
+        status=SegmentRun.DONE, accounts=accounts, moved=moved, finished_at=timezone.now()
+    )
+    return RunResult(run, snapshots)
+
+
+def _last_fit(classification: Classification, definition: Definition) -> Any:
+    """The cut points of the last full run, so a few changed accounts are placed as everyone else was."""
+    from patron.domain.segmentation.classify import Fitted
+    from patron.domain.segmentation.definitions import fingerprint
+
+    latest = (
+        Snapshot.objects.filter(classification=classification, run__scope=SegmentRun.FULL, run__status=SegmentRun.DONE)
+        .order_by("-as_of", "-id")
+        .values_list("fitted", flat=True)
+        .first()
+    )
+    if latest and latest.get("fingerprint") == fingerprint(definition):
+        return Fitted.from_dict(latest)
+    return None
+
+
+def open_counts(classification: Classification) -> dict[str, int]:
+    from django.db.models import Count
+
+    rows = (
+        Membership.objects.filter(classification=classification, valid_to__isnull=True)
+        .values("class_key")
+        .annotate(n=Count("id"))
+    )
+    return {row["class_key"]: row["n"] for row in rows}
+
+
+def _open_rows(classification: Classification, account_ids: Iterable[int] | None) -> pl.DataFrame:
+    qs = Membership.objects.filter(classification=classification, valid_to__isnull=True)
+    with connection.cursor() as cursor:
+        sql, params = qs.values_list("account_id", "class_key").query.sql_with_params()
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    frame = pl.DataFrame(rows, schema={"account_id": pl.Int64, "old_class": pl.String}, orient="row")
+    if account_ids is not None:
+        frame = frame.filter(pl.col("account_id").is_in(list(account_ids)))
+    return frame
+
+
+def _write(
+    classification: Classification,
+    snapshot: Snapshot,
+    memberships: pl.DataFrame,
+    values: pl.DataFrame,
+    *,
+    full: bool,
+) -> int:
+    """Close the rows of accounts that changed class (or left), open rows for their new class."""
+    new = memberships.select("account_id", "class_key", *(["score"] if "score" in memberships.columns else []))
+    old = _open_rows(classification, None if full else new["account_id"].to_list())
+    joined = new.join(old, on="account_id", how="full", coalesce=True)
+    changed = joined.filter(
+        pl.col("class_key").is_null() | (pl.col("class_key") != pl.col("old_class")) | pl.col("old_class").is_null()
+    )
+    to_close = changed.filter(pl.col("old_class").is_not_null())["account_id"].to_list()
+    for start in range(0, len(to_close), CHUNK):
+        Membership.objects.filter(
+            classification=classification, valid_to__isnull=True, account_id__in=to_close[start : start + CHUNK]
+        ).update(valid_to=snapshot.as_of)
+    opening = changed.filter(pl.col("class_key").is_not_null()).select(
+        "account_id", "class_key", *(["score"] if "score" in new.columns else [])
+    )
+    if opening.height:
+        # Money to the cent and ratios to six places, so stored values read as what was measured.
+        rounded = [
+            pl.col(c).round(2 if c in MONEY_COLUMNS else 6) if values.schema[c] == pl.Float64 else pl.col(c)
+            for c in values.columns
+            if c != "account_id"
+        ]
+        encoded = values.select("account_id", pl.struct(rounded).struct.json_encode().alias("values"))
+        opening = opening.join(encoded, on="account_id", how="left")
+        score = opening["score"].to_list() if "score" in opening.columns else [None] * opening.height
+        rows = [
+            (classification.pk, account_id, class_key, s, raw, snapshot.pk, snapshot.as_of)
+            for (account_id, class_key, raw), s in zip(
+                opening.select("account_id", "class_key", "values").iter_rows(), score, strict=True
+            )
+        ]
+        BulkInsert(
+            Membership,
+            ["classification_id", "account_id", "class_key", "score", "values", "snapshot_id", "valid_from"],
+            raw=("values",),
+        ).insert(rows)
+    return changed.filter(pl.col("old_class").is_not_null()).height
