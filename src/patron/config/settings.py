@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "patron.accounts",
     "patron.sales",
     "patron.imports",
+    "patron.exports",
     "patron.segments",
     "patron.web",
     "patron.demo",

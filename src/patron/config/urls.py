@@ -8,5 +8,6 @@ urlpatterns = [
     path("accounts/", include("patron.accounts.urls")),
     path("sales/", include("patron.sales.urls")),
     path("imports/", include("patron.imports.urls")),
+    path("exports/", include("patron.exports.urls")),
     path("", include("patron.web.urls")),
 ]

@@ -23,6 +23,7 @@ NAVIGATION: list[tuple[str, Any, Action | tuple[Action, ...] | None]] = [
         _("Imports"),
         (Action.CREATE_ACCOUNT, Action.EDIT_PRODUCT, Action.RECORD_ORDER, Action.RECORD_PAYMENT),
     ),
+    ("exports:list", _("Exports"), None),
 ]
 
 
