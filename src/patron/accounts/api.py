@@ -12,8 +12,9 @@ from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Path, Query, Router, Schema, Status
@@ -26,11 +27,13 @@ from patron.audit.services import audit_record
 from patron.core.errors import FieldErrors
 from patron.core.exports import export_response
 from patron.domain.access import Action
+from patron.exports import services as export_services
+from patron.exports.api import ExportOut
 from patron.staff.models import User
 
 from . import duplicates, merge, selectors, services
 from .access import can, require, visible_accounts
-from .exports import export_queryset, export_rows
+from .exports import export_source, filters_to_data
 from .models import Account, Activity, Contact, CustomField, DuplicateDismissal, Industry, Region
 
 router = Router(tags=["accounts"])
@@ -351,11 +354,14 @@ def account_list(request: HttpRequest, query: Query[AccountQuery]) -> Any:
 
 @router.get(
     "/accounts/export",
-    response=responses({}, 403, 422),
+    response=responses({202: ExportOut}, 403, 422),
     summary="Export accounts as CSV or XLSX",
     description="The same filters as `GET /api/accounts`, every matching account the caller may export, "
     "as `text/csv` (UTF-8 with a byte-order mark) or, with `format=xlsx`, an Excel workbook. "
-    "Text that a spreadsheet would run as a formula is written with a leading apostrophe.",
+    "Text that a spreadsheet would run as a formula is written with a leading apostrophe. "
+    "CSV streams at any size. A workbook of more rows than the direct limit (5,000 by default) is written "
+    "in the background instead: the answer is then 202 with the export, whose `file_url` is set once it is "
+    "written (poll `GET /api/exports/{id}`; the `Location` header points there).",
     openapi_extra={
         "responses": {
             "200": {
@@ -370,14 +376,22 @@ def account_list(request: HttpRequest, query: Query[AccountQuery]) -> Any:
         }
     },
 )
-def account_export(request: HttpRequest, query: Query[AccountQuery], format: Literal["csv", "xlsx"] = "csv") -> Any:
+def account_export(
+    request: HttpRequest, response: HttpResponse, query: Query[AccountQuery], format: Literal["csv", "xlsx"] = "csv"
+) -> Any:
     user = _user(request)
     require(user, Action.EXPORT_ACCOUNTS)
     filters = _account_filters(request, query)
-    export_queryset(user, filters).exists()  # a bad filter is a 422 before any byte is sent
-    headings, rows = export_rows(user, filters)
+    source = export_source(user, filters)
+    # Counting first also makes a bad filter a 422 before any byte is sent.
+    if source.more_than(export_services.direct_limit()) and format == "xlsx":
+        job = export_services.export_job_start(
+            actor=user, list_name="accounts", kind=format, filters=filters_to_data(filters)
+        )
+        response["Location"] = reverse("api:export_detail", args=[job.pk])
+        return Status(202, job)
     audit_record(actor=user, action="ACCOUNTS_EXPORTED", instance=user, changes={"format": [None, format]})
-    return export_response(format, "accounts", headings, rows)
+    return export_response(format, "accounts", source.headings, source.rows())
 
 
 def _account_filters(request: HttpRequest, query: AccountQuery) -> selectors.AccountFilters:

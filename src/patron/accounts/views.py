@@ -22,7 +22,6 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     QueryDict,
-    StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -33,19 +32,18 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from patron.audit.models import AuditEvent
-from patron.audit.services import audit_record
 from patron.core.errors import Conflict, error_dict
-from patron.core.exports import export_response
 from patron.core.pagination import BadCursor, encode_cursor, keyset_page
 from patron.domain.access import Action, reach
 from patron.domain.receivables import AGING_BUCKETS
+from patron.exports.views import list_export
 from patron.sales.models import Invoice, Order
 from patron.sales.selectors import account_receivables, outstanding_by_account
 from patron.staff.models import User
 
 from . import duplicates, merge, services
 from .access import can, require, role_of, visible_accounts
-from .exports import export_queryset, export_rows
+from .exports import export_source
 from .forms import (
     AccountFilterForm,
     AccountForm,
@@ -178,8 +176,8 @@ def account_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    """The list as filtered, as CSV or XLSX (``?format=xlsx``)."""
+def account_export(request: HttpRequest) -> Any:
+    """The list as filtered, as CSV or XLSX (``?format=xlsx``); a long list is offered as a background export."""
     user = request.user
     require(user, Action.EXPORT_ACCOUNTS)
     form = AccountFilterForm(request.GET or None, user=user)
@@ -191,19 +189,12 @@ def account_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
     kind = request.GET.get("format", "csv")
     if kind not in ("csv", "xlsx"):
         return HttpResponseBadRequest(_("Export as csv or xlsx."))
-    try:
-        export_queryset(user, filters).exists()  # a bad filter fails here, before any byte is sent
+    try:  # a bad filter fails here (the list is counted first), before any byte is sent
+        return list_export(
+            request, export_source(user, filters), kind, changes={"filters": [None, _filter_query(request.GET)]}
+        )
     except FilterError as exc:
         return HttpResponseBadRequest(str(exc))
-    headings, rows = export_rows(user, filters)
-    response = export_response(kind, "accounts", headings, rows)
-    audit_record(
-        actor=user,
-        action="ACCOUNTS_EXPORTED",
-        instance=_user(request),
-        changes={"format": [None, kind], "filters": [None, _filter_query(request.GET)]},
-    )
-    return response
 
 
 @login_required

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -26,12 +26,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from patron.accounts.access import can, require, scoped, visible_accounts
 from patron.accounts.models import Account
 from patron.audit import selectors as audit_selectors
-from patron.audit.services import audit_record
 from patron.core.errors import Conflict, error_dict
-from patron.core.exports import FORMATS, export_response, rows_of
+from patron.core.exports import FORMATS, ExportSource, cells_of
 from patron.core.pagination import BadCursor, Page, keyset_page
 from patron.domain.access import Action
-from patron.staff.models import User
+from patron.exports.views import list_export
 
 from . import exports, selectors, services
 from .forms import (
@@ -71,16 +70,22 @@ def _page(request: HttpRequest, queryset: QuerySet[Any], sort: str) -> Page[Any]
 
 
 def _export(request: HttpRequest, queryset: QuerySet[Any], sort: str, name: str, columns: Any) -> Any:
-    """``?format=csv`` or ``xlsx`` on a list: every row the list would page through, as a file."""
+    """``?format=csv`` or ``xlsx`` on a list: every row the list would page through, as a file.
+
+    A list longer than a few thousand rows is offered as a background export (``patron.exports``),
+    which asks this view for the same rows again when it writes the file.
+    """
     kind = request.GET.get("format", "")
     if kind not in FORMATS:
         return HttpResponseBadRequest(_("Export as csv or xlsx."))
     ordering = [sort, ("-" if sort.startswith("-") else "") + "id"]
-    records = queryset.order_by(*ordering).iterator(chunk_size=2000)
-    headings = [heading for heading, _value in columns]
-    user = cast(User, request.user)
-    audit_record(actor=user, action=f"{name.upper()}_EXPORTED", instance=user, changes={"format": [None, kind]})
-    return export_response(kind, name, headings, rows_of(records, columns))
+    source = ExportSource(
+        name=name,
+        headings=[heading for heading, _value in columns],
+        records=queryset.order_by(*ordering),
+        cells=lambda record: cells_of(record, columns),
+    )
+    return list_export(request, source, kind)
 
 
 def _next_url(request: HttpRequest, page: Page[Any]) -> str | None:
