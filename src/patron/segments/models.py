@@ -79,6 +79,9 @@ class SegmentRun(models.Model):
     as_of = models.DateField(_("as of"), db_index=True)
     scope = models.CharField(_("scope"), max_length=12, choices=SCOPES, default=FULL)
     status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=QUEUED)
+    step = models.CharField(max_length=10, blank=True)  # measure, classify, write, done
+    steps_done = models.PositiveIntegerField(default=0)
+    steps_total = models.PositiveIntegerField(default=0)
     accounts = models.PositiveIntegerField(_("accounts"), default=0)
     moved = models.PositiveIntegerField(_("moved"), default=0)
     error = models.TextField(_("error"), blank=True)

@@ -11,6 +11,7 @@ import polars as pl
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -195,11 +196,15 @@ def _period(classification: Classification, as_of: dt.date) -> Period:
 
 
 def run_perform(run: SegmentRun, *, account_ids: Sequence[int] | None = None) -> RunResult:
-    """Measure, classify and write; a failure leaves the run marked failed and no membership changed."""
+    """Measure and classify (progress visible as it goes), then write everything in one transaction.
+
+    A failure at any step marks the run failed and changes no membership.
+    """
     SegmentRun.objects.filter(pk=run.pk).update(status=SegmentRun.RUNNING, started_at=timezone.now())
     try:
+        placed = _compute(run, account_ids)
         with transaction.atomic():
-            result = _perform(run, account_ids)
+            result = _store(run, placed, full=account_ids is None)
     except Exception as exc:
         SegmentRun.objects.filter(pk=run.pk).update(
             status=SegmentRun.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
@@ -209,7 +214,20 @@ def run_perform(run: SegmentRun, *, account_ids: Sequence[int] | None = None) ->
     return result
 
 
-def _perform(run: SegmentRun, account_ids: Sequence[int] | None) -> RunResult:
+@dataclass
+class _Placed:
+    classification: Classification
+    definition: Definition
+    period: Period
+    result: Any  # patron.domain.segmentation.classify.Classification
+    values: pl.DataFrame
+
+
+def _progress(run: SegmentRun, step: str, done: int, total: int) -> None:
+    SegmentRun.objects.filter(pk=run.pk).update(step=step, steps_done=done, steps_total=total)
+
+
+def _compute(run: SegmentRun, account_ids: Sequence[int] | None) -> list[_Placed]:
     classifications = list(Classification.objects.filter(active=True).order_by("id"))
     later = (
         Snapshot.objects.filter(classification__in=classifications, as_of__gt=run.as_of)
@@ -221,46 +239,59 @@ def _perform(run: SegmentRun, account_ids: Sequence[int] | None) -> RunResult:
             {"as_of": [_("%(key)s already has a snapshot after this day; runs go forward in time.") % {"key": later}]}
         )
     context = Context(currency=settings.PATRON_COMPANY_CURRENCY)
+    periods = {c.pk: _period(c, run.as_of) for c in classifications}
+    windows = sorted({(p.start, p.end) for p in periods.values()})
+    total = len(windows) + len(classifications) + 1  # measure each window, classify each, write
     frames: dict[tuple[dt.date, dt.date], pl.DataFrame] = {}
-    snapshots = []
-    accounts = moved = 0
-    for classification in classifications:
-        period = _period(classification, run.as_of)
-        window = (period.start, period.end)
-        if window not in frames:
-            frames[window] = account_indicators(period, today=run.as_of, account_ids=account_ids).frame
-        frame = frames[window]
+    for done, (start, end) in enumerate(windows):
+        _progress(run, "measure", done, total)
+        frames[(start, end)] = account_indicators(Period(start, end), today=run.as_of, account_ids=account_ids).frame
+    placed = []
+    for index, classification in enumerate(classifications):
+        _progress(run, "classify", len(windows) + index, total)
+        period = periods[classification.pk]
+        frame = frames[(period.start, period.end)]
         definition = parse_definition(classification.definition)
         if definition.kind == Classification.LIFECYCLE:
             # A stage reads the whole history: an account that bought before the period is not a prospect.
             frame = frame.with_columns(pl.col("orders_ever").alias("purchase_count"))
-        fitted = None
-        if account_ids is not None:
-            fitted = _last_fit(classification, definition)
+        fitted = _last_fit(classification, definition) if account_ids is not None else None
         result = classify_accounts(definition, frame, context=context, fitted=fitted)
+        columns = [c for c in required_columns(definition) if c in frame.columns and c != "region_path"]
+        placed.append(_Placed(classification, definition, period, result, frame.select("account_id", *columns)))
+    _progress(run, "write", total - 1, total)
+    return placed
+
+
+def _store(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResult:
+    snapshots = []
+    accounts = moved = 0
+    for item in placed:
         snapshot = Snapshot.objects.create(
             run=run,
-            classification=classification,
+            classification=item.classification,
             as_of=run.as_of,
-            period_start=period.start,
-            period_end=period.last_day,
-            version=classification.version,
-            definition=classification.definition,
-            fitted=result.fitted.to_dict(),
-            notes=[{"code": r.code, "params": r.params} for r in result.reasons],
-            counts=dict(result.counts),
+            period_start=item.period.start,
+            period_end=item.period.last_day,
+            version=item.classification.version,
+            definition=item.classification.definition,
+            fitted=item.result.fitted.to_dict(),
+            notes=[{"code": r.code, "params": r.params} for r in item.result.reasons],
+            counts=dict(item.result.counts),
         )
-        columns = [c for c in required_columns(definition) if c in frame.columns and c != "region_path"]
-        moved += _write(
-            classification, snapshot, result.memberships, frame.select("account_id", *columns), full=account_ids is None
-        )
-        if account_ids is not None:
-            snapshot.counts = open_counts(classification)
+        moved += _write(item.classification, snapshot, item.result.memberships, item.values, full=full)
+        if not full:
+            snapshot.counts = open_counts(item.classification)
             snapshot.save(update_fields=["counts"])
         snapshots.append(snapshot)
-        accounts = max(accounts, frame.height)
+        accounts = max(accounts, item.values.height)
     SegmentRun.objects.filter(pk=run.pk).update(
-        status=SegmentRun.DONE, accounts=accounts, moved=moved, finished_at=timezone.now()
+        status=SegmentRun.DONE,
+        accounts=accounts,
+        moved=moved,
+        finished_at=timezone.now(),
+        step="done",
+        steps_done=F("steps_total"),
     )
     return RunResult(run, snapshots)
 
@@ -349,3 +380,41 @@ def _write(
             raw=("values",),
         ).insert(rows)
     return changed.filter(pl.col("old_class").is_not_null()).height
+
+
+# --- what to recompute -------------------------------------------------------------------------------------------
+
+
+def changed_accounts(since: dt.datetime) -> list[int]:
+    """Accounts with an order, return, invoice or payment recorded, confirmed or cancelled after ``since``."""
+    from patron.sales.models import Invoice, Order, Payment, Return
+
+    ids: set[int] = set()
+    ids.update(
+        Order.objects.filter(
+            Q(created_at__gt=since) | Q(confirmed_at__gt=since) | Q(cancelled_at__gt=since)
+        ).values_list("account_id", flat=True)
+    )
+    for model in (Return, Invoice, Payment):
+        ids.update(model.objects.filter(created_at__gt=since).values_list("account_id", flat=True))
+    return sorted(ids)
+
+
+def recompute_changed(*, now: dt.datetime | None = None) -> SegmentRun | None:
+    """An incremental run for the accounts that changed since the last run started, if any did.
+
+    Nothing happens while another run is going, or before the first full run (there are
+    no cut points to place changed accounts against yet).
+    """
+    if SegmentRun.objects.filter(status__in=[SegmentRun.QUEUED, SegmentRun.RUNNING]).exists():
+        return None
+    last = SegmentRun.objects.filter(status=SegmentRun.DONE).order_by("-started_at").first()
+    if last is None or last.started_at is None:
+        return None
+    ids = changed_accounts(last.started_at)
+    if not ids:
+        return None
+    today = timezone.localdate(now) if now else timezone.localdate()
+    run = run_create(actor=None, as_of=max(today, last.as_of), account_ids=ids)
+    run_perform(run, account_ids=ids)
+    return run
