@@ -76,6 +76,7 @@ def test_partitioned_rows_keep_what_the_queryset_selects(spread: object) -> None
         Account.objects.select_related("region").prefetch_related("tags"),
         "region_id",
         [regions["GD"].pk, regions["SZ"].pk],  # type: ignore[attr-defined]
+        sorts=("name",),
     )
     page = keyset_page(qs, sort="name", cursor=None, limit=5)
     assert len(page.items) == 5
@@ -91,3 +92,6 @@ def test_postgresql_reads_each_region_from_its_index_and_merges(spread: object) 
         _walk("name", 50, region="GD")
     merged = [q["sql"] for q in queries.captured_queries if "UNION ALL" in q["sql"]]
     assert bool(merged) == connection.features.supports_slicing_ordering_in_compound
+    with CaptureQueriesContext(connection) as queries:
+        _walk("code", 50, region="GD")  # no (region, code) index: one plain query reads it better
+    assert not [q for q in queries.captured_queries if "UNION ALL" in q["sql"]]

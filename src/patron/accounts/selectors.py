@@ -187,7 +187,8 @@ def account_list(*, user: Any, filters: AccountFilters | None = None) -> QuerySe
         if region is None:
             raise FilterError("region", _("Unknown region."))
         below = Region.objects.filter(path__startswith=region.path).values_list("id", flat=True)
-        qs = partition_by(qs, "region_id", list(below))
+        # (region, name, id) is indexed on PostgreSQL (migrations 0007 and 0008)
+        qs = partition_by(qs, "region_id", list(below), sorts=("name",))
     if f.industry:
         industry = Industry.objects.filter(code=f.industry).values_list("id", flat=True).first()
         qs = qs.filter(industry_id=industry) if industry is not None else qs.none()
