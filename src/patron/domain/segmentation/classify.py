@@ -148,21 +148,25 @@ class Scale:
         right = bisect.bisect_right(self.knots, x)
         return (self.cum[left] + 0.5 * (self.cum[right] - self.cum[left])) / self.cum[-1]
 
-    def normalise_column(self, frame: pl.DataFrame, column: str) -> pl.Series:
-        col = frame[column].cast(pl.Float64)
+    def normalise_array(self, x: np.ndarray) -> np.ndarray:
+        """``normalise`` over a float64 array (NaN for no value, kept as NaN).
+
+        numpy, not polars: polars may divide by a constant as a multiplication by its
+        reciprocal, which differs from ``normalise`` in the last bit, and an account on a
+        score cut would then land in different classes in the two interpreters."""
         if self.method == "minmax":
             if self.low is None or self.high is None or self.high <= self.low:
-                return pl.select(pl.when(col.is_null()).then(None).otherwise(pl.lit(0.5))).to_series()
-            return ((col - self.low) / (self.high - self.low)).clip(0.0, 1.0)
+                return np.where(np.isnan(x), np.nan, 0.5)
+            return np.minimum(np.maximum((x - self.low) / (self.high - self.low), 0.0), 1.0)
         if not self.knots:
-            return pl.select(pl.when(col.is_null()).then(None).otherwise(pl.lit(0.5))).to_series()
-        x = col.fill_null(0.0).to_numpy()
+            return np.where(np.isnan(x), np.nan, 0.5)
         knots = np.asarray(self.knots, dtype=np.float64)
         cum = np.asarray(self.cum, dtype=np.int64)
         left = np.searchsorted(knots, x, side="left")
-        right = np.searchsorted(knots, x, side="right")
-        ranked = pl.Series(column, (cum[left] + 0.5 * (cum[right] - cum[left])) / cum[-1])
-        return pl.select(pl.when(col.is_null()).then(None).otherwise(ranked)).to_series()
+        # Knots are distinct: the right side is one further where x equals its knot.
+        right = left + (knots[np.minimum(left, len(knots) - 1)] == x)
+        ranked = (cum[left] + 0.5 * (cum[right] - cum[left])) / cum[-1]
+        return np.where(np.isnan(x), np.nan, ranked)
 
     def to_dict(self) -> dict[str, Any]:
         if self.method == "minmax":
@@ -336,11 +340,12 @@ def classify_accounts(
 ) -> Classification:
     """Every account of ``frame`` in exactly one class of ``definition``."""
     prepared, absent = _prepare(frame, required_columns(definition))
+    scored: dict[str, pl.Series] = {}  # a weighted score computed while fitting, reused to assign
     if fitted is None:
-        fitted = _fit(definition, prepared, context, absent)
+        fitted = _fit(definition, prepared, context, absent, scored)
     else:
         _check_fit(definition, fitted)
-    assigned = _assign(definition, fitted, prepared)
+    assigned = _assign(definition, fitted, prepared, scored.get("score"))
     keys = class_keys(definition)
     memberships = assigned.select(
         pl.col(ACCOUNT_ID),
@@ -363,7 +368,13 @@ def _check_fit(definition: Definition, fitted: Fitted) -> None:
         raise StaleFit("the fitted population belongs to another definition")
 
 
-def _fit(definition: Definition, frame: pl.DataFrame, context: Context, absent: tuple[str, ...]) -> Fitted:
+def _fit(
+    definition: Definition,
+    frame: pl.DataFrame,
+    context: Context,
+    absent: tuple[str, ...],
+    scored: dict[str, pl.Series] | None = None,
+) -> Fitted:
     d = definition
     currency = context.currency
     reasons: list[Reason] = [Reason("INDICATOR_ABSENT", {"indicator": c}) for c in absent]
@@ -381,9 +392,12 @@ def _fit(definition: Definition, frame: pl.DataFrame, context: Context, absent: 
         return fitted(cuts={"": cuts})
     if isinstance(d, ScoreDefinition):
         scales = {key: _fit_scale(d.normalisation, frame, key, currency, reasons) for key, _ in d.weights}
-        scored = frame.select(pl.col(ACCOUNT_ID), _score_column(d, scales, frame))
-        cuts = _fit_banding(d.banding, scored, "score", None, "", d.classes, currency, reasons)
-        _count_missing(scored["score"].null_count(), None, d.missing, reasons)
+        score = _score_column(d, scales, frame)
+        if scored is not None:
+            scored["score"] = score
+        with_score = frame.select(pl.col(ACCOUNT_ID)).with_columns(score)
+        cuts = _fit_banding(d.banding, with_score, "score", None, "", d.classes, currency, reasons)
+        _count_missing(score.null_count(), None, d.missing, reasons)
         return fitted(cuts={"": cuts}, scales=scales)
     if isinstance(d, RulesDefinition):
         cutoffs: dict[str, float | None] = {}
@@ -499,21 +513,23 @@ def _fit_scale(method: str, frame: pl.DataFrame, key: str, currency: str, reason
 def _score_column(d: ScoreDefinition, scales: Mapping[str, Scale], frame: pl.DataFrame) -> pl.Series:
     """The weighted score (0..100), null where no weighted indicator has a value.
 
-    Summed term by term in the definition's (registry) order, as ``_score_of`` does,
-    so both interpreters get the same float."""
+    Computed in numpy, one IEEE operation at a time, in the same order as
+    ``_explain_score`` (the weights' registry order), so both interpreters get the same
+    float to the last bit."""
     coefficients = _coefficients(d)
-    columns: dict[str, pl.Series] = {}
-    for key, weight in d.weights:
-        norm = scales[key].normalise_column(frame, key)
-        columns[key] = norm if weight > 0 else 1.0 - norm
-    goods = pl.DataFrame(columns)
-    total: pl.Expr | None = None
-    for (key, _), c in zip(d.weights, coefficients, strict=True):
-        term = pl.lit(c) * pl.col(key).fill_null(0.0)
+    total: np.ndarray | None = None
+    present: np.ndarray | None = None
+    for (key, weight), c in zip(d.weights, coefficients, strict=True):
+        x = frame[key].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64, copy=False)
+        norm = scales[key].normalise_array(x)
+        good = norm if weight > 0 else 1.0 - norm
+        has = ~np.isnan(good)
+        term = c * np.where(has, good, 0.0)
         total = term if total is None else total + term
+        present = has if present is None else present | has
     assert total is not None
-    all_null = pl.all_horizontal([pl.col(key).is_null() for key, _ in d.weights])
-    return goods.select(pl.when(all_null).then(None).otherwise(total).alias("score")).to_series()
+    assert present is not None
+    return pl.Series("score", total).set(pl.Series(~present), None) if (~present).any() else pl.Series("score", total)
 
 
 def _coefficients(d: ScoreDefinition) -> list[float]:
@@ -543,7 +559,9 @@ def _fit_cutoff(leaf: Leaf, frame: pl.DataFrame, currency: str, reasons: list[Re
     return cut
 
 
-def _assign(definition: Definition, fitted: Fitted, frame: pl.DataFrame) -> pl.DataFrame:
+def _assign(
+    definition: Definition, fitted: Fitted, frame: pl.DataFrame, score: pl.Series | None = None
+) -> pl.DataFrame:
     """``account_id``, ``class_index`` (Int32, never null) and the kind's extra columns."""
     d = definition
     account = pl.col(ACCOUNT_ID)
@@ -553,7 +571,9 @@ def _assign(definition: Definition, fitted: Fitted, frame: pl.DataFrame) -> pl.D
         return frame.select(account, index.cast(pl.Int32).alias(CLASS_INDEX))
     if isinstance(d, ScoreDefinition):
         missing = class_keys(d).index(d.missing)
-        scored = frame.select(account, _score_column(d, fitted.scales, frame))
+        if score is None:
+            score = _score_column(d, fitted.scales, frame)
+        scored = frame.select(account).with_columns(score)
         index = band_expr(pl.col("score"), fitted.cuts[""], account).fill_null(missing)
         return scored.select(account, index.cast(pl.Int32).alias(CLASS_INDEX), pl.col("score"))
     if isinstance(d, RulesDefinition):
