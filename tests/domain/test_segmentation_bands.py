@@ -133,3 +133,10 @@ def test_without_ties_group_mode_is_the_plain_quantile(values):
     result = fit(values, FIFTHS)
     assert result.cuts.values == result.plain
     assert not result.tied
+
+
+def test_a_value_tied_with_a_rank_cut_needs_the_account_id():
+    cuts = Cuts((1.0,), (5,))
+    assert band_of(2.0, cuts) == 1  # not tied: the id does not matter
+    with pytest.raises(ValueError, match="account_id"):
+        band_of(1.0, cuts)

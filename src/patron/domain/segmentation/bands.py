@@ -89,8 +89,12 @@ def band_of(value: float | None, cuts: Cuts, account_id: Any = None) -> int | No
             continue
         if cuts.tie_ids is None:
             reached = value >= cut
+        elif value == cut:
+            if account_id is None:
+                raise ValueError("account_id is needed to place a value tied with a rank cut point")
+            reached = account_id >= cuts.tie_ids[i]
         else:
-            reached = value > cut or (value == cut and account_id >= cuts.tie_ids[i])
+            reached = value > cut
         index += int(reached)
     return index
 

@@ -79,6 +79,7 @@ accepted on every kind.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -983,6 +984,7 @@ def definition_to_dict(definition: Definition) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=256)
 def fingerprint(definition: Definition) -> str:
     """A hash of what decides membership (labels left out): a fitted population matches
     the definition it was fitted for only while this stays the same."""

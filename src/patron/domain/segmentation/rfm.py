@@ -30,6 +30,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -74,6 +75,7 @@ def fm(f: int, m: int) -> int:
     return (f + m + 1) // 2
 
 
+@functools.lru_cache(maxsize=64)
 def grid(definition: RfmDefinition) -> dict[tuple[int, int], int]:
     """(R, FM) -> index of the segment that holds the cell."""
     out: dict[tuple[int, int], int] = {}
