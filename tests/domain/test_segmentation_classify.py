@@ -436,3 +436,11 @@ def test_the_preview_counts_every_class_including_empty_ones():
 def test_an_unknown_currency_is_refused():
     with pytest.raises(ValueError, match="currency"):
         Context("XXX")
+
+
+def test_infinite_amounts_read_as_no_value():
+    d = single("sales", method="thresholds", thresholds=["1", "2"], missing="mid")
+    population = frame(sales=[float("inf"), float("-inf"), 1.5])
+    result = classify_accounts(d, population, context=CNY)
+    assert classes(result) == ["mid", "mid", "mid"]
+    assert explain_all(d, result, population) == classes(result)

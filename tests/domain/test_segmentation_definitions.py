@@ -373,6 +373,12 @@ def test_every_problem_is_reported_not_only_the_first():
     } <= found
 
 
+def test_an_unreachable_rule_is_reported_beside_other_problems():
+    data = rules(rule("recent", leaf("recency_days", "<", 90)), rule("very_recent", leaf("recency_days", "<", 30)))
+    data["colour"] = "red"
+    assert problems_of(data) == {("colour", "unknown_field"), ("classes[1].when", "unreachable")}
+
+
 def test_an_unreachable_rule_names_the_classes_that_take_its_cases():
     data = rules(
         rule("recent", leaf("recency_days", "<", 90)),
@@ -421,6 +427,7 @@ def test_rfm_grid_cells_given_twice_or_never_are_refused():
     data["segments"][-1]["cells"] = [{"r": 1, "fm": 1}]  # lost gives up (1, 2)
     found = problems_of(data)
     assert ("segments[1].cells[0]", "overlap") in found  # loyal comes second: its cell is taken
+    assert ("segments", "uncovered") in found  # reported together
     data = BUILTINS["rfm"]()
     data["segments"][-1]["cells"] = [{"r": 1, "fm": 1}]
     with pytest.raises(DefinitionError) as caught:

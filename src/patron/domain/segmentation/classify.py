@@ -317,7 +317,7 @@ def _prepare(frame: pl.DataFrame, columns: Sequence[str]) -> tuple[pl.DataFrame,
             continue
         expr = pl.col(c).cast(dtype)
         if dtype == pl.Float64:
-            expr = expr.fill_nan(None)
+            expr = pl.when(expr.is_finite()).then(expr).otherwise(None)  # NaN and infinities: no value
         exprs.append(expr)
     try:
         prepared = frame.select(exprs)

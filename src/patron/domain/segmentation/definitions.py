@@ -735,8 +735,8 @@ def _parse_rules(data: Mapping[str, Any], problems: _Problems) -> RulesDefinitio
             complete = False
             continue
         classes.append(RuleClass(spec.key, spec.label, when))
-    if not complete or problems.items or otherwise is None:
-        return None
+    if not complete or otherwise is None:
+        return None  # reachability is judged once every predicate parsed
     for gap in unreachable_classes([c.when for c in classes]):
         path = "otherwise" if gap.index == len(classes) else f"classes[{gap.index}].when"
         problems.add(path, "unreachable", reason=gap.reason, by=[f"classes[{j}]" for j in gap.by])
@@ -783,6 +783,7 @@ def _parse_rfm(data: Mapping[str, Any], problems: _Problems) -> RfmDefinition | 
     _check_unique([*((f"segments[{i}]", s) for i, (s, _) in enumerate(items)), ("missing", missing)], problems)
     owner: dict[tuple[int, int], str] = {}
     segments: list[RfmSegment] = []
+    before = len(problems.items)
     for i, (spec, raw) in enumerate(items):
         path = f"segments[{i}].cells"
         cells_raw = raw.get("cells")
@@ -824,7 +825,9 @@ def _parse_rfm(data: Mapping[str, Any], problems: _Problems) -> RfmDefinition | 
         if spec is not None:
             segments.append(RfmSegment(spec.key, spec.label, tuple(cells)))
     uncovered = [[r, f] for r in range(bins, 0, -1) for f in range(1, bins + 1) if (r, f) not in owner]
-    if uncovered and not problems.items:
+    judged = ("overlap", "unknown_field", "duplicate_key", "invalid_key")  # problems that leave every cell read
+    cells_parsed = all(p.code in judged for p in problems.items[before:] if p.path.startswith("segments"))
+    if uncovered and cells_parsed and bins == raw_bins:
         problems.add("segments", "uncovered", cells=uncovered)
     if problems.items or missing is None:
         return None

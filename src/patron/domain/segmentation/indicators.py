@@ -19,7 +19,7 @@ thresholds and quantiles need. Explanations never show those floats: money is sh
 as a Decimal string quantized to the currency's minor unit (``"12345.60"``), see
 ``display_value``. Counts may be any integer or float type; days and ratios are
 numbers; ``key_account`` is Boolean; ``industry`` is a String (or Categorical) code;
-``region`` an Int64 id. NaN is read as null.
+``region`` an Int64 id. NaN and infinities are read as null.
 
 Kinds decide which operators a rule may use on an indicator (``rules.OPS_BY_KIND``),
 and ``higher_is_better`` says which way is good (False: lower is better, e.g. recency;
@@ -131,13 +131,13 @@ DAYS_PLACES = Decimal("0.1")
 
 
 def to_number(value: Any) -> float | None:
-    """A numeric indicator value as the float the vectorised pass compares (None for null or NaN)."""
+    """A numeric indicator value as the float the vectorised pass compares (None for null, NaN, infinity)."""
     if value is None:
         return None
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     number = float(value)
-    return None if math.isnan(number) else number
+    return number if math.isfinite(number) else None
 
 
 def _decimal(value: Any) -> Decimal:
