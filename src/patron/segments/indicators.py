@@ -13,6 +13,7 @@ document's date, and documents without a known rate are left out and counted.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,7 +70,13 @@ def _cents(expression: str) -> str:
 
 
 def _query(sql: str, params: dict[str, Any], schema: dict[str, Any]) -> pl.DataFrame:
-    """Rows as a frame; date columns (``pl.Date`` in ``schema``) may come back as ISO text from SQLite."""
+    """Rows as a frame; date columns (``pl.Date`` in ``schema``) may come back as ISO text from SQLite.
+
+    On PostgreSQL the rows travel as one CSV stream (``COPY ... TO STDOUT``) that polars parses
+    in native code: a million rows in a fraction of a second instead of seconds of Python tuples.
+    """
+    if connection.vendor == "postgresql":
+        return copy_frame(sql, params, schema)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
@@ -80,6 +87,25 @@ def _query(sql: str, params: dict[str, Any], schema: dict[str, Any]) -> pl.DataF
     frame = pl.DataFrame(rows, schema=raw, orient="row")
     dates = [name for name, kind in schema.items() if kind == pl.Date and raw[name] == pl.String]
     return frame.with_columns([pl.col(name).str.slice(0, 10).str.to_date() for name in dates]) if dates else frame
+
+
+def copy_frame(sql: str, params: dict[str, Any] | Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    """A PostgreSQL query's rows read through COPY as CSV into a frame of ``schema``."""
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()
+        query = raw.mogrify(sql, params)
+        with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+    if not buffer.tell():
+        return pl.DataFrame(schema=schema)
+    buffer.seek(0)
+    # PostgreSQL writes booleans as t and f.
+    flags = [name for name, kind in schema.items() if kind == pl.Boolean]
+    read = {name: (pl.String if name in flags else kind) for name, kind in schema.items()}
+    frame = pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=read)
+    return frame.with_columns([(pl.col(name) == "t").alias(name) for name in flags]) if flags else frame
 
 
 def _ids_clause(account_ids: Sequence[int] | None, column: str) -> str:
@@ -212,24 +238,16 @@ def _receivables(account_ids: Sequence[int] | None, params: dict[str, Any]) -> p
 def _collections(account_ids: Sequence[int] | None, params: dict[str, Any]) -> pl.DataFrame:
     """Days from invoice to payment, weighted by the amounts paid in the period (the collection cycle)."""
     days = _days("p.received_on", "v.issue_date")
+    # Days are a measure, not money: the weighted mean is computed as a float in the database.
     sql = (
-        f"SELECT v.account_id, SUM(a.amount * {days}), SUM(a.amount) "  # noqa: S608  (constants and integer ids only)
+        f"SELECT v.account_id, CAST(SUM(a.amount * {days}) AS FLOAT) / CAST(SUM(a.amount) AS FLOAT) "  # noqa: S608  (constants and integer ids only)
         "FROM sales_paymentallocation a JOIN sales_payment p ON p.id = a.payment_id "
         "JOIN sales_invoice v ON v.id = a.invoice_id "
         "WHERE p.received_on >= %(start)s AND p.received_on < %(end)s"
         + _ids_clause(account_ids, "v.account_id")
-        + " GROUP BY v.account_id"
+        + " GROUP BY v.account_id HAVING SUM(a.amount) > 0"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return pl.DataFrame(
-        {
-            "account_id": [r[0] for r in rows],
-            "dso_days": [float(r[1]) / float(r[2]) if r[2] else None for r in rows],
-        },
-        schema={"account_id": pl.Int64, "dso_days": pl.Float64},
-    )
+    return _query(sql, params, {"account_id": pl.Int64, "dso_days": pl.Float64})
 
 
 def account_indicators(period: Period, *, today: dt.date, account_ids: Sequence[int] | None = None) -> IndicatorFrame:

@@ -126,14 +126,23 @@ class Snapshot(models.Model):
 
 
 class Membership(models.Model):
-    """An account in a class from ``valid_from`` until ``valid_to`` (exclusive; empty while it lasts)."""
+    """An account in a class from ``valid_from`` until ``valid_to`` (exclusive; empty while it lasts).
 
-    classification = models.ForeignKey(Classification, on_delete=models.CASCADE, related_name="memberships")
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="memberships")
+    Written only by runs, millions at a time: the foreign keys are not checked by the database
+    (PostgreSQL's deferred checks took longer than writing the rows); deletes still cascade
+    through Django.
+    """
+
+    classification = models.ForeignKey(
+        Classification, on_delete=models.CASCADE, related_name="memberships", db_constraint=False
+    )
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.CASCADE, related_name="memberships", db_constraint=False
+    )
     class_key = models.CharField(_("class"), max_length=40)
     score = models.FloatField(_("score"), null=True, blank=True)
     values = models.JSONField(default=dict)  # the indicators that placed it, as measured then
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="+")
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     valid_from = models.DateField(_("from"))
     valid_to = models.DateField(_("until"), null=True, blank=True)
 

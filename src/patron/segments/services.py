@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import io
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from patron.domain.segmentation.builtin import builtin_definitions
 from patron.domain.segmentation.classify import Context, classify_accounts, required_columns
 from patron.domain.segmentation.definitions import Definition, DefinitionError, parse_definition
 
-from .indicators import MONEY_COLUMNS, account_indicators
+from .indicators import MONEY_COLUMNS, account_indicators, copy_frame
 from .messages import problem_text
 from .models import Classification, Membership, SegmentRun, Snapshot
 
@@ -323,16 +324,40 @@ def open_counts(classification: Classification) -> dict[str, int]:
     return {row["class_key"]: row["n"] for row in rows}
 
 
-def _open_rows(classification: Classification, account_ids: Iterable[int] | None) -> pl.DataFrame:
+def _open_rows(classification: Classification, account_ids: Sequence[int] | None) -> pl.DataFrame:
+    """The open memberships (account, class) of a classification, of ``account_ids`` if given."""
+    schema = {"account_id": pl.Int64, "old_class": pl.String}
     qs = Membership.objects.filter(classification=classification, valid_to__isnull=True)
+    if account_ids is not None:
+        if not account_ids:
+            return pl.DataFrame(schema=schema)
+        qs = qs.filter(account_id__in=list(account_ids))
+    sql, params = qs.values_list("account_id", "class_key").query.sql_with_params()
+    if connection.vendor == "postgresql":
+        return copy_frame(sql, params, schema)
     with connection.cursor() as cursor:
-        sql, params = qs.values_list("account_id", "class_key").query.sql_with_params()
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    frame = pl.DataFrame(rows, schema={"account_id": pl.Int64, "old_class": pl.String}, orient="row")
-    if account_ids is not None:
-        frame = frame.filter(pl.col("account_id").is_in(list(account_ids)))
-    return frame
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+_COLUMNS = ("classification_id", "account_id", "class_key", "score", "values", "snapshot_id", "valid_from")
+
+
+def _insert(rows: pl.DataFrame) -> None:
+    """New memberships, in the order of ``_COLUMNS``: one CSV stream on PostgreSQL, multi-row INSERTs elsewhere."""
+    if connection.vendor == "postgresql":
+        buffer = io.BytesIO()
+        rows.write_csv(buffer, include_header=False)
+        names = ", ".join(connection.ops.quote_name(Membership._meta.get_field(c).column) for c in _COLUMNS)
+        table = connection.ops.quote_name(Membership._meta.db_table)
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            copy.write(buffer.getvalue())
+        return
+    BulkInsert(Membership, list(_COLUMNS), raw=("values",)).insert(list(rows.iter_rows()))
 
 
 def _write(
@@ -344,20 +369,22 @@ def _write(
     full: bool,
 ) -> int:
     """Close the rows of accounts that changed class (or left), open rows for their new class."""
-    new = memberships.select("account_id", "class_key", *(["score"] if "score" in memberships.columns else []))
+    new = memberships.select(
+        "account_id",
+        "class_key",
+        (pl.col("score") if "score" in memberships.columns else pl.lit(None, pl.Float64)).alias("score"),
+    )
     old = _open_rows(classification, None if full else new["account_id"].to_list())
     joined = new.join(old, on="account_id", how="full", coalesce=True)
     changed = joined.filter(
-        pl.col("class_key").is_null() | (pl.col("class_key") != pl.col("old_class")) | pl.col("old_class").is_null()
+        pl.col("class_key").is_null() | pl.col("old_class").is_null() | (pl.col("class_key") != pl.col("old_class"))
     )
     to_close = changed.filter(pl.col("old_class").is_not_null())["account_id"].to_list()
     for start in range(0, len(to_close), CHUNK):
         Membership.objects.filter(
             classification=classification, valid_to__isnull=True, account_id__in=to_close[start : start + CHUNK]
         ).update(valid_to=snapshot.as_of)
-    opening = changed.filter(pl.col("class_key").is_not_null()).select(
-        "account_id", "class_key", *(["score"] if "score" in new.columns else [])
-    )
+    opening = changed.filter(pl.col("class_key").is_not_null()).select("account_id", "class_key", "score")
     if opening.height:
         # Money to the cent and ratios to six places, so stored values read as what was measured.
         rounded = [
@@ -366,20 +393,17 @@ def _write(
             if c != "account_id"
         ]
         encoded = values.select("account_id", pl.struct(rounded).struct.json_encode().alias("values"))
-        opening = opening.join(encoded, on="account_id", how="left")
-        score = opening["score"].to_list() if "score" in opening.columns else [None] * opening.height
-        rows = [
-            (classification.pk, account_id, class_key, s, raw, snapshot.pk, snapshot.as_of)
-            for (account_id, class_key, raw), s in zip(
-                opening.select("account_id", "class_key", "values").iter_rows(), score, strict=True
-            )
-        ]
-        BulkInsert(
-            Membership,
-            ["classification_id", "account_id", "class_key", "score", "values", "snapshot_id", "valid_from"],
-            raw=("values",),
-        ).insert(rows)
-    return changed.filter(pl.col("old_class").is_not_null()).height
+        rows = opening.join(encoded, on="account_id", how="left").select(
+            pl.lit(classification.pk, pl.Int64).alias("classification_id"),
+            "account_id",
+            "class_key",
+            "score",
+            pl.col("values").fill_null("{}"),
+            pl.lit(snapshot.pk, pl.Int64).alias("snapshot_id"),
+            pl.lit(snapshot.as_of, pl.Date).alias("valid_from"),
+        )
+        _insert(rows)
+    return len(to_close)
 
 
 # --- what to recompute -------------------------------------------------------------------------------------------
