@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -292,12 +293,14 @@ def check_agreement(definition: Definition, population: pl.DataFrame, fitted: Fi
             json.dumps(reason.params)  # explanations are storable as they are
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(definitions, populations())
 def test_vectorised_and_per_account_interpreters_agree(definition, population):
     check_agreement(definition, population)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(definitions, populations(), populations())
 def test_they_agree_on_new_accounts_classified_against_an_earlier_fit(definition, earlier, later):
@@ -306,6 +309,7 @@ def test_they_agree_on_new_accounts_classified_against_an_earlier_fit(definition
     check_agreement(definition, later, stored)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(st.one_of(singles(), scores()), populations())
 def test_quantile_classes_never_split_equal_values_in_group_mode(definition, population):
