@@ -3,7 +3,8 @@
 Two interpreters that agree (a property test proves it):
 
 * ``classify_accounts(definition, frame, *, context, fitted=None) -> Classification``:
-  vectorised in polars over the whole frame (no Python loop over rows). It first
+  vectorised in polars (and numpy for scores) over the whole frame, no Python loop
+  over rows. It first
   *fits* what depends on the population (quantile cut points, the normalisation of
   score indicators, the values of quantile leaves in rules) into a ``Fitted``, then
   assigns every account exactly one class. Pass ``fitted`` (from an earlier run, e.g.
@@ -13,6 +14,11 @@ Two interpreters that agree (a property test proves it):
   the fitted population, so no frame is needed. It returns the class and the
   ``Reason``s: the indicator values, the threshold, score cut or rule that placed it,
   and for rules why each earlier class did not match.
+
+Also: ``required_columns(definition)`` (the frame columns to compute),
+``fit(definition, frame, *, context)`` (the fit alone), ``preview_counts(definition,
+frame, *, context) -> Preview`` (counts per class, reasons and cut points, for the
+editor before saving) and ``cut_points(definition, fitted)`` (as explanations show them).
 
 ``Fitted.to_dict()``/``Fitted.from_dict()`` make the fit storable (JSON) beside a
 snapshot; its ``fingerprint`` ties it to the definition (labels aside), and using it
@@ -42,7 +48,7 @@ weight is positive, ``1 - normalised`` when negative, so scores run from 0 to 10
   beyond that (within 1/1000 of the exact rank).
 
 Population-level reason codes (``Classification.reasons``): ``QUANTILES_TIED``
-(equal values sat on a plain quantile cut; params: ``band``, ``indicator``,
+(group ties moved a plain quantile cut point, or rank ties split equal values; params: ``band``, ``indicator``,
 ``ties``, ``quantiles``, ``plain_cut_points``, ``cut_points``, ``sizes``),
 ``EMPTY_CLASSES`` (``band``, ``classes``), ``NO_POPULATION`` (no account has a
 value to fit quantiles on), ``CONSTANT_INDICATOR``, ``QUANTILE_CUT`` (the value of a

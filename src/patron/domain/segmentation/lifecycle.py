@@ -24,6 +24,11 @@ The first rule that applies decides:
    ``p_alive_at_risk`` makes a loyal account **at risk**. It never improves a stage.
 
 "Beyond" is strictly greater: at exactly k1 x rhythm an account is still loyal.
+
+Reason codes, one per rule: ``NO_ORDERS``, ``FIRST_ORDER_RECENT``, ``BEYOND_MAXIMUM``,
+``ON_RHYTHM``, ``LATE_FOR_RHYTHM``, ``FAR_BEYOND_RHYTHM`` (params: recency, rhythm and
+the day limits it gives), ``ONE_TIME_BUYER``, ``ONE_TIME_BUYER_LAPSED``, and
+``P_ALIVE_LOW`` added when probability alive worsened the stage.
 """
 
 from __future__ import annotations
