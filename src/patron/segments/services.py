@@ -349,7 +349,7 @@ def _insert(rows: pl.DataFrame) -> None:
     if connection.vendor == "postgresql":
         buffer = io.BytesIO()
         rows.write_csv(buffer, include_header=False)
-        names = ", ".join(connection.ops.quote_name(Membership._meta.get_field(c).column) for c in _COLUMNS)
+        names = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)  # the attnames are the columns
         table = connection.ops.quote_name(Membership._meta.db_table)
         with (
             connection.cursor() as cursor,
