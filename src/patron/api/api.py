@@ -16,6 +16,7 @@ from patron.domain.access import Action, reach
 from patron.exports.api import router as exports_router
 from patron.imports.api import router as imports_router
 from patron.sales.api import router as sales_router
+from patron.segments.api import router as segments_router
 
 from . import errors
 from .auth import api_auth
@@ -75,3 +76,4 @@ api.add_router("", accounts_router)
 api.add_router("", sales_router)
 api.add_router("", imports_router)
 api.add_router("", exports_router)
+api.add_router("", segments_router)

@@ -9,5 +9,6 @@ urlpatterns = [
     path("sales/", include("patron.sales.urls")),
     path("imports/", include("patron.imports.urls")),
     path("exports/", include("patron.exports.urls")),
+    path("segments/", include("patron.segments.urls")),
     path("", include("patron.web.urls")),
 ]

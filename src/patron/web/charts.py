@@ -129,3 +129,177 @@ def bar_chart(
         plot_right=width - right,
         label_y=height - 8,
     )
+
+
+# --- horizontal bars: one per category, with its label beside it ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class HBar:
+    label: str
+    value: Decimal
+    text: str
+    y: float
+    width: float
+    text_x: float
+    text_y: float
+    href: str
+    color: int
+
+
+@dataclass(frozen=True)
+class HBarChart:
+    title: str
+    desc: str
+    width: int
+    height: int
+    bars: list[HBar]
+    bar_height: float
+    plot_left: float
+    label_x: float
+
+
+def hbar_chart(
+    points: list[tuple[str, Decimal, str]],
+    *,
+    title: str,
+    desc: str,
+    hrefs: list[str] | None = None,
+    width: int = 640,
+    row: int = 26,
+    label_width: int = 170,
+) -> HBarChart:
+    """A bar per (label, value, value as text), labels on the left: long names (class names) stay readable.
+
+    Bars start at zero; negative values draw as empty bars. ``hrefs`` (one per point) make each bar a link.
+    """
+    top, value_room = 4.0, 90.0
+    plot_left = float(label_width)
+    plot_w = max(width - plot_left - value_room, 10.0)
+    high = max([v for _, v, _ in points] + [Decimal(0)])
+    bar_h = row * 0.68
+    bars = []
+    for i, (label, value, text) in enumerate(points):
+        length = float(value / high) * plot_w if high > 0 and value > 0 else 0.0
+        y = top + i * row
+        bars.append(
+            HBar(
+                label=label,
+                value=value,
+                text=text,
+                y=round(y, 1),
+                width=round(length, 1),
+                text_x=round(plot_left + length + 6, 1),
+                text_y=round(y + bar_h * 0.75, 1),
+                href=(hrefs[i] if hrefs and i < len(hrefs) else ""),
+                color=i,
+            )
+        )
+    return HBarChart(
+        title=title,
+        desc=desc,
+        width=width,
+        height=int(top * 2 + row * max(len(points), 1)),
+        bars=bars,
+        bar_height=round(bar_h, 1),
+        plot_left=plot_left,
+        label_x=plot_left - 8,
+    )
+
+
+# --- lines: a few series over dates ----------------------------------------------------------------------------
+
+# Colours told apart by most readers, also in grey; series beyond the list reuse it.
+PALETTE = ("#1d5fa8", "#d9822b", "#2f9e6e", "#b83280", "#6b7280", "#8e6c1f", "#0f8b8d", "#c2410c", "#5b4bb7")
+
+
+def palette(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+@dataclass(frozen=True)
+class LinePoint:
+    x: float
+    y: float
+    text: str  # "label: value" for the point's tooltip
+
+
+@dataclass(frozen=True)
+class Line:
+    name: str
+    color: str
+    points: list[LinePoint]
+    path: str  # the polyline's "x,y x,y ..."
+
+
+@dataclass(frozen=True)
+class XTick:
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
+class LineChart:
+    title: str
+    desc: str
+    width: int
+    height: int
+    lines: list[Line]
+    ticks: list[Tick]
+    xticks: list[XTick]
+    plot_left: float
+    plot_right: float
+    baseline: float
+    label_y: float
+
+
+def line_chart(
+    labels: list[str],
+    series: list[tuple[str, list[Decimal]]],
+    *,
+    title: str,
+    desc: str,
+    width: int = 720,
+    height: int = 260,
+    max_xticks: int = 8,
+) -> LineChart:
+    """A line per (name, values), the values in the order of ``labels`` (the x axis), from zero to a round top."""
+    left, right, top, bottom = 56.0, 12.0, 12.0, 28.0
+    plot_w = width - left - right
+    plot_h = height - top - bottom
+    high = max([v for _, values in series for v in values] + [Decimal(0)])
+    step = _nice_step(high)
+    top_value = (high / step).to_integral_value(rounding="ROUND_CEILING") * step if high > 0 else step
+
+    def y_of(value: Decimal) -> float:
+        return round(top + float((top_value - value) / top_value) * plot_h, 1)
+
+    def x_of(i: int) -> float:
+        if len(labels) < 2:
+            return round(left + plot_w / 2, 1)
+        return round(left + plot_w * i / (len(labels) - 1), 1)
+
+    ticks = []
+    tick = Decimal(0)
+    while tick <= top_value:
+        ticks.append(Tick(y=y_of(tick), text=_short(tick)))
+        tick += step
+    every = max(1, -(-len(labels) // max_xticks))
+    xticks = [XTick(x_of(i), label) for i, label in enumerate(labels) if i % every == 0 or i == len(labels) - 1]
+    lines = []
+    for n, (name, values) in enumerate(series):
+        points = [LinePoint(x_of(i), y_of(v), f"{labels[i]}: {v}") for i, v in enumerate(values[: len(labels)])]
+        lines.append(Line(name, palette(n), points, " ".join(f"{p.x},{p.y}" for p in points)))
+    return LineChart(
+        title=title,
+        desc=desc,
+        width=width,
+        height=height,
+        lines=lines,
+        ticks=ticks,
+        xticks=xticks,
+        plot_left=left,
+        plot_right=width - right,
+        baseline=y_of(Decimal(0)),
+        label_y=height - 8,
+    )

@@ -18,6 +18,7 @@ NAVIGATION: list[tuple[str, Any, Action | tuple[Action, ...] | None]] = [
     ("sales:order_list", _("Orders"), Action.VIEW_ACCOUNT),
     ("sales:invoice_list", _("Invoices"), Action.VIEW_RECEIVABLES),
     ("sales:product_list", _("Products"), None),
+    ("segments:list", _("Segments"), Action.VIEW_ACCOUNT),
     (
         "imports:list",
         _("Imports"),
