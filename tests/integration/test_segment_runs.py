@@ -58,7 +58,7 @@ def _class_of(classification: Classification, account: Any, day: dt.date) -> str
 
 def test_the_built_in_classifications_are_ready_after_installation(db: None) -> None:
     keys = set(Classification.objects.filter(builtin=True).values_list("key", flat=True))
-    assert keys == {"value_tier", "frequency_tier", "rfm", "lifecycle", "key_account_candidates"}
+    assert keys == {"value_tier", "frequency_tier", "rfm", "lifecycle", "key_account_candidates", "churn_risk"}
 
 
 def test_a_run_places_every_account_in_exactly_one_class(staff: Any, bands: Classification, shop: dict) -> None:

@@ -202,7 +202,9 @@ class MovementOut(Schema):
     after: dt.date
     classes: list[ClassLabel]
     cells: list[MovementCell]
-    moved: int
+    moved: int = Field(description="Accounts that went from one class to another.")
+    entered: int = Field(description="Accounts in no class on the first day.")
+    left: int = Field(description="Accounts in no class on the second day.")
     total: int
 
 
@@ -451,6 +453,8 @@ def segment_movement(request: HttpRequest, key: Key, query: Query[MovementQuery]
             {"before_class": old, "after_class": new, "count": n} for (old, new), n in sorted(movement.matrix.items())
         ],
         "moved": table.moved,
+        "entered": table.entered,
+        "left": table.left,
         "total": table.total,
     }
 

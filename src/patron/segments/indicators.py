@@ -80,13 +80,16 @@ def _query(sql: str, params: dict[str, Any], schema: dict[str, Any]) -> pl.DataF
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    raw = {
-        name: (pl.String if kind == pl.Date and connection.vendor == "sqlite" else kind)
+    # SQLite gives dates as text from aggregates (MIN, MAX) and as dates from plain date columns.
+    positions = {name: i for i, name in enumerate(schema)}
+    textual = {
+        name
         for name, kind in schema.items()
+        if kind == pl.Date and any(isinstance(row[positions[name]], str) for row in rows[:1000])
     }
+    raw = {name: (pl.String if name in textual else kind) for name, kind in schema.items()}
     frame = pl.DataFrame(rows, schema=raw, orient="row")
-    dates = [name for name, kind in schema.items() if kind == pl.Date and raw[name] == pl.String]
-    return frame.with_columns([pl.col(name).str.slice(0, 10).str.to_date() for name in dates]) if dates else frame
+    return frame.with_columns([pl.col(name).str.slice(0, 10).str.to_date() for name in textual]) if textual else frame
 
 
 def copy_frame(sql: str, params: dict[str, Any] | Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:

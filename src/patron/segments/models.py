@@ -84,6 +84,8 @@ class SegmentRun(models.Model):
     steps_total = models.PositiveIntegerField(default=0)
     accounts = models.PositiveIntegerField(_("accounts"), default=0)
     moved = models.PositiveIntegerField(_("moved"), default=0)
+    # BG/NBD and Gamma-Gamma parameters, log-likelihoods and why a fit failed (segments.churn.ChurnFit)
+    churn_fit = models.JSONField(default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)

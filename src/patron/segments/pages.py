@@ -215,7 +215,9 @@ class MovementTable:
     keys: list[str]
     labels: dict[str, str]
     rows: list[tuple[str, list[tuple[str, int]]]]
-    moved: int
+    moved: int  # from one class to another
+    entered: int  # in no class on the first day (new accounts, or no snapshot yet)
+    left: int  # in no class on the second day (merged away)
     total: int
 
 
@@ -229,7 +231,17 @@ def movement_table(classification: Classification, movement: selectors.Movement)
     shown = keys + ([""] if "" in present else [])
     labels = {key: class_label(classification, key) for key in shown}
     rows = [(old, [(new, movement.matrix.get((old, new), 0)) for new in shown]) for old in shown]
-    return MovementTable(movement, shown, labels, rows, movement.moved(), sum(movement.matrix.values()))
+    matrix = movement.matrix
+    return MovementTable(
+        movement=movement,
+        keys=shown,
+        labels=labels,
+        rows=rows,
+        moved=sum(n for (a, b), n in matrix.items() if a and b and a != b),
+        entered=sum(n for (a, b), n in matrix.items() if not a and b),
+        left=sum(n for (a, b), n in matrix.items() if a and not b),
+        total=sum(matrix.values()),
+    )
 
 
 # --- members with their reasons -----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from patron.domain.segmentation.builtin import builtin_definitions
 from patron.domain.segmentation.classify import Context, classify_accounts, required_columns
 from patron.domain.segmentation.definitions import Definition, DefinitionError, parse_definition
 
+from .churn import ChurnFit, account_churn, uses_churn
 from .indicators import MONEY_COLUMNS, account_indicators, copy_frame
 from .messages import problem_text
 from .models import Classification, Membership, SegmentRun, Snapshot
@@ -35,6 +36,7 @@ BUILTIN_NAMES = {
     "rfm": ("RFM 分群", "RFM segments"),
     "lifecycle": ("生命周期阶段", "Lifecycle stage"),
     "key_account_candidates": ("大客户候选", "Key account candidates"),
+    "churn_risk": ("流失风险", "Churn risk"),
 }
 CHUNK = 5000
 
@@ -241,18 +243,30 @@ def _compute(run: SegmentRun, account_ids: Sequence[int] | None) -> list[_Placed
         )
     context = Context(currency=settings.PATRON_COMPANY_CURRENCY)
     periods = {c.pk: _period(c, run.as_of) for c in classifications}
+    definitions = {c.pk: parse_definition(c.definition) for c in classifications}
     windows = sorted({(p.start, p.end) for p in periods.values()})
-    total = len(windows) + len(classifications) + 1  # measure each window, classify each, write
+    churn_needed = any(uses_churn(required_columns(d)) for d in definitions.values())
+    total = len(windows) + len(classifications) + 1 + (1 if churn_needed else 0)
     frames: dict[tuple[dt.date, dt.date], pl.DataFrame] = {}
     for done, (start, end) in enumerate(windows):
         _progress(run, "measure", done, total)
         frames[(start, end)] = account_indicators(Period(start, end), today=run.as_of, account_ids=account_ids).frame
+    churn: pl.DataFrame | None = None
+    if churn_needed:
+        _progress(run, "churn", len(windows), total)
+        churn, fit = account_churn(run.as_of, account_ids=account_ids, fit=_last_churn_fit() if account_ids else None)
+        if account_ids is None:
+            run.churn_fit = fit.to_dict()
+            SegmentRun.objects.filter(pk=run.pk).update(churn_fit=run.churn_fit)
+    offset = len(windows) + (1 if churn_needed else 0)
     placed = []
     for index, classification in enumerate(classifications):
-        _progress(run, "classify", len(windows) + index, total)
+        _progress(run, "classify", offset + index, total)
         period = periods[classification.pk]
         frame = frames[(period.start, period.end)]
-        definition = parse_definition(classification.definition)
+        definition = definitions[classification.pk]
+        if churn is not None and uses_churn(required_columns(definition)):
+            frame = frame.join(churn.select("account_id", "p_alive", "clv"), on="account_id", how="left")
         if definition.kind == Classification.LIFECYCLE:
             # A stage reads the whole history: an account that bought before the period is not a prospect.
             frame = frame.with_columns(pl.col("orders_ever").alias("purchase_count"))
@@ -295,6 +309,18 @@ def _store(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResult:
         steps_done=F("steps_total"),
     )
     return RunResult(run, snapshots)
+
+
+def _last_churn_fit() -> ChurnFit | None:
+    """The churn models of the last full run, to score a few changed accounts without fitting again."""
+    latest = (
+        SegmentRun.objects.filter(scope=SegmentRun.FULL, status=SegmentRun.DONE)
+        .exclude(churn_fit={})
+        .order_by("-as_of", "-id")
+        .values_list("churn_fit", flat=True)
+        .first()
+    )
+    return ChurnFit.from_dict(latest) if latest else None
 
 
 def _last_fit(classification: Classification, definition: Definition) -> Any:

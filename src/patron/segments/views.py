@@ -382,7 +382,8 @@ def _editor_page(
         "json_kinds": JSON_KINDS,
         **extra,
     }
-    status = 400 if form.is_bound and form.has_errors() else 200
+    # htmx swaps only successful answers: a preview with errors is still the page to show.
+    status = 400 if form.is_bound and form.has_errors() and not getattr(request, "htmx", False) else 200
     return render(request, "segments/editor.html", context, status=status)
 
 

@@ -1,0 +1,136 @@
+"""Probability alive and lifetime value come from each account's purchase days, fitted once per full run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+import pytest
+
+from patron.sales.models import Order
+from patron.segments import selectors, services
+from patron.segments.churn import account_churn
+from patron.segments.models import Classification, SegmentRun
+from tests.factories import make_account, make_order, make_product
+
+TODAY = dt.date(2026, 11, 25)
+
+
+def _orders(account: Any, days: list[dt.date], amount: str = "100.00") -> None:
+    """Confirmed orders straight into the table: churn reads only their account, day, status and total."""
+    Order.objects.bulk_create(
+        Order(
+            number=f"T-{account.pk}-{i}",
+            account=account,
+            status=Order.CONFIRMED,
+            order_date=day,
+            list_total=Decimal(amount),
+            net_total=Decimal(amount),
+        )
+        for i, day in enumerate(days)
+    )
+
+
+def _simulate(staff: Any, rng: random.Random) -> None:
+    """Customers who buy at their own pace and drop out after a purchase now and then (the BG/NBD story)."""
+    for _ in range(60):
+        account = make_account(staff.sales2)
+        every = rng.choice([2, 3, 5, 8])  # weeks between purchases, on average
+        leaves = rng.choice([0.02, 0.1, 0.3, 0.6])  # chance of dropping out after a purchase
+        day = TODAY - dt.timedelta(weeks=rng.randint(40, 100))
+        days = []
+        while day <= TODAY:
+            days.append(day)
+            if rng.random() < leaves:
+                break  # dropped out
+            day += dt.timedelta(days=max(1, round(rng.expovariate(1 / (every * 7)))))
+        _orders(account, days, str(rng.choice([80, 100, 150, 400])))
+
+
+@pytest.fixture
+def history(staff: Any) -> dict[str, Any]:
+    """A population of buyers, with a few whose fate is plain: regular, stopped a year ago, bought once long ago."""
+    _simulate(staff, random.Random(3))
+    accounts: dict[str, Any] = {}
+    regular = make_account(staff.sales)
+    _orders(regular, [TODAY - dt.timedelta(weeks=week) for week in range(0, 52, 2)], "200.00")
+    stopped = make_account(staff.sales)
+    _orders(stopped, [TODAY - dt.timedelta(weeks=week) for week in range(52, 104, 2)], "300.00")
+    once = make_account(staff.sales)
+    _orders(once, [TODAY - dt.timedelta(weeks=100)])
+    accounts.update(regular0=regular, stopped=stopped, once=once, never=make_account(staff.sales))
+    return accounts
+
+
+def _row(frame: pl.DataFrame, account: Any) -> dict[str, Any]:
+    return frame.filter(pl.col("account_id") == account.pk).row(0, named=True)
+
+
+def test_a_buyer_who_stopped_is_less_likely_alive_than_regular_ones(history: dict[str, Any]) -> None:
+    frame, fit = account_churn(TODAY)
+    assert fit.bgnbd is not None, fit.reasons
+    assert {r.code for r in fit.reasons} >= {"BGNBD_FITTED"}
+    regular = _row(frame, history["regular0"])
+    stopped = _row(frame, history["stopped"])
+    assert regular["p_alive"] > 0.9
+    assert stopped["p_alive"] < 0.1
+    assert regular["expected_purchases"] > stopped["expected_purchases"]
+    assert 0 <= stopped["p_alive"] <= regular["p_alive"] <= 1
+
+
+def test_a_one_time_buyer_long_ago_is_lapsed_by_the_rule(history: dict[str, Any]) -> None:
+    frame, fit = account_churn(TODAY)
+    assert fit.interval_weeks is not None
+    assert fit.interval_weeks * 3 < 100  # bought once, 100 weeks ago: beyond three typical intervals
+    once = _row(frame, history["once"])
+    assert once["p_alive"] == 0  # BG/NBD alone would say 1
+    assert once["clv"] == (0 if fit.gamma_gamma else None)
+
+
+def test_an_account_that_never_bought_has_no_churn_figures(history: dict[str, Any]) -> None:
+    frame, _fit = account_churn(TODAY)
+    assert frame.filter(pl.col("account_id") == history["never"].pk).height == 0
+
+
+def test_without_repeat_buyers_the_fit_says_so_and_invents_nothing(staff: Any) -> None:
+    product = make_product()
+    for _ in range(3):
+        make_order(staff.admin, make_account(None), [(product, "1")], order_date=TODAY - dt.timedelta(days=10))
+    frame, fit = account_churn(TODAY)
+    assert fit.bgnbd is None
+    assert fit.reasons and fit.reasons[0].code in {"NO_REPEAT_BUYERS", "NOT_CONVERGED", "PARAMETER_AT_BOUND"}
+    assert frame.height == 0
+
+
+def test_the_churn_risk_classification_reads_probability_alive(staff: Any, history: dict[str, Any]) -> None:
+    Classification.objects.exclude(key="churn_risk").update(active=False)
+    churn_risk = Classification.objects.get(key="churn_risk")
+    run = services.run_create(actor=staff.admin, as_of=TODAY)
+    services.run_perform(run)
+    run.refresh_from_db()
+    assert run.churn_fit["bgnbd"]["r"] > 0
+    assert run.churn_fit["customers"] == 63
+    on = selectors.memberships_on(churn_risk, TODAY)
+    assert on.get(account=history["regular0"]).class_key == "active"
+    assert on.get(account=history["stopped"]).class_key == "likely_lost"
+    assert on.get(account=history["never"]).class_key == "no_history"
+    assert set(on.get(account=history["stopped"]).values) == {"p_alive"}
+
+
+def test_an_incremental_run_scores_with_the_last_fit(staff: Any, history: dict[str, Any]) -> None:
+    Classification.objects.exclude(key="churn_risk").update(active=False)
+    services.run_perform(services.run_create(actor=staff.admin, as_of=TODAY - dt.timedelta(days=1)))
+    full = SegmentRun.objects.get()
+    product = make_product()
+    for weeks in (2, 1, 0):
+        make_order(staff.admin, history["stopped"], [(product, "1")], order_date=TODAY - dt.timedelta(weeks=weeks))
+    run = services.recompute_changed()
+    assert run is not None and run.scope == SegmentRun.INCREMENTAL
+    run.refresh_from_db()
+    assert run.churn_fit == {}  # nothing fitted: the full run's parameters were used
+    churn_risk = Classification.objects.get(key="churn_risk")
+    assert selectors.memberships_on(churn_risk, run.as_of).get(account=history["stopped"]).class_key == "active"
+    assert full.churn_fit["bgnbd"]
