@@ -176,6 +176,9 @@ def measure(skip_incremental: bool) -> dict[str, Any]:
     run_perform(run)
     full = time.perf_counter() - started
     figures["full recompute, first run (s)"] = round(full, 2)
+    run.refresh_from_db()
+    for step, seconds in run.timings.items():
+        figures[f"  first run: {step} (s)"] = seconds
     figures["memberships written"] = Membership.objects.count()
     figures["full recompute / floor"] = round(full / floor, 1)
 
@@ -184,6 +187,8 @@ def measure(skip_incremental: bool) -> dict[str, Any]:
     run_perform(again)
     figures["full recompute, next day (s)"] = round(time.perf_counter() - started, 2)
     again.refresh_from_db()
+    for step, seconds in again.timings.items():
+        figures[f"  next day: {step} (s)"] = seconds
     figures["accounts moved on the next day"] = again.moved
 
     if not skip_incremental:
@@ -196,6 +201,9 @@ def measure(skip_incremental: bool) -> dict[str, Any]:
         figures["incremental: accounts recomputed"] = incremental.accounts
         figures["incremental: accounts with new orders"] = len(changed)
         figures["incremental: moved"] = incremental.moved
+        incremental.refresh_from_db()
+        for step, seconds in incremental.timings.items():
+            figures[f"  incremental: {step} (s)"] = seconds
     figures["peak memory of this process (MiB)"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return figures
 

@@ -310,7 +310,7 @@ def condition_text(entry: Mapping[str, Any], currency: str | None = None) -> str
     if entry.get("negated"):
         text = _("not (%(condition)s)") % {"condition": text}
     actual = _("no value") if entry.get("no_value") else value_text(indicator, entry.get("actual"), currency)
-    return _("%(condition)s: it has %(actual)s") % {"condition": text, "actual": actual}
+    return _("%(condition)s (here %(actual)s)") % {"condition": text, "actual": actual}
 
 
 def _cut_list(indicator: str | None, values: Any, currency: str | None) -> str:
@@ -384,6 +384,12 @@ def _no_value(p: Mapping[str, Any], c: Any, currency: str | None) -> str:
             return _("%(accounts)s accounts have no value of %(indicator)s and are placed in %(class)s.") % {
                 "accounts": f"{int(p['accounts']):,}",
                 "indicator": indicator_label(p["indicator"]),
+                "class": class_label(c, p.get("class", "")),
+            }
+        definition = getattr(c, "definition", c)
+        if isinstance(definition, dict) and definition.get("kind") == "rfm":
+            return _("%(accounts)s accounts have no orders in the period and are placed in %(class)s.") % {
+                "accounts": f"{int(p['accounts']):,}",
                 "class": class_label(c, p.get("class", "")),
             }
         return _("%(accounts)s accounts have no value for any of the indicators and are placed in %(class)s.") % {

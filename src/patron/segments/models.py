@@ -86,6 +86,7 @@ class SegmentRun(models.Model):
     moved = models.PositiveIntegerField(_("moved"), default=0)
     # BG/NBD and Gamma-Gamma parameters, log-likelihoods and why a fit failed (segments.churn.ChurnFit)
     churn_fit = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)  # seconds per step, for the health page and benchmarks
     error = models.TextField(_("error"), blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -135,16 +136,19 @@ class Membership(models.Model):
     through Django.
     """
 
+    # No single-column indexes either: the composite ones below lead with these columns.
     classification = models.ForeignKey(
-        Classification, on_delete=models.CASCADE, related_name="memberships", db_constraint=False
+        Classification, on_delete=models.CASCADE, related_name="memberships", db_constraint=False, db_index=False
     )
     account = models.ForeignKey(
-        "accounts.Account", on_delete=models.CASCADE, related_name="memberships", db_constraint=False
+        "accounts.Account", on_delete=models.CASCADE, related_name="memberships", db_constraint=False, db_index=False
     )
     class_key = models.CharField(_("class"), max_length=40)
     score = models.FloatField(_("score"), null=True, blank=True)
     values = models.JSONField(default=dict)  # the indicators that placed it, as measured then
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    snapshot = models.ForeignKey(
+        Snapshot, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     valid_from = models.DateField(_("from"))
     valid_to = models.DateField(_("until"), null=True, blank=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -226,8 +227,20 @@ class _Placed:
     values: pl.DataFrame
 
 
-def _progress(run: SegmentRun, step: str, done: int, total: int) -> None:
-    SegmentRun.objects.filter(pk=run.pk).update(step=step, steps_done=done, steps_total=total)
+def _lap(run: SegmentRun, next_step: str) -> None:
+    """Add the time since the last lap to the step that was running."""
+    now = time.perf_counter()
+    started = getattr(run, "_step_started", None)
+    if started is not None:
+        label = run._step_label  # type: ignore[attr-defined]
+        run.timings[label] = round(run.timings.get(label, 0) + now - started, 2)
+    run._step_started, run._step_label = now, next_step  # type: ignore[attr-defined]
+
+
+def _progress(run: SegmentRun, step: str, done: int, total: int, label: str = "") -> None:
+    """Show the step on the run, and note how long the previous one took."""
+    _lap(run, label or step)
+    SegmentRun.objects.filter(pk=run.pk).update(step=step, steps_done=done, steps_total=total, timings=run.timings)
 
 
 def _compute(run: SegmentRun, account_ids: Sequence[int] | None) -> list[_Placed]:
@@ -261,7 +274,7 @@ def _compute(run: SegmentRun, account_ids: Sequence[int] | None) -> list[_Placed
     offset = len(windows) + (1 if churn_needed else 0)
     placed = []
     for index, classification in enumerate(classifications):
-        _progress(run, "classify", offset + index, total)
+        _progress(run, "classify", offset + index, total, f"classify {classification.key}")
         period = periods[classification.pk]
         frame = frames[(period.start, period.end)]
         definition = definitions[classification.pk]
@@ -300,8 +313,10 @@ def _store(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResult:
             snapshot.save(update_fields=["counts"])
         snapshots.append(snapshot)
         accounts = max(accounts, item.values.height)
+    _lap(run, "done")
     SegmentRun.objects.filter(pk=run.pk).update(
         status=SegmentRun.DONE,
+        timings=run.timings,
         accounts=accounts,
         moved=moved,
         finished_at=timezone.now(),

@@ -82,7 +82,9 @@ def _members_url(classification: Classification, keys: list[str], day: dt.date |
     return reverse("segments:members", args=[classification.key]) + "?" + urlencode(params)
 
 
-def _distribution(classification: Classification, counts: dict[str, int], day: dt.date | None, user_scope: str) -> Any:
+def _distribution(
+    classification: Classification, counts: dict[str, int], day: dt.date | None, user_scope: str, compact: bool = False
+) -> Any:
     labels = class_labels(classification)
     points = [(labels.get(k, class_label(classification, k)), Decimal(n), f"{n:,}") for k, n in counts.items()]
     return hbar_chart(
@@ -91,6 +93,7 @@ def _distribution(classification: Classification, counts: dict[str, int], day: d
         desc=_("%(scope)s: %(values)s.")
         % {"scope": user_scope, "values": "; ".join(f"{label}: {text}" for label, _v, text in points)},
         hrefs=[_members_url(classification, [k], day) for k in counts],
+        **({"width": 380, "label_width": 130, "value_room": 50, "row": 24} if compact else {}),
     )
 
 
@@ -125,7 +128,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
                 "classification": classification,
                 "latest": latest,
                 "total": sum(counts.values()),
-                "chart": _distribution(classification, counts, None, scope) if latest else None,
+                "chart": _distribution(classification, counts, None, scope, compact=True) if latest else None,
             }
         )
     run = selectors.latest_run()
@@ -188,6 +191,8 @@ def _counts_chart(classification: Classification, series: list[tuple[dt.date, di
         title=_("Accounts per class over time"),
         desc=_("Accounts per class on each day a recompute ran, from %(first)s to %(last)s.")
         % {"first": days[0], "last": days[-1]},
+        width=960,
+        height=240,
     )
 
 

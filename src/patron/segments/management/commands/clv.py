@@ -189,7 +189,7 @@ def _read(path: Path) -> tuple[pl.Series, np.ndarray, np.ndarray]:
 def _problems(frame: pl.DataFrame, bad: pl.Expr, column: str, what: str) -> list[tuple[int, str]]:
     rows = frame.filter(bad).head(SHOWN_PROBLEMS).select("line", column).rows()
     return [
-        (line, _("line %(line)s, column %(column)s: %(what)s") % {"line": line, "column": column, "what": what})
+        (line, _("line %(line)s, column %(column)s %(what)s") % {"line": line, "column": column, "what": what})
         if value in (None, "")
         else (
             line,
