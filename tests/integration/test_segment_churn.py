@@ -19,6 +19,12 @@ from tests.factories import make_account, make_order, make_product
 TODAY = dt.date(2026, 11, 25)
 
 
+@pytest.fixture(autouse=True)
+def builtins(db: None) -> None:
+    """The migration installs them; a transactional test elsewhere may have flushed them since."""
+    services.install_builtins()
+
+
 def _orders(account: Any, days: list[dt.date], amount: str = "100.00") -> None:
     """Confirmed orders straight into the table: churn reads only their account, day, status and total."""
     Order.objects.bulk_create(
@@ -101,7 +107,8 @@ def test_without_repeat_buyers_the_fit_says_so_and_invents_nothing(staff: Any) -
         make_order(staff.admin, make_account(None), [(product, "1")], order_date=TODAY - dt.timedelta(days=10))
     frame, fit = account_churn(TODAY)
     assert fit.bgnbd is None
-    assert fit.reasons and fit.reasons[0].code in {"NO_REPEAT_BUYERS", "NOT_CONVERGED", "PARAMETER_AT_BOUND"}
+    assert fit.reasons
+    assert fit.reasons[0].code == "NO_REPEAT_BUYERS"
     assert frame.height == 0
 
 
@@ -128,7 +135,8 @@ def test_an_incremental_run_scores_with_the_last_fit(staff: Any, history: dict[s
     for weeks in (2, 1, 0):
         make_order(staff.admin, history["stopped"], [(product, "1")], order_date=TODAY - dt.timedelta(weeks=weeks))
     run = services.recompute_changed()
-    assert run is not None and run.scope == SegmentRun.INCREMENTAL
+    assert run is not None
+    assert run.scope == SegmentRun.INCREMENTAL
     run.refresh_from_db()
     assert run.churn_fit == {}  # nothing fitted: the full run's parameters were used
     churn_risk = Classification.objects.get(key="churn_risk")

@@ -169,3 +169,17 @@ def test_one_account_can_be_measured_alone(shop: dict[str, object]) -> None:
     everyone = account_indicators(YEAR, today=TODAY).frame
     assert alone.height == 1
     assert alone.row(0, named=True) == _row(everyone, buyer.pk)  # type: ignore[attr-defined]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_outside_a_transaction_the_queries_run_side_by_side_with_the_same_result(staff: object) -> None:
+    """On PostgreSQL each query then has its own connection; the figures must not change."""
+    from django.db import connection
+
+    admin = staff.admin  # type: ignore[attr-defined]
+    product = make_product(price="10.00", cost="4.00")
+    account = make_account(None)
+    make_order(admin, account, [(product, "3")], order_date=dt.date(2026, 10, 1))
+    assert not connection.in_atomic_block
+    row = _row(account_indicators(YEAR, today=TODAY).frame, account.pk)
+    assert (row["sales"], row["gross_profit"], row["purchase_count"]) == (30.0, 18.0, 1)

@@ -14,6 +14,14 @@ from patron.segments.models import Classification, Membership, SegmentRun
 from tests.factories import make_account, make_order, make_product
 
 TODAY = dt.date(2026, 11, 25)
+
+
+@pytest.fixture(autouse=True)
+def builtins(db: None) -> None:
+    """The migration installs them; a transactional test elsewhere may have flushed them since."""
+    services.install_builtins()
+
+
 SALES_BANDS = {
     "kind": "single",
     "indicator": "sales",
@@ -56,9 +64,13 @@ def _class_of(classification: Classification, account: Any, day: dt.date) -> str
     return row.class_key if row else None
 
 
-def test_the_built_in_classifications_are_ready_after_installation(db: None) -> None:
+def test_the_built_in_classifications_are_installed_once_and_edits_are_kept(db: None) -> None:
     keys = set(Classification.objects.filter(builtin=True).values_list("key", flat=True))
     assert keys == {"value_tier", "frequency_tier", "rfm", "lifecycle", "key_account_candidates", "churn_risk"}
+    Classification.objects.filter(key="value_tier").update(name_en="Customer value")
+    Classification.objects.filter(key="rfm").delete()
+    assert [c.key for c in services.install_builtins()] == ["rfm"]
+    assert Classification.objects.get(key="value_tier").name_en == "Customer value"
 
 
 def test_a_run_places_every_account_in_exactly_one_class(staff: Any, bands: Classification, shop: dict) -> None:

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from patron.domain.periods import Period
 
+PARALLEL_QUERIES = 3  # PostgreSQL connections a full measurement uses at once
 MONEY_COLUMNS = (
     "sales",
     "gross_sales",
@@ -253,6 +255,25 @@ def _collections(account_ids: Sequence[int] | None, params: dict[str, Any]) -> p
     return _query(sql, params, {"account_id": pl.Int64, "dso_days": pl.Float64})
 
 
+def _gather(queries: list[Callable[[], pl.DataFrame]]) -> list[pl.DataFrame]:
+    """Run the queries side by side on PostgreSQL (each on its own connection), one after another elsewhere.
+
+    Inside a transaction they must share its connection (other connections would not see
+    what it wrote), so they run one after another there too.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return [query() for query in queries]
+
+    def run(query: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+        try:
+            return query()
+        finally:
+            connections.close_all()  # this thread's connection
+
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_QUERIES, len(queries))) as pool:
+        return list(pool.map(run, queries))
+
+
 def account_indicators(period: Period, *, today: dt.date, account_ids: Sequence[int] | None = None) -> IndicatorFrame:
     """Indicators of every live account (or of ``account_ids``) for ``period``, as of its last day.
 
@@ -267,15 +288,19 @@ def account_indicators(period: Period, *, today: dt.date, account_ids: Sequence[
         "today": today,
         "company": settings.PATRON_COMPANY_CURRENCY,
     }
-    accounts = _accounts(account_ids).join(_region_paths(), on="region_id", how="left")
-    orders = _orders(period, account_ids, params)
-    frame = (
-        accounts.join(orders, on="account_id", how="left")
-        .join(_costs(account_ids, params), on="account_id", how="left")
-        .join(_returns(account_ids, params), on="account_id", how="left")
-        .join(_receivables(account_ids, params), on="account_id", how="left")
-        .join(_collections(account_ids, params), on="account_id", how="left")
+    parts = _gather(
+        [
+            lambda: _accounts(account_ids),
+            lambda: _orders(period, account_ids, params),
+            lambda: _costs(account_ids, params),
+            lambda: _returns(account_ids, params),
+            lambda: _receivables(account_ids, params),
+            lambda: _collections(account_ids, params),
+        ]
     )
+    frame = parts[0].join(_region_paths(), on="region_id", how="left")
+    for part in parts[1:]:
+        frame = frame.join(part, on="account_id", how="left")
     zero = [
         "orders_ever",
         "purchase_count",

@@ -515,6 +515,18 @@ def _one_time_lapsed(p: Mapping[str, Any], c: Any, currency: str | None) -> str:
     }
 
 
+def _fitted(p: Mapping[str, Any], model: str) -> str:
+    def number(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, int | float) else str(value)
+
+    shown = ", ".join(f"{k} = {number(v)}" for k, v in p.items() if k != "log_likelihood")
+    return _("%(model)s model fitted: %(params)s (log-likelihood %(ll)s).") % {
+        "model": model,
+        "params": shown,
+        "ll": number(p.get("log_likelihood")),
+    }
+
+
 _REASONS: dict[str, Any] = {
     "QUANTILES_TIED": _quantiles_tied,
     "EMPTY_CLASSES": _empty_classes,
@@ -609,6 +621,12 @@ _REASONS: dict[str, Any] = {
         _("The parameter %(parameter)s ran to its bound (%(value)s): the fit is not reliable.")
         % {"parameter": p.get("parameter"), "value": p.get("value")}
     ),
+    "NOT_IDENTIFIED": lambda p, c, cur: (
+        _("The data cannot pin down the parameter %(parameter)s: the fit is not used.")
+        % {"parameter": p.get("parameter")}
+    ),
+    "BGNBD_FITTED": lambda p, c, cur: _fitted(p, "BG/NBD"),
+    "GAMMA_GAMMA_FITTED": lambda p, c, cur: _fitted(p, "Gamma-Gamma"),
     "MEAN_SPEND_INFINITE": lambda p, c, cur: (
         _("The expected spend is infinite (q = %(q)s is at most 1).") % {"q": p.get("q")}
     ),

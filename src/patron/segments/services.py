@@ -153,10 +153,26 @@ def classification_update(*, actor: Any, classification: Classification, data: M
     return classification
 
 
+# Built-ins that read what only the Django side computes (probability alive from the churn models).
+CHURN_RISK = {
+    "kind": "rules",
+    "classes": [
+        {"key": "likely_lost", "label": "Likely lost", "when": {"indicator": "p_alive", "op": "<", "value": "0.3"}},
+        {"key": "at_risk", "label": "At risk", "when": {"indicator": "p_alive", "op": "<", "value": "0.7"}},
+        {"key": "active", "label": "Likely active", "when": {"indicator": "p_alive", "op": ">=", "value": "0.7"}},
+    ],
+    "otherwise": {"key": "no_history", "label": "No purchase history"},
+}
+
+
+def all_builtin_definitions() -> dict[str, dict[str, Any]]:
+    return {**builtin_definitions(), "churn_risk": CHURN_RISK}
+
+
 def install_builtins() -> list[Classification]:
-    """The built-in classifications, made once; users may edit them afterwards."""
+    """The built-in classifications that are missing, made; existing ones (perhaps edited) are left alone."""
     made = []
-    for key, definition in builtin_definitions().items():
+    for key, definition in all_builtin_definitions().items():
         zh, en = BUILTIN_NAMES.get(key, (key, key))
         classification, created = Classification.objects.get_or_create(
             key=key,

@@ -2,18 +2,10 @@
 
 from django.db import migrations
 
-CHURN_RISK = {
-    "kind": "rules",
-    "classes": [
-        {"key": "likely_lost", "label": "Likely lost", "when": {"indicator": "p_alive", "op": "<", "value": "0.3"}},
-        {"key": "at_risk", "label": "At risk", "when": {"indicator": "p_alive", "op": "<", "value": "0.7"}},
-        {"key": "active", "label": "Likely active", "when": {"indicator": "p_alive", "op": ">=", "value": "0.7"}},
-    ],
-    "otherwise": {"key": "no_history", "label": "No purchase history"},
-}
-
 
 def install(apps, schema_editor):  # type: ignore[no-untyped-def]
+    from patron.segments.services import CHURN_RISK
+
     Classification = apps.get_model("segments", "Classification")
     Classification.objects.get_or_create(
         key="churn_risk",

@@ -266,6 +266,7 @@ def _fit_dict(fit: FitResult[Any]) -> dict[str, Any]:
         "iterations": fit.iterations,
         "customers": fit.customers,
         "excluded": fit.excluded,
+        "standard_errors": fit.standard_errors,
         "message": fit.message,
     }
 
