@@ -373,3 +373,23 @@ def test_export_is_scoped_and_refuses_bad_input(api, moved):
     assert api("manager").get("/api/segments/sales_bands/export", {"class_key": "gold"}).status_code == 422
     assert api("manager").get("/api/segments/sales_bands/export", {"format": "pdf"}).status_code == 422
     assert api("manager").get("/api/segments/nope/export").status_code == 404
+
+
+def test_every_reason_the_engine_writes_has_words():
+    """A reason code without words would reach the reader as its code."""
+    import re
+    from pathlib import Path
+
+    import patron.domain.segmentation as engine
+    import patron.segments as app
+    from patron.segments.messages import _REASONS
+
+    sources = [*Path(engine.__path__[0]).glob("*.py"), *Path(app.__path__[0]).glob("*.py")]
+    codes = set()
+    for path in sources:
+        text = path.read_text()
+        codes |= set(re.findall(r'(?:Reason|_band_reason)\(\s*"([A-Z_]+)"', text))
+        codes |= set(re.findall(r'^([A-Z_]+) = "\1"$', text, re.MULTILINE))
+    assert {"BAND", "QUANTILES_TIED", "RFM_CELL", "ON_RHYTHM"} <= codes
+    missing = sorted(code for code in codes if code not in _REASONS)
+    assert missing == []

@@ -168,12 +168,13 @@ def hbar_chart(
     width: int = 640,
     row: int = 26,
     label_width: int = 170,
+    value_room: int = 90,
 ) -> HBarChart:
     """A bar per (label, value, value as text), labels on the left: long names (class names) stay readable.
 
     Bars start at zero; negative values draw as empty bars. ``hrefs`` (one per point) make each bar a link.
     """
-    top, value_room = 4.0, 90.0
+    top = 4.0
     plot_left = float(label_width)
     plot_w = max(width - plot_left - value_room, 10.0)
     high = max([v for _, v, _ in points] + [Decimal(0)])
@@ -236,6 +237,7 @@ class Line:
 class XTick:
     x: float
     text: str
+    anchor: str = "middle"  # the first and last labels keep inside the chart
 
 
 @dataclass(frozen=True)
@@ -285,7 +287,12 @@ def line_chart(
         ticks.append(Tick(y=y_of(tick), text=_short(tick)))
         tick += step
     every = max(1, -(-len(labels) // max_xticks))
-    xticks = [XTick(x_of(i), label) for i, label in enumerate(labels) if i % every == 0 or i == len(labels) - 1]
+    last = len(labels) - 1
+    xticks = [
+        XTick(x_of(i), label, "start" if i == 0 and last else "end" if i == last and last else "middle")
+        for i, label in enumerate(labels)
+        if i % every == 0 or i == last
+    ]
     lines = []
     for n, (name, values) in enumerate(series):
         points = [LinePoint(x_of(i), y_of(v), f"{labels[i]}: {v}") for i, v in enumerate(values[: len(labels)])]
