@@ -124,6 +124,10 @@ class Command(BaseCommand):
             )
         self.stdout.write(_("BG/NBD: %(params)s") % {"params": _describe(bgnbd)})
         self.stdout.write(_("Gamma-Gamma: %(params)s") % {"params": _describe(gamma_gamma)})
+        if length == 0:
+            self.stdout.write(
+                _("The file ends on the calibration end: expected purchases are over no time; give --horizon.")
+            )
         if gamma_gamma.excluded:
             self.stdout.write(
                 _("%(n)s repeat buyers with no positive average spend are left out of the Gamma-Gamma fit.")
@@ -171,33 +175,42 @@ def _read(path: Path) -> tuple[pl.Series, np.ndarray, np.ndarray]:
         day=pl.col("date").str.to_date("%Y-%m-%d", strict=False),
         value=pl.col("amount").cast(pl.Float64, strict=False),
     )
-    problems = [
-        *_problems(checked, pl.col("customer_id").fill_null("") == "", "customer_id", _("is empty")),
-        *_problems(checked, pl.col("day").is_null(), "date", _("is not a date (YYYY-MM-DD)")),
-        *_problems(checked, ~pl.col("value").is_finite().fill_null(False), "amount", _("is not a number")),
-    ]
+    checks = (
+        (pl.col("customer_id").fill_null("") == "", "customer_id", _("is empty")),
+        (pl.col("day").is_null(), "date", _("is not a date (YYYY-MM-DD)")),
+        (~pl.col("value").is_finite().fill_null(False), "amount", _("is not a number")),
+    )
+    problems: list[tuple[int, str]] = []
+    total = 0
+    for bad, column, what in checks:
+        count, shown = _problems(checked, bad, column, what)
+        total += count
+        problems.extend(shown)
     if problems:
         lines = sorted(problems)[:SHOWN_PROBLEMS]
-        more = len(problems) - len(lines)
         text = "\n".join(message for _line, message in lines)
-        if more:
-            text += "\n" + _("... and %(n)s more problems.") % {"n": more}
+        if total > len(lines):
+            text += "\n" + _("... and %(n)s more problems.") % {"n": f"{total - len(lines):,}"}
         raise CommandError(text)
     return checked["customer_id"], checked["day"].to_numpy(), checked["value"].to_numpy()
 
 
-def _problems(frame: pl.DataFrame, bad: pl.Expr, column: str, what: str) -> list[tuple[int, str]]:
-    rows = frame.filter(bad).head(SHOWN_PROBLEMS).select("line", column).rows()
-    return [
-        (line, _("line %(line)s, column %(column)s %(what)s") % {"line": line, "column": column, "what": what})
-        if value in (None, "")
-        else (
-            line,
-            _("line %(line)s, column %(column)s: %(value)r %(what)s")
-            % {"line": line, "column": column, "value": value, "what": what},
-        )
-        for line, value in rows
-    ]
+def _problems(frame: pl.DataFrame, bad: pl.Expr, column: str, what: str) -> tuple[int, list[tuple[int, str]]]:
+    """How many lines fail one check, and the first few as (line, message)."""
+    failing = frame.filter(bad)
+    shown = []
+    for line, value in failing.head(SHOWN_PROBLEMS).select("line", column).rows():
+        if value in (None, ""):
+            message = _("line %(line)s, column %(column)s %(what)s") % {"line": line, "column": column, "what": what}
+        else:
+            message = _("line %(line)s, column %(column)s: %(value)r %(what)s") % {
+                "line": line,
+                "column": column,
+                "value": value,
+                "what": what,
+            }
+        shown.append((line, message))
+    return failing.height, shown
 
 
 def _locate(path: Path, exc: Exception) -> str:
