@@ -183,3 +183,27 @@ def test_outside_a_transaction_the_queries_run_side_by_side_with_the_same_result
     assert not connection.in_atomic_block
     row = _row(account_indicators(YEAR, today=TODAY).frame, account.pk)
     assert (row["sales"], row["gross_profit"], row["purchase_count"]) == (30.0, 18.0, 1)
+
+
+def test_spend_by_top_level_category_nets_returns_and_adds_up_to_one(staff: object) -> None:
+    from patron.sales.models import Category
+    from patron.segments.selectors import category_mix
+
+    admin = staff.admin  # type: ignore[attr-defined]
+    tea = Category.objects.create(code="TEA", name_zh="茶", name_en="Tea")
+    green = Category.objects.create(code="GREEN", name_zh="绿茶", name_en="Green tea", parent=tea)
+    cups = Category.objects.create(code="CUPS", name_zh="杯具", name_en="Cups")
+    account = make_account(None)
+    green_tea = make_product(price="100.00", category=green)
+    cup = make_product(price="25.00", category=cups)
+    order = make_order(admin, account, [(green_tea, "3"), (cup, "4")], order_date=dt.date(2026, 10, 1))
+    sales.return_create(
+        actor=admin,
+        order=order,
+        lines=[sales.ReturnLineInput(order_line=order.lines.get(product=green_tea), quantity="1")],
+        return_date=dt.date(2026, 10, 5),
+    )
+    make_order(admin, account, [(cup, "8")], order_date=dt.date(2025, 1, 1))  # before the period
+    mix = category_mix(account, YEAR.start, YEAR.end)
+    assert [(m.code, m.amount) for m in mix] == [("TEA", Decimal("200.00")), ("CUPS", Decimal("100.00"))]
+    assert [m.share for m in mix] == [Decimal("0.6667"), Decimal("0.3333")]

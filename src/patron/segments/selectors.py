@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -197,3 +198,61 @@ def latest_run() -> SegmentRun | None:
 
 def company_currency() -> str:
     return str(settings.PATRON_COMPANY_CURRENCY)
+
+
+@dataclass
+class CategoryShare:
+    code: str
+    name: str
+    amount: Decimal  # net of returns, in the company currency
+    share: Decimal  # of the account's net sales in the period, 0..1
+
+
+def category_mix(account: Account, start: dt.date, end: dt.date) -> list[CategoryShare]:
+    """What the account bought from ``start`` up to ``end`` (excluded), by top-level category, largest first.
+
+    Lines in another currency are converted at the rate of their order's day; lines without
+    a rate are left out. Goods returned in the period come off their category.
+    """
+    from patron.domain.money import Money
+    from patron.sales.models import Category, OrderLine, ReturnLine
+    from patron.sales.selectors import to_company_currency
+
+    categories = {c.pk: c for c in Category.objects.all()}
+    by_code = {c.code: c for c in categories.values()}
+
+    def root(category_id: int | None) -> Category | None:
+        category = categories.get(category_id) if category_id is not None else None
+        if category is None:
+            return None
+        return by_code.get(category.path.split("/")[0], category)
+
+    totals: dict[str, Decimal] = {}
+    names: dict[str, str] = {}
+
+    def add(category_id: int | None, amount: Decimal, currency: str, day: dt.date, sign: int) -> None:
+        converted = to_company_currency(Money(amount, currency), day)
+        if converted is None:
+            return
+        top = root(category_id)
+        code = top.code if top else ""
+        names[code] = top.name if top else ""
+        totals[code] = totals.get(code, Decimal(0)) + sign * converted.amount
+
+    lines = OrderLine.objects.filter(
+        order__account=account, order__status="confirmed", order__order_date__gte=start, order__order_date__lt=end
+    ).values_list("product__category_id", "line_total", "order__currency", "order__order_date")
+    for category_id, amount, currency, day in lines:
+        add(category_id, amount, currency, day, 1)
+    returned = ReturnLine.objects.filter(
+        ret__account=account, ret__return_date__gte=start, ret__return_date__lt=end
+    ).values_list("order_line__product__category_id", "amount", "ret__currency", "ret__return_date")
+    for category_id, amount, currency, day in returned:
+        add(category_id, amount, currency, day, -1)
+    total = sum((v for v in totals.values() if v > 0), Decimal(0))
+    shares = [
+        CategoryShare(code, names[code], amount, (amount / total).quantize(Decimal("0.0001")) if total else Decimal(0))
+        for code, amount in totals.items()
+        if amount != 0
+    ]
+    return sorted(shares, key=lambda s: (-s.amount, s.code))
