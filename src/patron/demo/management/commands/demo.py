@@ -91,3 +91,11 @@ class Command(BaseCommand):
         self.stdout.write("  " + ", ".join(f"{counts.get(key, 0):,} {label}" for key, label in SUMMARY))
         names = ", ".join(username for username, _role, _team in DEMO_USERS)
         self.stdout.write(f"  demo sign-ins (password for all: {DEMO_PASSWORD}): {names}")
+        # Segments on day one: every account measured and classified as of the demo's today.
+        from patron.segments.services import install_builtins, run_create, run_perform
+
+        install_builtins()
+        run = run_create(actor=None, as_of=spec.today)
+        run_perform(run)
+        run.refresh_from_db()
+        self.stdout.write(f"  segments: {run.accounts:,} accounts classified as of {run.as_of.isoformat()}")
