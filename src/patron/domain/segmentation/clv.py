@@ -19,9 +19,15 @@ that become money (expected spend, lifetime value) are converted at the edge wit
 rounds half-up to a given number of places and refuses NaN and infinity.
 
 Fits never return silent garbage: ``FitResult.converged`` is False with a ``Reason`` when the data cannot
-identify the model (no customers, no repeat buyers), the optimizer stops without converging, the
-log-likelihood is not finite, or a parameter runs to the edge of its range (the maximum is at
-infinity or zero); ``FitResult.require()`` returns the parameters or raises ``FitError``.
+identify the model (no customers, no repeat buyers), the optimizer stops short of a maximum (the
+gradient is checked, not the optimizer's message), the log-likelihood is not finite, a parameter runs
+to the edge of its range (the maximum is at infinity or zero), or the likelihood is too flat around the
+optimum to pin a parameter down (its standard error, from the observed information, is too large);
+``FitResult.require()`` returns the parameters or raises ``FitError``. Converged fits carry their
+standard errors.
+
+Fitting a million customers takes a few seconds: identical (x, t_x, T) rows are counted once with a
+weight, special functions are evaluated once per distinct x, and the gradient is analytic.
 """
 
 from __future__ import annotations
