@@ -48,6 +48,9 @@ class ProgressOut(Schema):
     done: int
     total: int
     percent: int
+    phase: Literal["reading", "rows"] = Field(
+        description="`reading` while the whole file is read (a large workbook can take a while), then `rows`."
+    )
 
 
 class ImportOut(Schema):
@@ -59,7 +62,11 @@ class ImportOut(Schema):
     encoding: str
     headers: list[str]
     mapping: dict[str, str] = Field(description="Column index (0-based, as text) to field key.")
-    total_rows: int
+    total_rows: int = Field(
+        description="Rows in the file. For a large workbook, until a check reads it whole, the count its sheet "
+        "states (0 if none): see `total_rows_exact`."
+    )
+    total_rows_exact: bool = Field(description="False while `total_rows` is the workbook's own statement.")
     error_count: int
     warning_count: int
     created: int
@@ -79,8 +86,12 @@ class ImportOut(Schema):
         return obj.created_by.username
 
     @staticmethod
-    def resolve_progress(obj: ImportJob) -> dict[str, int]:
+    def resolve_progress(obj: ImportJob) -> dict[str, Any]:
         return services.progress(obj)
+
+    @staticmethod
+    def resolve_total_rows_exact(obj: ImportJob) -> bool:
+        return services.rows_exact(obj)
 
 
 class ImportSummary(Schema):
@@ -89,6 +100,7 @@ class ImportSummary(Schema):
     status: str
     file_name: str
     total_rows: int
+    total_rows_exact: bool
     error_count: int
     created: int
     updated: int
@@ -99,6 +111,10 @@ class ImportSummary(Schema):
     @staticmethod
     def resolve_created_by(obj: ImportJob) -> str:
         return obj.created_by.username
+
+    @staticmethod
+    def resolve_total_rows_exact(obj: ImportJob) -> bool:
+        return services.rows_exact(obj)
 
 
 class ImportPage(Schema):

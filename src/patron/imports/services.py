@@ -4,6 +4,11 @@ The uploaded bytes are kept under the var directory until the import is undone o
 deleted, so the dry run and the run read the same file. Progress is written to a small
 file beside it, outside the import's transaction, so a page can show it while the
 transaction is still open.
+
+An upload reads only what the mapping needs (``files.read_head``): a large workbook's
+header and first rows, with the row count its sheet states as ``total_rows`` ("about N
+rows", or 0 when it states none). The check or the run reads the whole file in the
+background ("reading the file" on its progress bar), then counts its rows exactly.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from patron.domain.importing import FileError, auto_mapping, missing_required, r
 from patron.sales.models import CreditNote, Invoice, Order, OrderLine, Payment, Product, Return
 from patron.sales.services import product_update, refresh_order_dates, refresh_order_dates_many
 
-from .files import Table, read_table
+from .files import Table, head_only, read_head, read_table
 from .kinds import IMPORTERS, columns_for, field_label
 from .messages import file_error_text, problem_text
 from .models import ImportJob, ImportRecord
@@ -83,31 +88,39 @@ def job_create(*, actor: Any, kind: str, file_name: str, data: bytes, encoding: 
     if len(data) > settings.PATRON_IMPORT_MAX_MB * 1024 * 1024:
         raise ValidationError({"file": [file_error_text(FileError("too_large"))]})
     try:
-        table = read_table(data, file_name, encoding or None)
+        head = read_head(data, file_name, encoding or None)
     except FileError as exc:
         raise ValidationError({"file": [file_error_text(exc)]}) from None
     stored_as = f"{uuid.uuid4().hex}{Path(file_name).suffix.lower()[:10]}"
     (import_dir() / stored_as).write_bytes(data)
     columns = columns_for(kind)
-    mapping = auto_mapping(table.headers, columns)
+    mapping = auto_mapping(head.headers, columns)
     job = ImportJob.objects.create(
         kind=kind,
         file_name=Path(file_name).name[:255] or "upload",
         file_size=len(data),
         stored_as=stored_as,
-        encoding=table.encoding,
-        headers=table.headers,
+        encoding=head.encoding,
+        headers=head.headers,
         mapping={str(index): key for index, key in mapping.items()},
-        total_rows=len(table.rows),
+        total_rows=head.row_count or 0,
         created_by=actor,
     )
-    audit_record(
-        actor=actor,
-        action="IMPORT_UPLOADED",
-        instance=job,
-        changes={"kind": [None, kind], "file": [None, job.file_name], "rows": [None, job.total_rows]},
-    )
+    changes: dict[str, Any] = {"kind": [None, kind], "file": [None, job.file_name], "rows": [None, job.total_rows]}
+    if not head.rows_exact:
+        changes["rows_estimated"] = [None, True]
+    audit_record(actor=actor, action="IMPORT_UPLOADED", instance=job, changes=changes)
     return job
+
+
+def rows_exact(job: ImportJob) -> bool:
+    """Whether ``total_rows`` counts the file's rows, rather than stating what its sheet says (about N rows).
+
+    A large workbook is counted when a check or a run first reads it whole.
+    """
+    if not head_only(job.encoding, job.file_size) or job.checked_at or job.finished_at:
+        return True
+    return job.is_busy and _read_progress(job).get("phase") == "rows"
 
 
 def clean_mapping(job: ImportJob, mapping: Mapping[Any, Any]) -> dict[int, str]:
@@ -171,24 +184,39 @@ def _progress_path(job: ImportJob) -> Path:
     return import_dir() / f"{Path(job.stored_as).stem}.progress"  # unique per upload, like the file
 
 
-def write_progress(job: ImportJob, done: int) -> None:
+READING, ROWS = "reading", "rows"
+
+
+def write_progress(job: ImportJob, done: int, phase: str = ROWS) -> None:
+    """``phase`` is READING while the file is read whole, then ROWS as its rows are checked."""
     path = _progress_path(job)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"done": done, "total": job.total_rows}))
+    tmp.write_text(json.dumps({"done": done, "total": job.total_rows, "phase": phase}))
     os.replace(tmp, path)
 
 
-def progress(job: ImportJob) -> dict[str, int]:
-    """Rows processed so far by a check or a run in progress."""
+def _read_progress(job: ImportJob) -> dict[str, Any]:
+    try:
+        data = json.loads(_progress_path(job).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def progress(job: ImportJob) -> dict[str, Any]:
+    """Rows processed so far by a check or a run in progress, and whether it is still reading the file."""
     total = job.total_rows or 0
     if job.status in (ImportJob.CHECKED, ImportJob.DONE, ImportJob.UNDONE):
-        return {"done": total, "total": total, "percent": 100}
+        return {"done": total, "total": total, "percent": 100, "phase": ROWS}
+    written = _read_progress(job)
     try:
-        done = int(json.loads(_progress_path(job).read_text())["done"])
-    except (OSError, ValueError, KeyError):
+        done = int(written.get("done", 0))
+    except (TypeError, ValueError):
         done = 0
+    phase = READING if written.get("phase") == READING else ROWS
     done = min(done, total)
-    return {"done": done, "total": total, "percent": int(done * 100 / total) if total else 0}
+    percent = int(done * 100 / total) if total and phase == ROWS else 0
+    return {"done": done, "total": total, "percent": percent, "phase": phase}
 
 
 # --- check and run ----------------------------------------------------------------------
@@ -220,7 +248,7 @@ def _claim(actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
         clean_mapping(job, job.mapping)
         job.status = ImportJob.CHECKING if dry_run else ImportJob.RUNNING
         job.save(update_fields=["status"])
-    write_progress(job, 0)
+    write_progress(job, 0, READING)  # the first thing a check or a run does is read the file
     return job
 
 
@@ -238,6 +266,14 @@ def job_perform(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
     try:
         with translation.override(language):
             _execute(actor, job, dry_run)
+    except FileError as exc:
+        # A large workbook is read whole only here: damage past its first rows shows now, not at upload.
+        with translation.override(language):
+            message = file_error_text(exc)
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.FAILED if not dry_run else ImportJob.UPLOADED, message=message
+        )
+        write_progress(job, 0)
     except Exception as exc:
         ImportJob.objects.filter(pk=job.pk).update(
             status=ImportJob.FAILED if not dry_run else ImportJob.UPLOADED,
@@ -257,7 +293,12 @@ def job_execute(*, actor: Any, job: ImportJob, dry_run: bool) -> ImportJob:
 
 
 def _execute(actor: Any, job: ImportJob, dry_run: bool) -> Run:
+    write_progress(job, 0, READING)
     table = _read(job)
+    if job.total_rows != len(table.rows):  # an upload read in part stated what its sheet says; now they are counted
+        job.total_rows = len(table.rows)
+        ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
+    write_progress(job, 0)
     columns = columns_for(job.kind)
     mapping = {int(index): key for index, key in job.mapping.items()}
     run = Run(job, actor, columns, mapping, progress=lambda done: write_progress(job, done))

@@ -94,6 +94,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
         "imports/list.html",
         {
             "page": page,
+            "rows": [(job, services.rows_exact(job)) for job in page.items],
             "next_url": next_url,
             "can_import": bool(services.kinds_for(user)),
             "show_owner": role_of(user) == Role.ADMIN,
@@ -145,11 +146,19 @@ def import_new(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 form.add_service_errors(exc)
             else:
-                messages.success(
-                    request,
-                    _("%(file)s uploaded: %(rows)s rows. Check how its columns map, then check the file.")
-                    % {"file": job.file_name, "rows": job.total_rows},
-                )
+                if services.rows_exact(job):
+                    text = _("%(file)s uploaded: %(rows)s rows. Check how its columns map, then check the file.")
+                elif job.total_rows:
+                    text = _(
+                        "%(file)s uploaded: about %(rows)s rows, counted when the file is checked. "
+                        "Check how its columns map, then check the file."
+                    )
+                else:
+                    text = _(
+                        "%(file)s uploaded; its rows are counted when the file is checked. "
+                        "Check how its columns map, then check the file."
+                    )
+                messages.success(request, text % {"file": job.file_name, "rows": job.total_rows})
                 return redirect("imports:detail", job.pk)
         status = 400
     return render(request, "imports/new.html", {"form": form, "kinds": _kind_help(kinds)}, status=status)
@@ -215,6 +224,7 @@ def _detail(request: HttpRequest, job: ImportJob, form: MappingForm | None = Non
         "editable": editable,
         "required": [{"label": field_label(job.kind, c.key), "mapped": c.key in mapped} for c in columns if c.required],
         "progress": services.progress(job) if job.is_busy else None,
+        "rows_exact": services.rows_exact(job),
         "report": report,
         "report_shown": checked or bool(report),
         "report_cut": len(job.report) < job.error_count + job.warning_count,
@@ -276,7 +286,8 @@ def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress bar while a check or run is under way; a refresh of the whole page once it is over."""
     job = _job_or_404(request, pk)
     if job.is_busy:
-        return render(request, "imports/_progress.html", {"job": job, "progress": services.progress(job)})
+        context = {"job": job, "progress": services.progress(job), "rows_exact": services.rows_exact(job)}
+        return render(request, "imports/_progress.html", context)
     if getattr(request, "htmx", False):
         return HttpResponseClientRefresh()
     return redirect("imports:detail", job.pk)
