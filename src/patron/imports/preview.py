@@ -10,19 +10,17 @@ The result is cached: the mapping page is shown many times, the file never chang
 from __future__ import annotations
 
 import datetime as dt
-import io
 import zipfile
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from patron.domain.importing import FileError, is_blank
+from patron.domain.importing import FileError
 
-from .files import XLSX_MAGIC, read_table
+from .files import XLSX_MAGIC, read_head, read_table
 from .models import ImportJob
 from .services import import_dir
 
@@ -81,19 +79,4 @@ def preview_rows(job: ImportJob, limit: int = PREVIEW_ROWS) -> list[tuple[int, l
 
 def _first_sheet_rows(data: bytes, limit: int) -> list[tuple[int, Sequence[Any]]]:
     """The first ``limit`` rows under the header of the first sheet, streamed; blank rows are skipped, as on import."""
-    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        header_seen = False
-        rows: list[tuple[int, Sequence[Any]]] = []
-        for number, cells in enumerate(book.worksheets[0].iter_rows(values_only=True), start=1):
-            if all(is_blank(c) for c in cells):
-                continue
-            if not header_seen:
-                header_seen = True
-                continue
-            rows.append((number, list(cells)))
-            if len(rows) >= limit:
-                break
-        return rows
-    finally:
-        book.close()
+    return read_head(data, "upload.xlsx", limit=limit).rows
