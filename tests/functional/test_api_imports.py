@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from openpyxl import Workbook
 
 from patron.accounts.models import Account
 from tests.api_client import ApiClient, error_fields
@@ -36,7 +38,7 @@ def test_upload_check_run_undo(staff: Any) -> None:
     detail = api.get(f"/api/imports/{job['id']}").json()
     assert detail["status"] == "checked"
     assert detail["error_count"] == 0
-    assert detail["progress"] == {"done": 2, "total": 2, "percent": 100}
+    assert detail["progress"] == {"done": 2, "total": 2, "percent": 100, "phase": "rows"}
     ran = api.post(f"/api/imports/{job['id']}/run")
     assert ran.status_code == 202
     assert api.get(f"/api/imports/{job['id']}").json()["created"] == 2
@@ -124,3 +126,19 @@ def test_fields_list_the_recognised_headers(staff: Any) -> None:
     by_key = {f["key"]: f for f in fields}
     assert by_key["quantity"]["required"]
     assert "数量" in by_key["quantity"]["headers"]
+
+
+def test_a_large_workbook_is_uploaded_with_its_stated_row_count_and_counted_by_its_check(staff: Any) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["客户编号", "客户名称", "电话"])
+    for i in range(15000):
+        sheet.append([f"A-{i:05}", f"客户{i}", f"020-{i:08}"])
+    out = io.BytesIO()
+    book.save(out)
+    api = ApiClient(staff.manager)
+    job = upload(api, "accounts", out.getvalue(), name="big.xlsx").json()
+    assert (job["total_rows"], job["total_rows_exact"]) == (15000, False)
+    assert job["mapping"] == {"0": "code", "1": "name", "2": "phone"}
+    listed = api.get("/api/imports").json()["items"][0]
+    assert (listed["total_rows"], listed["total_rows_exact"]) == (15000, False)

@@ -404,3 +404,40 @@ def test_a_large_workbook_is_previewed_from_its_first_rows(staff: Any) -> None:
     assert re.findall(r'<th scope="row"[^>]*>(\d+)</th>', preview) == ["3", "4", "5", "6", "7"]
     assert re.findall(r"<td>([^<]*)</td>", preview)[:3] == ["A-00000", "客户0", "1980-01-01"]
     assert "客户5" not in preview
+
+
+def test_a_large_workbook_is_uploaded_as_about_so_many_rows_and_read_while_checked(staff: Any) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["客户编号", "客户名称", "生日"])
+    for i in range(15000):
+        sheet.append([f"A-{i:05}", f"客户{i}", dt.datetime(1980, 1, 1) + dt.timedelta(days=i)])
+    out = io.BytesIO()
+    book.save(out)
+    client = as_user(staff.manager)
+    response = upload(client, out.getvalue(), name="big.xlsx")
+    job = ImportJob.objects.get()
+    page = client.get(response["Location"]).content.decode()
+    assert "big.xlsx uploaded: about 15000 rows, counted when the file is checked." in page
+    assert re.search(r'data-testid="file-rows">about 15000<', page)
+    assert "about 15000" in client.get(reverse("imports:list")).content.decode()
+
+    job = services.job_start(actor=staff.manager, job=job, dry_run=True)  # claimed; the worker reads the file first
+    fragment = client.get(reverse("imports:progress", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert "Reading the file…" in fragment
+    assert "about 15000 rows" in fragment
+    assert 'value="0"' in fragment
+
+
+def test_a_workbook_that_does_not_state_its_size_is_counted_when_checked(staff: Any) -> None:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(["客户编号", "客户名称"])
+    for i in range(25000):
+        sheet.append([f"A-{i:05}", f"客户{i}"])
+    out = io.BytesIO()
+    book.save(out)
+    client = as_user(staff.manager)
+    page = client.get(upload(client, out.getvalue(), name="big.xlsx")["Location"]).content.decode()
+    assert "big.xlsx uploaded; its rows are counted when the file is checked." in page
+    assert re.search(r'data-testid="file-rows"><span class="muted">counted when checked<', page)

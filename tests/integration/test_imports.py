@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import zipfile
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +16,19 @@ from openpyxl import Workbook
 from patron.accounts.models import Account, Activity, Contact
 from patron.audit.models import AuditEvent
 from patron.core.errors import Conflict
+from patron.imports.files import HEAD_ONLY_OVER
 from patron.imports.models import ImportJob
-from patron.imports.services import job_create, job_execute, job_set_mapping, job_undo, progress
+from patron.imports.preview import preview_rows
+from patron.imports.services import (
+    job_create,
+    job_execute,
+    job_perform,
+    job_set_mapping,
+    job_start,
+    job_undo,
+    progress,
+    rows_exact,
+)
 from patron.sales.models import Invoice, Order, OrderLine, Payment, Product
 from tests.factories import make_account, make_invoice, make_order, make_product, make_region_tree
 
@@ -350,7 +362,7 @@ def test_mapping_is_checked(staff: Any) -> None:
 
 def test_progress_is_complete_after_a_check(staff: Any) -> None:
     job = check(staff.manager, upload(staff.manager, "accounts", ACCOUNTS_CSV))
-    assert progress(job) == {"done": 2, "total": 2, "percent": 100}
+    assert progress(job) == {"done": 2, "total": 2, "percent": 100, "phase": "rows"}
 
 
 # --- bad files ----------------------------------------------------------------------
@@ -438,6 +450,109 @@ def test_excel_merged_cells_dates_and_hidden_rows(staff: Any, catalogue: dict[st
     warnings = " ".join(p["message"] for p in job.report if p["level"] == "warning")
     assert "hidden rows" in warnings
     assert "备注" in warnings
+
+
+def large_workbook(rows: int, *, states_its_size: bool = True, **options: Any) -> bytes:
+    """An orders workbook (two lines an order) over the size an upload reads whole.
+
+    openpyxl's write-only mode leaves out the sheet's ``<dimension>`` (as some other writers do);
+    its normal mode, like Excel, states it.
+    """
+    header = ["订单号", "客户编号", "订单日期", "产品编号", "数量", "单价"]
+    lines = [
+        [
+            f"SO-{n // 2:06}",
+            "C-001",
+            dt.datetime(2026, 1, 1) + dt.timedelta(days=n // 2 % 300),
+            ("PEN", "INK")[n % 2],
+            n % 97 + 1,
+            10 if n % 2 == 0 else 2.5,
+        ]
+        for n in range(rows)
+    ]
+    if states_its_size:
+        data = xlsx([header, *lines], **options)
+    else:
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet()
+        for row in [header, *lines]:
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        data = out.getvalue()
+    assert len(data) > HEAD_ONLY_OVER
+    return data
+
+
+ROWS = 10000
+
+
+@pytest.mark.slow
+def test_a_large_workbook_upload_reads_its_header_and_first_rows_only(staff: Any, catalogue: dict[str, Any]) -> None:
+    data = large_workbook(ROWS, states_its_size=False)
+    job = job_create(actor=staff.sales, kind="orders", file_name="big.xlsx", data=data)
+    assert job.headers == ["订单号", "客户编号", "订单日期", "产品编号", "数量", "单价"]
+    assert job.mapping == {
+        "0": "number",
+        "1": "account",
+        "2": "order_date",
+        "3": "sku",
+        "4": "quantity",
+        "5": "net_unit_price",
+    }
+    # Not counted: the sheet does not say how many rows it has, and the upload did not read them all.
+    assert (job.total_rows, rows_exact(job)) == (0, False)
+    assert [number for number, _cells in preview_rows(job)] == [2, 3, 4, 5, 6]
+    assert preview_rows(job)[0][1][:4] == ["SO-000000", "C-001", "2026-01-01", "PEN"]
+    event = AuditEvent.objects.get(action="IMPORT_UPLOADED", entity_id=str(job.pk))
+    assert event.changes["rows_estimated"] == [None, True]
+
+    job = job_start(actor=staff.sales, job=job, dry_run=True)
+    assert progress(job)["phase"] == "reading"  # what the progress bar says until the whole file is read
+    job = job_perform(actor=staff.sales, job=job, dry_run=True)
+    assert (job.status, job.error_count, job.total_rows, job.created) == (ImportJob.CHECKED, 0, ROWS, ROWS // 2)
+    assert rows_exact(job)
+
+
+def test_a_large_workbook_states_about_how_many_rows_it_has_until_checked(staff: Any) -> None:
+    job = job_create(actor=staff.sales, kind="orders", file_name="big.xlsx", data=large_workbook(ROWS))
+    assert (job.total_rows, rows_exact(job)) == (ROWS, False)
+    small = job_create(actor=staff.manager, kind="accounts", file_name="small.xlsx", data=xlsx([["编号"], ["A-1"]]))
+    assert (small.total_rows, rows_exact(small)) == (1, True)  # a small workbook is read whole, as before
+
+
+@pytest.mark.slow
+def test_merged_cells_hidden_rows_and_other_sheets_of_a_large_workbook_are_found_by_its_check(
+    staff: Any, catalogue: dict[str, Any]
+) -> None:
+    """The upload reads the head only; the check reads the workbook whole, merged cells, hidden rows and all."""
+    data = large_workbook(ROWS, merge=["A2:A3", "B2:B3", "C2:C3"], hide_rows=[5], second_sheet=True)
+    job = check(staff.sales, job_create(actor=staff.sales, kind="orders", file_name="big.xlsx", data=data))
+    assert job.status == ImportJob.CHECKED
+    # Row 3 has its order number, account and date only from the merged cells above it.
+    assert job.error_count == 0, job.report[:3]
+    warnings = " ".join(p["message"] for p in job.report if p["level"] == "warning")
+    assert "hidden rows" in warnings
+    assert "备注" in warnings
+
+
+@pytest.mark.slow
+def test_a_workbook_damaged_past_its_first_rows_is_refused_by_its_check(staff: Any, catalogue: dict[str, Any]) -> None:
+    source = zipfile.ZipFile(io.BytesIO(large_workbook(3 * ROWS, states_its_size=False)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as damaged:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                content = content[: len(content) // 2]  # cut off in the middle of the sheet
+            damaged.writestr(item, content)
+    assert len(out.getvalue()) > HEAD_ONLY_OVER
+    job = job_create(actor=staff.sales, kind="orders", file_name="big.xlsx", data=out.getvalue())
+    assert len(preview_rows(job)) == 5
+    job = check(staff.sales, job)
+    assert job.status == ImportJob.UPLOADED
+    assert "This Excel workbook cannot be read" in job.message
+    assert not Order.objects.exists()
 
 
 # --- the command --------------------------------------------------------------------
