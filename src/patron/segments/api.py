@@ -382,7 +382,7 @@ def segment_create(request: HttpRequest, payload: ClassificationIn) -> Any:
     return Status(201, _detail(classification, user))
 
 
-@router.get("/segments/{key}", response=responses({200: ClassificationOut}, 404), summary="One classification")
+@router.get("/segments/{key}", response=responses({200: ClassificationOut}, 404, 422), summary="One classification")
 def segment_detail(request: HttpRequest, key: Key) -> Any:
     return _detail(_classification(key), _user(request))
 
@@ -558,7 +558,7 @@ def run_list(request: HttpRequest) -> Any:
 
 @router.get(
     "/segment-runs/{run_id}",
-    response=responses({200: RunOut}, 404),
+    response=responses({200: RunOut}, 404, 422),
     summary="One recompute and its progress",
     url_name="segment_run_detail",
 )

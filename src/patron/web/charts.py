@@ -137,6 +137,7 @@ def bar_chart(
 @dataclass(frozen=True)
 class HBar:
     label: str
+    short: str  # the label as it fits beside the bar
     value: Decimal
     text: str
     y: float
@@ -157,6 +158,20 @@ class HBarChart:
     bar_height: float
     plot_left: float
     label_x: float
+
+
+def _fit_label(label: str, room: float, font: float = 12.0) -> str:
+    """``label`` cut with an ellipsis to about ``room`` pixels (CJK characters count double)."""
+    widths = [font * (1.0 if ord(ch) > 0x2E80 else 0.56) for ch in label]
+    if sum(widths) <= room:
+        return label
+    used, out = font * 0.6, ""
+    for ch, w in zip(label, widths, strict=True):
+        if used + w > room:
+            break
+        out += ch
+        used += w
+    return out + "…"
 
 
 def hbar_chart(
@@ -186,6 +201,7 @@ def hbar_chart(
         bars.append(
             HBar(
                 label=label,
+                short=_fit_label(label, plot_left - 12),
                 value=value,
                 text=text,
                 y=round(y, 1),
