@@ -27,7 +27,7 @@ from .models import Classification
 FORM_KINDS = ("single", "score")
 JSON_KINDS = ("rules", "rfm", "lifecycle")
 MIN_ROWS = 3
-MAX_ROWS = 20
+MAX_ROWS = 60  # more classes than any definition sensibly has
 NUMERIC = [key for key, ind in INDICATORS.items() if ind.numeric and not ind.optional]
 METHODS = [
     ("thresholds", gettext_lazy("Fixed thresholds")),

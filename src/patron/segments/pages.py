@@ -616,6 +616,7 @@ def run_percent(run: SegmentRun) -> int:
 STEP_LABELS: dict[str, Any] = {
     "": gettext_lazy("Waiting for the background worker"),
     "measure": gettext_lazy("Measuring indicators"),
+    "churn": gettext_lazy("Fitting the churn model"),
     "classify": gettext_lazy("Classifying accounts"),
     "write": gettext_lazy("Writing memberships"),
     "done": gettext_lazy("Done"),
