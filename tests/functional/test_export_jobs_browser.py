@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,14 @@ from patron.exports.models import ExportJob
 from tests.factories import make_account
 
 pytestmark = pytest.mark.browser
+
+
+def _screenshot(page: Any, name: str) -> None:
+    """Keep a picture of the page when PATRON_SCREENSHOT_DIR is set (for a human to look at)."""
+    folder = os.environ.get("PATRON_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def test_a_long_export_shows_its_progress_then_downloads(live_server, sign_in, staff, settings, tmp_path, monkeypatch):
@@ -30,6 +40,7 @@ def test_a_long_export_shows_its_progress_then_downloads(live_server, sign_in, s
     page.goto(f"{live_server.url}/accounts/")
     page.get_by_test_id("export-xlsx").click()
     expect(page.get_by_test_id("export-offer")).to_contain_text("more than 5 rows")
+    _screenshot(page, "export-offer")
     page.get_by_test_id("start-export").click()
     expect(page).to_have_url(re.compile(r"/exports/\d+/$"))
     expect(page.get_by_test_id("export-progress")).to_contain_text("Waiting to start")
@@ -39,11 +50,14 @@ def test_a_long_export_shows_its_progress_then_downloads(live_server, sign_in, s
     assert job is not None
     ExportJob.objects.filter(pk=job.pk).update(rows_total=6, rows_done=3)
     expect(page.get_by_test_id("export-progress")).to_contain_text("3 of 6 rows")
+    expect(page.get_by_test_id("export-status")).to_have_text("Writing")
     expect(page.locator("#export-progress progress")).to_have_attribute("value", "50")
+    _screenshot(page, "export-progress")
 
     services.export_job_write(job)
     expect(page.get_by_test_id("export-status")).to_have_text("Ready")
     expect(page.get_by_test_id("export-progress")).to_have_count(0)
+    _screenshot(page, "export-ready")
     with page.expect_download() as info:
         page.get_by_test_id("download").click()
     download: Any = info.value
@@ -57,3 +71,4 @@ def test_a_long_export_shows_its_progress_then_downloads(live_server, sign_in, s
     page.goto(f"{live_server.url}/exports/")
     expect(page.get_by_test_id("export-row")).to_have_count(1)
     expect(page.get_by_test_id("export-row")).to_contain_text("Ready")
+    _screenshot(page, "export-list")

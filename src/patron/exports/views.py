@@ -131,7 +131,7 @@ def export_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The progress bar while the file is written; a refresh of the whole page once it is over."""
     job = _job_or_404(request, pk)
     if job.is_busy:
-        return render(request, "exports/_progress.html", _context(job))
+        return render(request, "exports/_progress_update.html", _context(job))
     if getattr(request, "htmx", False):
         return HttpResponseClientRefresh()
     return redirect("exports:detail", job.pk)
