@@ -142,3 +142,22 @@ def test_an_incremental_run_scores_with_the_last_fit(staff: Any, history: dict[s
     churn_risk = Classification.objects.get(key="churn_risk")
     assert selectors.memberships_on(churn_risk, run.as_of).get(account=history["stopped"]).class_key == "active"
     assert full.churn_fit["bgnbd"]
+
+
+def test_a_fit_that_runs_to_infinity_is_stored_without_infinities(staff: Any) -> None:
+    from patron.domain.explain import Reason
+    from patron.segments.churn import ChurnFit
+
+    fit = ChurnFit(
+        None,
+        None,
+        None,
+        [Reason("PARAMETER_AT_BOUND", {"parameter": "b", "value": float("inf")})],
+        bgnbd_log_likelihood=float("-inf"),
+    )
+    stored = fit.to_dict()
+    assert stored["reasons"][0]["params"]["value"] is None
+    assert stored["bgnbd_log_likelihood"] is None
+    run = SegmentRun.objects.create(as_of=TODAY, churn_fit=stored)  # the database accepts it
+    run.refresh_from_db()
+    assert run.churn_fit["reasons"][0]["code"] == "PARAMETER_AT_BOUND"

@@ -171,18 +171,41 @@ def test_one_account_can_be_measured_alone(shop: dict[str, object]) -> None:
     assert alone.row(0, named=True) == _row(everyone, buyer.pk)  # type: ignore[attr-defined]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_outside_a_transaction_the_queries_run_side_by_side_with_the_same_result(staff: object) -> None:
-    """On PostgreSQL each query then has its own connection; the figures must not change."""
+def test_outside_a_transaction_postgresql_runs_the_queries_side_by_side_in_order(db: None) -> None:
+    """Each query then has a connection of its own (a test's transaction would hide its rows from them)."""
+    import polars as pl
     from django.db import connection
 
-    admin = staff.admin  # type: ignore[attr-defined]
-    product = make_product(price="10.00", cost="4.00")
-    account = make_account(None)
-    make_order(admin, account, [(product, "3")], order_date=dt.date(2026, 10, 1))
-    assert not connection.in_atomic_block
-    row = _row(account_indicators(YEAR, today=TODAY).frame, account.pk)
-    assert (row["sales"], row["gross_profit"], row["purchase_count"]) == (30.0, 18.0, 1)
+    from patron.segments.indicators import _gather
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs them one after another on its one connection")
+
+    def backend(tag: int) -> object:
+        def query() -> pl.DataFrame:
+            from django.db import connection as mine
+
+            with mine.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                return pl.DataFrame({"tag": [tag], "pid": [cursor.fetchone()[0]]})
+
+        return query
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        own = cursor.fetchone()[0]
+    from django.db import connections
+
+    inside = _gather([backend(0)])  # type: ignore[list-item]
+    wrapper = connections["default"]
+    wrapper.in_atomic_block = False  # as in a background task; put back before the test's rollback
+    try:
+        frames = _gather([backend(n) for n in range(5)])  # type: ignore[list-item]
+    finally:
+        wrapper.in_atomic_block = True
+    assert [f["tag"][0] for f in frames] == [0, 1, 2, 3, 4]
+    assert own not in {f["pid"][0] for f in frames}
+    assert inside[0]["pid"][0] == own
 
 
 def test_spend_by_top_level_category_nets_returns_and_adds_up_to_one(staff: object) -> None:

@@ -57,16 +57,19 @@ class ChurnFit:
     repeat_transactions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "bgnbd": self.bgnbd,
-            "gamma_gamma": self.gamma_gamma,
-            "interval_weeks": self.interval_weeks,
-            "bgnbd_log_likelihood": self.bgnbd_log_likelihood,
-            "gamma_gamma_log_likelihood": self.gamma_gamma_log_likelihood,
-            "customers": self.customers,
-            "repeat_transactions": self.repeat_transactions,
-            "reasons": [{"code": r.code, "params": r.params} for r in self.reasons],
-        }
+        """JSON-safe: a parameter that ran to infinity (a failed fit says which) is stored as null."""
+        return _json_safe(
+            {
+                "bgnbd": self.bgnbd,
+                "gamma_gamma": self.gamma_gamma,
+                "interval_weeks": self.interval_weeks,
+                "bgnbd_log_likelihood": self.bgnbd_log_likelihood,
+                "gamma_gamma_log_likelihood": self.gamma_gamma_log_likelihood,
+                "customers": self.customers,
+                "repeat_transactions": self.repeat_transactions,
+                "reasons": [{"code": r.code, "params": r.params} for r in self.reasons],
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChurnFit:
@@ -80,6 +83,18 @@ class ChurnFit:
             customers=data.get("customers", 0),
             repeat_transactions=data.get("repeat_transactions", 0),
         )
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
 
 
 def _purchase_days(as_of: dt.date, account_ids: Sequence[int] | None) -> pl.DataFrame:
