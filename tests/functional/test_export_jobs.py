@@ -221,3 +221,27 @@ def test_the_api_account_export_writes_a_long_workbook_in_the_background(staff, 
     assert api.get(response["Location"]).json()["status"] == "done"
     book = load_workbook(io.BytesIO(body_of(api.get(f"/api/exports/{body['id']}/file"))), read_only=True)
     assert len(list(book.worksheets[0].iter_rows(values_only=True))) == 5
+
+
+def test_a_long_segment_list_is_written_in_the_background_with_the_same_rows(
+    client, staff, django_capture_on_commit_callbacks
+):
+    from patron.segments import services as segments
+    from patron.segments.models import Classification
+
+    segments.install_builtins()
+    Classification.objects.exclude(key="value_tier").update(active=False)
+    mine = accounts(staff.sales, 4)
+    accounts(staff.sales2, 2)
+    segments.run_perform(segments.run_create(actor=staff.admin))
+    client.force_login(staff.sales)
+    query = "segment=value_tier&class=low&class=mid&class=high"
+    offer = client.get(f"/segments/export/?{query}&format=csv").content.decode()
+    assert 'data-testid="export-offer"' in offer
+    assert 'name="list" value="segment_accounts"' in offer
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("exports:start"), {"list": "segment_accounts", "format": "csv", "query": query})
+    job = ExportJob.objects.get()
+    text = body_of(client.get(reverse("exports:download", args=[job.pk]))).decode("utf-8-sig")
+    codes = {row[0] for row in list(csv.reader(io.StringIO(text)))[1:]}
+    assert codes == {a.code for a in mine}  # a salesperson's own accounts only

@@ -86,6 +86,7 @@ LISTS: dict[str, ExportList] = {
         ExportList("invoices", _("Invoices"), "sales:invoice_list", _replayed("sales:invoice_list")),
         ExportList("payments", _("Payments"), "sales:payment_list", _replayed("sales:payment_list")),
         ExportList("products", _("Products"), "sales:product_list", _replayed("sales:product_list")),
+        ExportList("segment_accounts", _("Segment accounts"), "segments:list", _replayed("segments:export")),
     )
 }
 
