@@ -265,6 +265,17 @@ def test_the_account_page_shows_each_class_since_when_the_class_before_and_why(s
     assert "Cumulative sales is CNY 6,100.00, at least CNY 5,000.00: Big." in row
 
 
+def test_the_account_page_shows_what_it_bought_by_category_in_the_last_year(staff, shop):
+    html = _text(as_user(staff.sales).get("/accounts/S-2/"))
+    table = html.split('data-testid="category-mix"', 1)[1].split("</table>", 1)[0]
+    # 40 units in the last year (the older orders are 200 days old: in the year too), all tea
+    assert "<td>Tea</td>" in table
+    assert "CNY 6,100.00" in table
+    assert "100%" in table
+    html = _text(as_user(staff.sales).get("/accounts/S-4/"))
+    assert "Nothing bought in the last 12 months." in html
+
+
 def test_the_account_page_panel_renders_in_chinese(staff, shop):
     response = as_user(staff.sales, "zh-hans").get("/accounts/S-2/")
     assert response.status_code == 200

@@ -39,7 +39,7 @@ from patron.domain.receivables import AGING_BUCKETS
 from patron.exports.views import list_export
 from patron.sales.models import Invoice, Order
 from patron.sales.selectors import account_receivables, outstanding_by_account
-from patron.segments.pages import account_segments
+from patron.segments.pages import account_category_mix, account_segments
 from patron.staff.models import User
 
 from . import duplicates, merge, services
@@ -313,6 +313,7 @@ def account_detail(request: HttpRequest, code: str) -> HttpResponse:
         "today": today,
         "company_currency": settings.PATRON_COMPANY_CURRENCY,
         "account_segments": account_segments(account, today),
+        "category_mix": account_category_mix(account, today),
     }
     if perms["receivables"]:
         context["receivables"] = sorted(account_receivables(account, today).items())

@@ -686,3 +686,13 @@ def export_source(user: Any, classification: Classification, keys: Sequence[str]
     headings = [_("Code"), _("Name"), _("Owner"), _("Class"), _("In this class since")]
     headings += [indicator_label(c) for c in columns]
     return ExportSource(name=EXPORT_NAME, headings=headings, records=records, cells=cells)
+
+
+def account_category_mix(account: Account, today: dt.date) -> list[Any]:
+    """What the account bought in the trailing twelve months, by top-level category (the account page)."""
+    from patron.domain.periods import window_period
+
+    from .selectors import category_mix
+
+    period = window_period("trailing_12_months", today)
+    return category_mix(account, period.start, period.end)
