@@ -201,7 +201,7 @@ def test_the_api_refuses_bad_exports_and_a_file_not_yet_written(staff, monkeypat
     monkeypatch.setattr(services, "_enqueue", lambda pk: None)
     waiting = api.post("/api/exports", {"list": "accounts"}).json()
     assert (waiting["status"], waiting["file_url"]) == ("queued", None)
-    response = api.get(f"/api/exports/{waiting['id']}/file")
+    response = api.get(f"/api/exports/{waiting['id']}/file", headers={"Accept-Language": "en"})
     assert response.status_code == 409
     assert response.json()["detail"] == "The file is not ready yet."
 

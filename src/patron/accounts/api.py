@@ -21,7 +21,7 @@ from ninja import Field, Path, Query, Router, Schema, Status
 from pydantic import AwareDatetime
 
 from patron.api.pagination import PageQuery, page_of
-from patron.api.schemas import AccountRef, Amount, AmountIn, CodeIn, CodeName, Day, UserRef, responses
+from patron.api.schemas import AccountRef, Amount, AmountIn, CodeIn, CodeName, Day, UserRef, file_response, responses
 from patron.audit import selectors as audit_selectors
 from patron.audit.services import audit_record
 from patron.core.errors import FieldErrors
@@ -362,19 +362,7 @@ def account_list(request: HttpRequest, query: Query[AccountQuery]) -> Any:
     "CSV streams at any size. A workbook of more rows than the direct limit (5,000 by default) is written "
     "in the background instead: the answer is then 202 with the export, whose `file_url` is set once it is "
     "written (poll `GET /api/exports/{id}`; the `Location` header points there).",
-    openapi_extra={
-        "responses": {
-            "200": {
-                "description": "The file",
-                "content": {
-                    "text/csv": {"schema": {"type": "string"}},
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                        "schema": {"type": "string", "format": "binary"}
-                    },
-                },
-            }
-        }
-    },
+    openapi_extra=file_response(),
 )
 def account_export(
     request: HttpRequest, response: HttpResponse, query: Query[AccountQuery], format: Literal["csv", "xlsx"] = "csv"

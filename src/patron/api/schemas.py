@@ -83,3 +83,20 @@ ERROR_SCHEMAS: dict[int, type[Schema]] = {
 def responses(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
     """The success responses plus 401 and 403 (every endpoint) and the error ``codes`` given."""
     return ok | {code: ERROR_SCHEMAS[code] for code in sorted({401, 403, *codes})}
+
+
+def file_response() -> dict[str, Any]:
+    """The 200 answer of an endpoint that sends a CSV or XLSX file (``openapi_extra=file_response()``)."""
+    return {
+        "responses": {
+            "200": {
+                "description": "The file",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                        "schema": {"type": "string", "format": "binary"}
+                    },
+                },
+            }
+        }
+    }

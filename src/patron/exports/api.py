@@ -17,7 +17,7 @@ from django.urls import reverse
 from ninja import Field, Path, Query, Router, Schema, Status
 
 from patron.api.pagination import PageQuery, page_of
-from patron.api.schemas import responses
+from patron.api.schemas import file_response, responses
 from patron.core.exports import XLSX_TYPE
 
 from . import services
@@ -119,17 +119,7 @@ def export_detail(request: HttpRequest, export_id: ExportId) -> Any:
     response=responses({}, 404, 409, 422),
     summary="Download an export's file",
     description="409 while the file is being written, after it failed, or once it has been removed.",
-    openapi_extra={
-        "responses": {
-            "200": {
-                "description": "The file",
-                "content": {
-                    "text/csv": {"schema": {"type": "string"}},
-                    XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
-                },
-            }
-        }
-    },
+    openapi_extra=file_response(),
 )
 def export_file(request: HttpRequest, export_id: ExportId) -> Any:
     job = _job(request, export_id)

@@ -22,7 +22,7 @@ from ninja import Field, Path, Query, Router, Schema, Status
 
 from patron.accounts.access import visible_accounts
 from patron.api.pagination import PageQuery
-from patron.api.schemas import AccountRef, Day, responses
+from patron.api.schemas import AccountRef, Day, file_response, responses
 from patron.audit.services import audit_record
 from patron.core.errors import error_dict
 from patron.core.exports import export_response
@@ -501,19 +501,7 @@ def segment_movers(request: HttpRequest, key: Key, query: Query[MoverQuery]) -> 
     description="Every account in the classes asked for on the day, that the caller may export, with its class, "
     "since when, and the indicator values that placed it. Text a spreadsheet would run as a formula is written "
     "with a leading apostrophe.",
-    openapi_extra={
-        "responses": {
-            "200": {
-                "description": "The file",
-                "content": {
-                    "text/csv": {"schema": {"type": "string"}},
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                        "schema": {"type": "string", "format": "binary"}
-                    },
-                },
-            }
-        }
-    },
+    openapi_extra=file_response(),
 )
 def segment_export(request: HttpRequest, key: Key, query: Query[ExportQuery]) -> Any:
     user = _user(request)

@@ -301,20 +301,14 @@ def account_indicators(period: Period, *, today: dt.date, account_ids: Sequence[
     frame = parts[0].join(_region_paths(), on="region_id", how="left")
     for part in parts[1:]:
         frame = frame.join(part, on="account_id", how="left")
+    # No order, return or open invoice means zero of each, not unknown.
     zero = [
         "orders_ever",
         "purchase_count",
-        "gross_sales",
         "cost_of_sales",
-        "returns",
         "returned_cost",
-        "owed",
-        "overdue",
-        "overdue_1_30",
-        "overdue_31_60",
-        "overdue_61_90",
-        "overdue_90_plus",
         "orders_without_rate",
+        *(c for c in MONEY_COLUMNS if c not in ("sales", "gross_profit", "average_order_value")),
     ]
     frame = frame.with_columns([pl.col(c).fill_null(0) for c in zero])
     days_in = float(max(1, (end - period.start).days))

@@ -12,11 +12,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from patron.accounts.models import BilingualName
 
-class Classification(models.Model):
+
+class Classification(BilingualName):
     SINGLE, SCORE, RULES, RFM, LIFECYCLE = "single", "score", "rules", "rfm", "lifecycle"
     KINDS = [
         (SINGLE, _("One indicator")),
@@ -36,8 +37,6 @@ class Classification(models.Model):
     ]
 
     key = models.SlugField(_("key"), max_length=40, unique=True)
-    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
-    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
     description = models.TextField(_("description"), blank=True)
     kind = models.CharField(_("kind"), max_length=10, choices=KINDS)
     definition = models.JSONField(_("definition"))
@@ -56,16 +55,6 @@ class Classification(models.Model):
         verbose_name = _("classification")
         verbose_name_plural = _("classifications")
         ordering = ["-builtin", "key"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def name(self) -> str:
-        lang = translation.get_language() or "zh-hans"
-        if lang.startswith("en") and self.name_en:
-            return self.name_en
-        return self.name_zh
 
 
 class SegmentRun(models.Model):
