@@ -67,6 +67,8 @@ def test_visibility_is_applied_again_when_the_file_is_written(staff, monkeypatch
 
 
 def test_an_owner_who_may_no_longer_export_gets_a_failed_export_and_no_file(staff, monkeypatch):
+    staff.finance.language = "en"  # the message is in the owner's language
+    staff.finance.save()
     monkeypatch.setattr(services, "_enqueue", lambda pk: None)
     make_invoice(staff.finance, make_order(staff.sales, make_account(staff.sales)))
     job = services.export_job_start(actor=staff.finance, list_name="invoices", kind="xlsx")
@@ -176,6 +178,8 @@ def test_asking_twice_while_it_is_written_gives_the_same_export_and_a_repeated_t
 
 
 def test_old_files_are_removed_and_stalled_exports_failed(staff, monkeypatch, django_capture_on_commit_callbacks):
+    staff.sales.language = "en"  # the message is in the owner's language
+    staff.sales.save()
     make_account(staff.sales)
     done = start(staff.sales, django_capture_on_commit_callbacks)
     path, _name = services.export_file(done)

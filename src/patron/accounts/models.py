@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patron.core.trees import TreePathMixin
 
@@ -77,7 +78,12 @@ class Tag(models.Model):
 class CustomField(models.Model):
     """A trait an admin adds to every account (value positioning, purchasing standard, ...)."""
 
-    KINDS = [("text", _("Text")), ("number", _("Number")), ("choice", _("Choice")), ("date", _("Date"))]
+    KINDS = [
+        ("text", _("Text")),
+        ("number", pgettext_lazy("custom field kind", "Number")),
+        ("choice", _("Choice")),
+        ("date", _("Date")),
+    ]
     key = models.SlugField(_("key"), max_length=40, unique=True)
     label_zh = models.CharField(_("label (Chinese)"), max_length=100)
     label_en = models.CharField(_("label (English)"), max_length=100, blank=True)

@@ -127,7 +127,16 @@ class Order(Replayable, models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-order_date", "-id"]
-        indexes = [models.Index(fields=["account", "order_date"]), models.Index(fields=["order_date", "id"])]
+        indexes = [
+            models.Index(fields=["account", "order_date"]),
+            models.Index(fields=["order_date", "id"]),
+            # "What changed since the last segment run" (segments.services.changed_accounts)
+            models.Index(fields=["created_at"]),
+            models.Index(fields=["confirmed_at"]),
+            models.Index(
+                fields=["cancelled_at"], condition=Q(cancelled_at__isnull=False), name="order_cancelled_at_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number
@@ -181,6 +190,7 @@ class Return(Replayable, models.Model):
         verbose_name = _("return")
         verbose_name_plural = _("returns")
         ordering = ["-return_date", "-id"]
+        indexes = [models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:
         return self.number
@@ -230,7 +240,7 @@ class Invoice(Replayable, models.Model):
         verbose_name = _("invoice")
         verbose_name_plural = _("invoices")
         ordering = ["-issue_date", "-id"]
-        indexes = [models.Index(fields=["account", "status", "due_date"])]
+        indexes = [models.Index(fields=["account", "status", "due_date"]), models.Index(fields=["created_at"])]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="invoice_amount_positive"),
             models.CheckConstraint(condition=Q(due_date__gte=F("issue_date")), name="invoice_due_not_before_issue"),
@@ -275,6 +285,7 @@ class Payment(Replayable, models.Model):
         verbose_name_plural = _("payments")
         ordering = ["-received_on", "-id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
+        indexes = [models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:
         return self.number

@@ -15,7 +15,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from patron.core.errors import error_dict
 from patron.domain.segmentation.builtin import key_account_candidates, lifecycle, rfm
@@ -67,7 +67,7 @@ def _percent(text: str) -> str:
 
 class ClassificationForm(forms.Form):
     key = forms.CharField(
-        label=gettext_lazy("Key"),
+        label=pgettext_lazy("identifier", "Key"),
         max_length=40,
         help_text=gettext_lazy("Letters, digits, dashes or underscores; other parts of Patron refer to it."),
     )
@@ -118,7 +118,7 @@ class ClassificationForm(forms.Form):
         self.rows = self._row_count(data, initial) + more_rows
         self.rows = min(max(self.rows, MIN_ROWS), MAX_ROWS)
         for i in range(self.rows):
-            self.fields[f"class_key_{i}"] = forms.CharField(label=gettext_lazy("Key"), max_length=64, required=False)
+            self.fields[f"class_key_{i}"] = forms.CharField(label=pgettext_lazy("identifier", "Key"), max_length=64, required=False)
             self.fields[f"class_label_{i}"] = forms.CharField(
                 label=gettext_lazy("Label"), max_length=100, required=False
             )
