@@ -118,7 +118,9 @@ class ClassificationForm(forms.Form):
         self.rows = self._row_count(data, initial) + more_rows
         self.rows = min(max(self.rows, MIN_ROWS), MAX_ROWS)
         for i in range(self.rows):
-            self.fields[f"class_key_{i}"] = forms.CharField(label=pgettext_lazy("identifier", "Key"), max_length=64, required=False)
+            self.fields[f"class_key_{i}"] = forms.CharField(
+                label=pgettext_lazy("identifier", "Key"), max_length=64, required=False
+            )
             self.fields[f"class_label_{i}"] = forms.CharField(
                 label=gettext_lazy("Label"), max_length=100, required=False
             )
