@@ -5,36 +5,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0008_key_account_region_index'),
-        ('sales', '0005_idempotency_keys'),
+        ("accounts", "0008_key_account_region_index"),
+        ("sales", "0005_idempotency_keys"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='invoice',
-            index=models.Index(fields=['created_at'], name='sales_invoi_created_a99f6a_idx'),
+            model_name="invoice",
+            index=models.Index(fields=["created_at"], name="sales_invoi_created_a99f6a_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['created_at'], name='sales_order_created_8a4d37_idx'),
+            model_name="order",
+            index=models.Index(fields=["created_at"], name="sales_order_created_8a4d37_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['confirmed_at'], name='sales_order_confirm_e9a6e6_idx'),
+            model_name="order",
+            index=models.Index(fields=["confirmed_at"], name="sales_order_confirm_e9a6e6_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(condition=models.Q(('cancelled_at__isnull', False)), fields=['cancelled_at'], name='order_cancelled_at_idx'),
+            model_name="order",
+            index=models.Index(
+                condition=models.Q(("cancelled_at__isnull", False)),
+                fields=["cancelled_at"],
+                name="order_cancelled_at_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['created_at'], name='sales_payme_created_0df64f_idx'),
+            model_name="payment",
+            index=models.Index(fields=["created_at"], name="sales_payme_created_0df64f_idx"),
         ),
         migrations.AddIndex(
-            model_name='return',
-            index=models.Index(fields=['created_at'], name='sales_retur_created_375cdb_idx'),
+            model_name="return",
+            index=models.Index(fields=["created_at"], name="sales_retur_created_375cdb_idx"),
         ),
     ]
