@@ -311,6 +311,11 @@ def _store(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResult:
     snapshots = []
     accounts = moved = 0
     for item in placed:
+        before = (
+            Snapshot.objects.filter(classification=item.classification).order_by("-as_of", "-id").first()
+            if not full
+            else None
+        )
         snapshot = Snapshot.objects.create(
             run=run,
             classification=item.classification,
@@ -323,9 +328,15 @@ def _store(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResult:
             notes=[{"code": r.code, "params": r.params} for r in item.result.reasons],
             counts=dict(item.result.counts),
         )
-        moved += _write(item.classification, snapshot, item.result.memberships, item.values, full=full)
+        closed, delta = _write(item.classification, snapshot, item.result.memberships, item.values, full=full)
+        moved += closed
         if not full:
-            snapshot.counts = open_counts(item.classification)
+            # The last snapshot's counts and what this run moved; counting a million open rows takes seconds.
+            if before is not None and before.version == item.classification.version:
+                counts = {key: int(before.counts.get(key, 0)) + delta.get(key, 0) for key in item.result.counts}
+            else:
+                counts = open_counts(item.classification)
+            snapshot.counts = counts
             snapshot.save(update_fields=["counts"])
         snapshots.append(snapshot)
         accounts = max(accounts, item.values.height)
@@ -424,8 +435,11 @@ def _write(
     values: pl.DataFrame,
     *,
     full: bool,
-) -> int:
-    """Close the rows of accounts that changed class (or left), open rows for their new class."""
+) -> tuple[int, dict[str, int]]:
+    """Close the rows of accounts that changed class (or left), open rows for their new class.
+
+    Returns how many open rows were closed, and the change in each class's count.
+    """
     new = memberships.select(
         "account_id",
         "class_key",
@@ -460,7 +474,11 @@ def _write(
             pl.lit(snapshot.as_of, pl.Date).alias("valid_from"),
         )
         _insert(rows)
-    return len(to_close)
+    delta: dict[str, int] = {}
+    for column, sign in (("old_class", -1), ("class_key", 1)):
+        for key, count in changed.drop_nulls(column).group_by(column).len().iter_rows():
+            delta[key] = delta.get(key, 0) + sign * count
+    return len(to_close), delta
 
 
 # --- what to recompute -------------------------------------------------------------------------------------------
