@@ -250,3 +250,46 @@ def test_editing_a_definition_applies_from_the_next_run(staff: Any, bands: Class
     assert new.definition["thresholds"] == ["100", "600"]
     assert new.version == 2
     assert Decimal(str(shop["product"].list_price)) == Decimal("100.00")
+
+
+def _membership_indexes() -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, Membership._meta.db_table)
+    return {name for name, info in found.items() if info["index"] or info["unique"]}
+
+
+def test_a_first_run_larger_than_the_table_rebuilds_its_indexes_once_and_keeps_them(
+    staff: Any, bands: Classification, shop: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import IntegrityError, transaction
+
+    expected = {i.name for i in Membership._meta.indexes} | {c.name for c in Membership._meta.constraints}
+    assert expected <= _membership_indexes()
+    monkeypatch.setattr(services, "BULK_ROWS", 2)
+    _run(staff.admin, TODAY)
+    assert expected <= _membership_indexes()
+    assert _class_of(bands, shop["big"], TODAY) == "high"
+    open_row = Membership.objects.get(classification=bands, account=shop["big"], valid_to__isnull=True)
+    with pytest.raises(IntegrityError), transaction.atomic():  # still one open row per account
+        Membership.objects.create(
+            classification=bands, account=shop["big"], class_key="low", snapshot=open_row.snapshot, valid_from=TODAY
+        )
+
+
+def test_a_bulk_write_that_fails_leaves_the_indexes_as_they_were(
+    staff: Any, bands: Classification, shop: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _membership_indexes()
+    monkeypatch.setattr(services, "BULK_ROWS", 2)
+
+    def broken(rows: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "_insert", broken)
+    run = services.run_create(actor=staff.admin, as_of=TODAY)
+    with pytest.raises(RuntimeError):
+        services.run_perform(run)
+    assert _membership_indexes() == expected
+    assert not Membership.objects.exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -307,7 +308,46 @@ def _compute(run: SegmentRun, account_ids: Sequence[int] | None) -> list[_Placed
     return placed
 
 
+BULK_ROWS = 200_000  # new memberships from which indexes are rebuilt once rather than kept up to date
+
+
+@contextmanager
+def _indexes_rebuilt_after(placed: list[_Placed], *, full: bool) -> Iterator[None]:
+    """For a write larger than the table (the first run over many accounts), build the indexes once after it.
+
+    Keeping three indexes up to date row by row doubled the first run's write; dropping and
+    recreating them is part of the run's transaction, so a failure leaves them as they were, and
+    recreating the one-open-row constraint checks what was written.
+    """
+    new = (
+        sum(
+            item.values.height
+            for item in placed
+            if not Membership.objects.filter(classification=item.classification, valid_to__isnull=True).exists()
+        )
+        if full
+        else 0
+    )
+    if new < BULK_ROWS or new <= Membership.objects.count():
+        yield
+        return
+    editor = connection.SchemaEditorClass(connection, collect_sql=True)
+    editor.deferred_sql = []  # set by __enter__, which would also switch SQLite's key checks off mid-transaction
+    items = [*Membership._meta.indexes, *Membership._meta.constraints]
+    with connection.cursor() as cursor:
+        for item in items:
+            cursor.execute(str(item.remove_sql(Membership, editor)))
+        yield
+        for item in items:
+            cursor.execute(str(item.create_sql(Membership, editor)))
+
+
 def _store(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResult:
+    with _indexes_rebuilt_after(placed, full=full):
+        return _store_all(run, placed, full=full)
+
+
+def _store_all(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResult:
     snapshots = []
     accounts = moved = 0
     for item in placed:
