@@ -687,3 +687,11 @@ def test_the_rule_sets_lapsed_one_time_buyers_to_zero_and_leaves_the_model_other
 def test_a_rule_needs_a_positive_interval_and_multiple(interval, multiple):
     with pytest.raises(ValueError, match="must be a positive number"):
         OneTimeBuyerRule(interval=interval, multiple=multiple)
+
+
+def test_a_plus_b_of_one_gives_the_limit_not_nan():
+    """2F1's c = a + b - 1 is 0 there (hypothesis found a = b = 0.5); both sides of it agree."""
+    at = BGNBDParams(r=1.0, alpha=1.0, a=0.5, b=0.5)
+    near = BGNBDParams(r=1.0, alpha=1.0, a=0.5, b=0.5 + 1e-5)
+    assert expected_purchases_population(at, 1.0) == pytest.approx(expected_purchases_population(near, 1.0), rel=1e-4)
+    assert expected_purchases(at, 1.0, 0, 0, 5.0) == pytest.approx(expected_purchases(near, 1.0, 0, 0, 5.0), rel=1e-4)

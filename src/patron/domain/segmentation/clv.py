@@ -506,6 +506,8 @@ def expected_purchases(
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     if abs(a - 1) < 1e-9:  # the formula's 0/0 at a = 1; its limit is continuous
         a = 1 + 1e-9
+    if abs(a + b - 1) < 1e-7:  # 2F1 with c = a + b - 1 = 0 (x = 0) is undefined; its limit is continuous
+        b = 1 - a + 1e-7
     with np.errstate(all="ignore"):
         z = horizon / (alpha + age + horizon)
         stay = _survival_term(r, a, b, x, z)
@@ -560,6 +562,8 @@ def expected_purchases_population(params: BGNBDParams, t: ArrayLike) -> Array:
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     if abs(a - 1) < 1e-9:
         a = 1 + 1e-9
+    if abs(a + b - 1) < 1e-7:  # as in expected_purchases: c = a + b - 1 = 0 has only a limit
+        b = 1 - a + 1e-7
     with np.errstate(all="ignore"):
         stay = _survival_term(r, a, b, np.zeros_like(horizon), horizon / (alpha + horizon))
         value = (a + b - 1) / (a - 1) * (1 - stay)
