@@ -188,5 +188,8 @@ X_FRAME_OPTIONS = "DENY"
 
 # Imports: the largest file accepted, and the request size that lets it through.
 PATRON_IMPORT_MAX_MB = int(os.environ.get("PATRON_IMPORT_MAX_MB", "50"))
+# Lists longer than this are exported in the background, and their files kept this many days.
+PATRON_EXPORT_DIRECT_ROWS = int(os.environ.get("PATRON_EXPORT_DIRECT_ROWS", "5000"))
+PATRON_EXPORT_KEEP_DAYS = int(os.environ.get("PATRON_EXPORT_KEEP_DAYS", "7"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
