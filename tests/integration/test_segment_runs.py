@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from patron.segments import selectors, services
+from patron.segments import pages, selectors, services
 from patron.segments.models import Classification, Membership, SegmentRun
 from tests.factories import make_account, make_order, make_product
 
@@ -59,6 +59,11 @@ def _run(actor: Any, day: dt.date, account_ids: list[int] | None = None) -> Segm
     return run
 
 
+def _movers(classification: Classification, before: dt.date, **kwargs: Any) -> list[Any]:
+    page = pages.movers_page(classification, before, TODAY, cursor=None, limit=50, **kwargs)
+    return [row.account for row in page.rows]
+
+
 def _class_of(classification: Classification, account: Any, day: dt.date) -> str | None:
     row = selectors.memberships_on(classification, day).filter(account=account).first()
     return row.class_key if row else None
@@ -105,11 +110,11 @@ def test_an_account_that_buys_more_moves_and_keeps_its_history(staff: Any, bands
     assert _class_of(bands, shop["middle"], TODAY) == "high"
     assert set(selectors.accounts_in_segment("sales_bands", ["high"], as_of=TODAY)) == {shop["middle"], shop["big"]}
     assert set(selectors.accounts_in_segment("sales_bands", ["high"], as_of=week_ago)) == {shop["big"]}
-    movement = selectors.movement(bands, week_ago, TODAY)
+    movement = selectors.movement(bands, week_ago, TODAY, user=staff.admin)
     assert movement.matrix[("mid", "high")] == 1
     assert movement.moved() == 1
-    moved = list(selectors.movers(bands, week_ago, TODAY, from_class="mid", to_class="high", user=staff.admin))
-    assert [m.account for m in moved] == [shop["middle"]]
+    moved = _movers(bands, week_ago, from_class="mid", to_class="high", user=staff.admin)
+    assert moved == [shop["middle"]]
     # ... and why: the value it was measured at, against the cut point it passed
     (placement,) = selectors.account_placements(shop["middle"], TODAY)
     assert placement.membership.values == {"sales": 6000.0}
@@ -128,10 +133,10 @@ def test_a_salesperson_sees_only_their_own_movers(staff: Any, bands: Classificat
         make_order(staff.admin, account, [(shop["product"], "1")], order_date=TODAY - dt.timedelta(days=1))
     make_order(staff.admin, shop["small"], [(shop["product"], "10")], order_date=TODAY - dt.timedelta(days=1))
     _run(staff.admin, TODAY)
-    mine = selectors.movers(bands, week_ago, TODAY, from_class="low", to_class="mid", user=staff.sales)
-    assert [m.account for m in mine] == [shop["small"]]
-    theirs = selectors.movers(bands, week_ago, TODAY, from_class="low", to_class="mid", user=staff.sales2)
-    assert list(theirs) == []
+    assert _movers(bands, week_ago, from_class="low", to_class="mid", user=staff.sales) == [shop["small"]]
+    assert _movers(bands, week_ago, from_class="low", to_class="mid", user=staff.sales2) == []
+    assert selectors.movement(bands, week_ago, TODAY, user=staff.sales2).moved() == 0  # counts are scoped too
+    assert selectors.movement(bands, week_ago, TODAY, user=staff.sales).matrix[("low", "mid")] == 1
 
 
 def test_runs_go_forward_in_time(staff: Any, bands: Classification, shop: dict) -> None:

@@ -331,7 +331,7 @@ def _membership_out(classification: Classification, m: Membership) -> dict[str, 
         "label": class_label(classification, m.class_key),
         "since": m.valid_from,
         "score": m.score,
-        "values": pages.decoded(m.values),
+        "values": selectors.decoded(m.values),
         "reasons": _reasons(selectors.explain(m), m.snapshot.definition),
     }
 
@@ -443,7 +443,7 @@ def segment_movement(request: HttpRequest, key: Key, query: Query[MovementQuery]
     before, after = query.before or before, query.after or after
     if after < before:
         raise _query_invalid(ValidationError({"after": [_("The second day must not come before the first.")]}))
-    movement = pages.movement_between(classification, before, after, _user(request))
+    movement = selectors.movement(classification, before, after, user=_user(request))
     table = pages.movement_table(classification, movement)
     return {
         "before": before,
@@ -486,8 +486,8 @@ def segment_movers(request: HttpRequest, key: Key, query: Query[MoverQuery]) -> 
                 "account": row.account,
                 "before_class": row.previous.class_key if row.previous else "",
                 "after_class": now.class_key if now else "",
-                "before_values": pages.decoded(row.previous.values) if row.previous else {},
-                "after_values": pages.decoded(now.values) if now else {},
+                "before_values": selectors.decoded(row.previous.values) if row.previous else {},
+                "after_values": selectors.decoded(now.values) if now else {},
                 "reasons": _reasons(selectors.explain(now), now.snapshot.definition) if now else [],
             }
         )
@@ -578,7 +578,7 @@ def account_segments(request: HttpRequest, code: Annotated[str, Path(max_length=
                 "previous_label": class_label(c, previous.class_key) if previous else None,
                 "previous_since": previous.valid_from if previous else None,
                 "score": m.score,
-                "values": pages.decoded(m.values),
+                "values": selectors.decoded(m.values),
                 "reasons": _reasons(placement.reasons, m.snapshot.definition),
             }
         )

@@ -9,7 +9,6 @@ account's classes, and the editor's preview of counts before a definition is sav
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,17 +18,16 @@ from typing import Any
 import polars as pl
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, JSONField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, JSONField, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from patron.accounts.access import require, role_of, scoped
+from patron.accounts.access import require, scoped
 from patron.accounts.models import Account, Region
 from patron.core.exports import ExportSource
 from patron.core.pagination import keyset_page
-from patron.domain.access import Action, Relation, reach
+from patron.domain.access import Action
 from patron.domain.periods import window_period
 from patron.domain.segmentation import rfm
 from patron.domain.segmentation.classify import Context, Fitted, Preview, cut_points, preview_counts, required_columns
@@ -45,6 +43,7 @@ from . import selectors
 from .indicators import account_indicators
 from .messages import class_label, class_labels, indicator_label, reason_text, value_text
 from .models import Classification, Membership, SegmentRun, Snapshot
+from .selectors import decoded, sees_all
 from .services import checked_definition, run_create
 
 # A run queued or running for longer than this has lost its worker; a new one may start.
@@ -63,19 +62,8 @@ def currency() -> str:
 # --- who sees what ------------------------------------------------------------------------------------------------
 
 
-def sees_all(user: Any, action: Action = Action.VIEW_ACCOUNT) -> bool:
-    """Whether ``user`` may see every account (then the stored counts are theirs too)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    return Relation.OTHER in reach(role_of(user), action)
-
-
-def visible_ids(user: Any, action: Action = Action.VIEW_ACCOUNT) -> QuerySet[Any]:
-    return scoped(Account.objects.all(), user, action).values("id")
-
-
 def _scoped_memberships(qs: QuerySet[Membership], user: Any) -> QuerySet[Membership]:
-    return qs if sees_all(user) else qs.filter(account_id__in=visible_ids(user))
+    return selectors.seen_by(qs, user)
 
 
 # --- snapshots and counts -----------------------------------------------------------------------------------------
@@ -176,37 +164,6 @@ def snapshot_cut_points(snapshot: Snapshot | None) -> list[tuple[str, list[str]]
 # --- movement -----------------------------------------------------------------------------------------------------
 
 
-def movement_between(classification: Classification, before: dt.date, after: dt.date, user: Any) -> selectors.Movement:
-    """How many accounts ``user`` may see went from each class on ``before`` to each on ``after`` ("" for none).
-
-    Added up in the database: one grouped query for the accounts placed on ``after``, one for
-    those placed on ``before`` only.
-    """
-    on_before = _scoped_memberships(selectors.memberships_on(classification, before), user)
-    on_after = _scoped_memberships(selectors.memberships_on(classification, after), user)
-    was = Subquery(on_before.filter(account_id=OuterRef("account_id")).values("class_key")[:1])
-    matrix: dict[tuple[str, str], int] = {}
-    rows = (
-        on_after.annotate(was=Coalesce(was, Value("")))
-        .values("was", "class_key")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("was", "class_key", "n")
-    )
-    for old, new, n in rows:
-        matrix[(old, new)] = matrix.get((old, new), 0) + n
-    left = (
-        on_before.exclude(Exists(on_after.filter(account_id=OuterRef("account_id"))))
-        .values("class_key")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("class_key", "n")
-    )
-    for old, n in left:
-        matrix[(old, "")] = matrix.get((old, ""), 0) + n
-    return selectors.Movement(before, after, selectors.class_keys(classification), matrix)
-
-
 @dataclass
 class MovementTable:
     """The matrix as rows (class before) and columns (class after), with labels; "" is "no class"."""
@@ -245,16 +202,6 @@ def movement_table(classification: Classification, movement: selectors.Movement)
 
 
 # --- members with their reasons -----------------------------------------------------------------------------------
-
-
-def decoded(values: Any) -> dict[str, Any]:
-    """A membership's stored values (JSON text on some backends)."""
-    if isinstance(values, str):
-        try:
-            values = json.loads(values)
-        except ValueError:
-            return {}
-    return dict(values) if isinstance(values, dict) else {}
 
 
 def values_shown(classification: Classification, values: Any) -> list[tuple[str, str]]:

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from patron.accounts.access import scoped
+from patron.accounts.access import role_of, scoped
 from patron.accounts.models import Account
-from patron.domain.access import Action
+from patron.domain.access import Action, Relation, reach
 from patron.domain.explain import Reason
 from patron.domain.segmentation.classify import Fitted, explain_account
 from patron.domain.segmentation.definitions import parse_definition
@@ -100,29 +100,51 @@ class Movement:
         return sum(n for (a, b), n in self.matrix.items() if a != b)
 
 
-def movement(classification: Classification, before: dt.date, after: dt.date) -> Movement:
-    """How many accounts went from each class on ``before`` to each class on ``after``."""
-    old = dict(memberships_on(classification, before).values_list("account_id", "class_key"))
-    new = dict(memberships_on(classification, after).values_list("account_id", "class_key"))
+def sees_all(user: Any, action: Action = Action.VIEW_ACCOUNT) -> bool:
+    """Whether ``user`` may see every account (then the stored counts are theirs too)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return Relation.OTHER in reach(role_of(user), action)
+
+
+def visible_ids(user: Any, action: Action = Action.VIEW_ACCOUNT) -> QuerySet[Any]:
+    return scoped(Account.objects.all(), user, action).values("id")
+
+
+def seen_by(memberships: QuerySet[Membership], user: Any) -> QuerySet[Membership]:
+    """The memberships of accounts ``user`` may see."""
+    return memberships if sees_all(user) else memberships.filter(account_id__in=visible_ids(user))
+
+
+def movement(classification: Classification, before: dt.date, after: dt.date, *, user: Any) -> Movement:
+    """How many accounts ``user`` may see went from each class on ``before`` to each on ``after`` ("" for none).
+
+    Added up in the database: one grouped query for the accounts placed on ``after``, one for
+    those placed on ``before`` only.
+    """
+    on_before = seen_by(memberships_on(classification, before), user)
+    on_after = seen_by(memberships_on(classification, after), user)
+    was = Subquery(on_before.filter(account_id=OuterRef("account_id")).values("class_key")[:1])
     matrix: dict[tuple[str, str], int] = {}
-    for account_id in old.keys() | new.keys():
-        pair = (old.get(account_id, ""), new.get(account_id, ""))
-        matrix[pair] = matrix.get(pair, 0) + 1
-    return Movement(before, after, class_keys(classification), matrix)
-
-
-def movers(
-    classification: Classification, before: dt.date, after: dt.date, *, from_class: str, to_class: str, user: Any
-) -> QuerySet[Membership]:
-    """The memberships (on ``after``) of accounts that were in ``from_class`` on ``before``, now in ``to_class``."""
-    was = memberships_on(classification, before).filter(class_key=from_class).values("account_id")
-    visible = scoped(Account.objects.all(), user, Action.VIEW_ACCOUNT).values("id")
-    return (
-        memberships_on(classification, after)
-        .filter(class_key=to_class, account_id__in=was)
-        .filter(account_id__in=visible)
-        .select_related("account", "snapshot")
+    rows = (
+        on_after.annotate(was=Coalesce(was, Value("")))
+        .values("was", "class_key")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("was", "class_key", "n")
     )
+    for old, new, n in rows:
+        matrix[(old, new)] = matrix.get((old, new), 0) + n
+    left = (
+        on_before.exclude(Exists(on_after.filter(account_id=OuterRef("account_id"))))
+        .values("class_key")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("class_key", "n")
+    )
+    for old, n in left:
+        matrix[(old, "")] = matrix.get((old, ""), 0) + n
+    return Movement(before, after, class_keys(classification), matrix)
 
 
 @dataclass
@@ -164,7 +186,7 @@ def explain(membership: Membership) -> tuple[Reason, ...]:
         fitted = Fitted.from_dict(snapshot.fitted)
     except (ValueError, KeyError, TypeError):
         return ()
-    values: dict[str, Any] = dict(_values(membership))
+    values: dict[str, Any] = decoded(membership.values)
     values["account_id"] = membership.account_id
     if "region" in values:
         values["region_path"] = region_path(values.get("region"))
@@ -172,11 +194,14 @@ def explain(membership: Membership) -> tuple[Reason, ...]:
     return explained.reasons
 
 
-def _values(membership: Membership) -> dict[str, Any]:
-    raw = membership.values
-    if isinstance(raw, str):  # stored as JSON text by the bulk path on some backends
-        raw = json.loads(raw)
-    return dict(raw or {})
+def decoded(values: Any) -> dict[str, Any]:
+    """A membership's stored values (JSON text on some backends)."""
+    if isinstance(values, str):
+        try:
+            values = json.loads(values)
+        except ValueError:
+            return {}
+    return dict(values) if isinstance(values, dict) else {}
 
 
 def region_path(region_id: Any) -> list[int]:
@@ -194,10 +219,6 @@ def region_path(region_id: Any) -> list[int]:
 
 def latest_run() -> SegmentRun | None:
     return SegmentRun.objects.order_by("-created_at", "-id").first()
-
-
-def company_currency() -> str:
-    return str(settings.PATRON_COMPANY_CURRENCY)
 
 
 @dataclass

@@ -214,7 +214,7 @@ def segment_detail(request: HttpRequest, key: str) -> HttpResponse:
     counts = pages.class_counts(classification, user, day)
     snapshot = pages.latest_snapshot(classification, day)
     series = pages.counts_series(classification, user)
-    table = pages.movement_table(classification, pages.movement_between(classification, before, after, user))
+    table = pages.movement_table(classification, selectors.movement(classification, before, after, user=user))
     churn = pages.churn_page(classification, day, user, cursor=None, limit=CHURN_SIZE)
     context = {
         "classification": classification,
