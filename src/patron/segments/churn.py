@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 from django.conf import settings
-from django.db import connection
 
 from patron.domain.explain import Reason
 from patron.domain.segmentation.clv import (
@@ -36,7 +35,7 @@ from patron.domain.segmentation.clv import (
 )
 from patron.domain.segmentation.clv_summary import Transactions, summarise
 
-from .indicators import _converted, _ids_clause, _query
+from .indicators import converted, ids_clause, query_frame
 
 WEEK = 7.0
 HORIZON_WEEKS = 52.0  # lifetime value over the next year
@@ -99,15 +98,15 @@ def _json_safe(value: Any) -> Any:
 
 def _purchase_days(as_of: dt.date, account_ids: Sequence[int] | None) -> pl.DataFrame:
     """One row per account and day with confirmed orders, their total in cents of the company currency."""
-    net = _converted("o.net_total", "o.currency", "o.order_date")
+    net = converted("o.net_total", "o.currency", "o.order_date")
     sql = (
         f"SELECT o.account_id, o.order_date, CAST(ROUND(SUM({net}) * 100) AS BIGINT) "  # noqa: S608  (constants and integer ids only)
         "FROM sales_order o WHERE o.status = 'confirmed' AND o.order_date <= %(as_of)s"
-        + _ids_clause(account_ids, "o.account_id")
+        + ids_clause(account_ids, "o.account_id")
         + " GROUP BY o.account_id, o.order_date"
     )
     params = {"as_of": as_of, "company": settings.PATRON_COMPANY_CURRENCY}
-    frame = _query(sql, params, {"account_id": pl.Int64, "day": pl.Date, "cents": pl.Int64})
+    frame = query_frame(sql, params, {"account_id": pl.Int64, "day": pl.Date, "cents": pl.Int64})
     return frame.drop_nulls()
 
 
@@ -182,7 +181,3 @@ def _fit(x: Any, t_x: Any, age: Any, spend: Any, repeat_transactions: int) -> Ch
 
 def uses_churn(columns: Sequence[str]) -> bool:
     return "p_alive" in columns or "clv" in columns
-
-
-def connection_vendor() -> str:
-    return connection.vendor

@@ -58,7 +58,7 @@ def _days(later: str, earlier: str) -> str:
     return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
 
 
-def _converted(amount: str, currency: str, day: str) -> str:
+def converted(amount: str, currency: str, day: str) -> str:
     """``amount`` in the company currency at the rate valid on ``day``; NULL when none is known."""
     return (
         f"CASE WHEN {currency} = %(company)s THEN {amount} ELSE {amount} * ("  # noqa: S608  (constants and integer ids only)
@@ -71,7 +71,7 @@ def _cents(expression: str) -> str:
     return f"CAST(ROUND(COALESCE({expression}, 0) * 100) AS BIGINT)"
 
 
-def _query(sql: str, params: dict[str, Any], schema: dict[str, Any]) -> pl.DataFrame:
+def query_frame(sql: str, params: dict[str, Any], schema: dict[str, Any]) -> pl.DataFrame:
     """Rows as a frame; date columns (``pl.Date`` in ``schema``) may come back as ISO text from SQLite.
 
     On PostgreSQL the rows travel as one CSV stream (``COPY ... TO STDOUT``) that polars parses
@@ -113,7 +113,7 @@ def copy_frame(sql: str, params: dict[str, Any] | Sequence[Any], schema: dict[st
     return frame.with_columns([(pl.col(name) == "t").alias(name) for name in flags]) if flags else frame
 
 
-def _ids_clause(account_ids: Sequence[int] | None, column: str) -> str:
+def ids_clause(account_ids: Sequence[int] | None, column: str) -> str:
     if account_ids is None:
         return ""
     return f" AND {column} IN ({','.join(str(int(i)) for i in account_ids) or 'NULL'})"
@@ -124,9 +124,9 @@ def _accounts(account_ids: Sequence[int] | None) -> pl.DataFrame:
     sql = (
         f"SELECT a.id, a.region_id, i.code, a.is_key_account, {_cents('a.credit_limit')}, {created} "  # noqa: S608  (constants and integer ids only)
         "FROM accounts_account a LEFT JOIN accounts_industry i ON i.id = a.industry_id "
-        "WHERE a.merged_into_id IS NULL" + _ids_clause(account_ids, "a.id")
+        "WHERE a.merged_into_id IS NULL" + ids_clause(account_ids, "a.id")
     )
-    return _query(
+    return query_frame(
         sql,
         {},
         {
@@ -156,17 +156,17 @@ def _region_paths() -> pl.DataFrame:
 
 
 def _orders(period: Period, account_ids: Sequence[int] | None, params: dict[str, Any]) -> pl.DataFrame:
-    net = _converted("o.net_total", "o.currency", "o.order_date")
+    net = converted("o.net_total", "o.currency", "o.order_date")
     sql = (
         "SELECT o.account_id, COUNT(*), MIN(o.order_date), MAX(o.order_date), "  # noqa: S608  (constants and integer ids only)
         "SUM(CASE WHEN o.order_date >= %(start)s THEN 1 ELSE 0 END), "
         f"{_cents(f'SUM(CASE WHEN o.order_date >= %(start)s THEN {net} ELSE 0 END)')}, "
         f"SUM(CASE WHEN o.order_date >= %(start)s AND ({net}) IS NULL THEN 1 ELSE 0 END) "
         "FROM sales_order o WHERE o.status = 'confirmed' AND o.order_date < %(end)s"
-        + _ids_clause(account_ids, "o.account_id")
+        + ids_clause(account_ids, "o.account_id")
         + " GROUP BY o.account_id"
     )
-    return _query(
+    return query_frame(
         sql,
         params,
         {
@@ -183,35 +183,35 @@ def _orders(period: Period, account_ids: Sequence[int] | None, params: dict[str,
 
 def _costs(account_ids: Sequence[int] | None, params: dict[str, Any]) -> pl.DataFrame:
     """What the goods sold in the period cost, at the products' unit costs."""
-    cost = _converted("l.quantity * p.unit_cost", "p.currency", "o.order_date")
+    cost = converted("l.quantity * p.unit_cost", "p.currency", "o.order_date")
     sql = (
         f"SELECT o.account_id, {_cents(f'SUM({cost})')} "  # noqa: S608  (constants and integer ids only)
         "FROM sales_order o JOIN sales_orderline l ON l.order_id = o.id JOIN sales_product p ON p.id = l.product_id "
         "WHERE o.status = 'confirmed' AND o.order_date >= %(start)s AND o.order_date < %(end)s"
-        + _ids_clause(account_ids, "o.account_id")
+        + ids_clause(account_ids, "o.account_id")
         + " GROUP BY o.account_id"
     )
-    return _query(sql, params, {"account_id": pl.Int64, "cost_of_sales": pl.Int64})
+    return query_frame(sql, params, {"account_id": pl.Int64, "cost_of_sales": pl.Int64})
 
 
 def _returns(account_ids: Sequence[int] | None, params: dict[str, Any]) -> pl.DataFrame:
     """Goods taken back in the period: their value and their cost (both come off sales and profit)."""
-    amount = _converted("rl.amount", "r.currency", "r.return_date")
-    cost = _converted("rl.quantity * p.unit_cost", "p.currency", "r.return_date")
+    amount = converted("rl.amount", "r.currency", "r.return_date")
+    cost = converted("rl.quantity * p.unit_cost", "p.currency", "r.return_date")
     sql = (
         f"SELECT r.account_id, {_cents(f'SUM({amount})')}, {_cents(f'SUM({cost})')} "  # noqa: S608  (constants and integer ids only)
         "FROM sales_return r JOIN sales_returnline rl ON rl.ret_id = r.id "
         "JOIN sales_orderline l ON l.id = rl.order_line_id JOIN sales_product p ON p.id = l.product_id "
         "WHERE r.return_date >= %(start)s AND r.return_date < %(end)s"
-        + _ids_clause(account_ids, "r.account_id")
+        + ids_clause(account_ids, "r.account_id")
         + " GROUP BY r.account_id"
     )
-    return _query(sql, params, {"account_id": pl.Int64, "returns": pl.Int64, "returned_cost": pl.Int64})
+    return query_frame(sql, params, {"account_id": pl.Int64, "returns": pl.Int64, "returned_cost": pl.Int64})
 
 
 def _receivables(account_ids: Sequence[int] | None, params: dict[str, Any]) -> pl.DataFrame:
     """What each account owes on open invoices today, by how late it is."""
-    owed = _converted("(v.amount - v.paid_amount)", "v.currency", "%(today)s")
+    owed = converted("(v.amount - v.paid_amount)", "v.currency", "%(today)s")
     late = _days("%(today)s", "v.due_date")
 
     def bucket(low: int, high: int | None) -> str:
@@ -222,10 +222,10 @@ def _receivables(account_ids: Sequence[int] | None, params: dict[str, Any]) -> p
         f"SELECT v.account_id, {_cents(f'SUM({owed})')}, {bucket(1, None)}, {bucket(1, 30)}, {bucket(31, 60)}, "  # noqa: S608  (constants and integer ids only)
         f"{bucket(61, 90)}, {bucket(91, None)} "
         "FROM sales_invoice v WHERE v.status = 'open'"
-        + _ids_clause(account_ids, "v.account_id")
+        + ids_clause(account_ids, "v.account_id")
         + " GROUP BY v.account_id"
     )
-    return _query(
+    return query_frame(
         sql,
         params,
         {
@@ -249,10 +249,10 @@ def _collections(account_ids: Sequence[int] | None, params: dict[str, Any]) -> p
         "FROM sales_paymentallocation a JOIN sales_payment p ON p.id = a.payment_id "
         "JOIN sales_invoice v ON v.id = a.invoice_id "
         "WHERE p.received_on >= %(start)s AND p.received_on < %(end)s"
-        + _ids_clause(account_ids, "v.account_id")
+        + ids_clause(account_ids, "v.account_id")
         + " GROUP BY v.account_id HAVING SUM(a.amount) > 0"
     )
-    return _query(sql, params, {"account_id": pl.Int64, "dso_days": pl.Float64})
+    return query_frame(sql, params, {"account_id": pl.Int64, "dso_days": pl.Float64})
 
 
 def _gather(queries: list[Callable[[], pl.DataFrame]]) -> list[pl.DataFrame]:
