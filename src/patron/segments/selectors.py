@@ -165,14 +165,22 @@ def account_placements(account: Account, day: dt.date | None = None) -> list[Pla
         .select_related("classification", "snapshot")
         .order_by("classification__builtin", "classification__key")
     )
+    # Every earlier (closed) membership of the account in one query, newest first.
+    closed = Membership.objects.filter(account=account, valid_to__isnull=False, valid_to__lte=day).order_by(
+        "-valid_from", "-id"
+    )
+    earlier: dict[int, list[Membership]] = {}
+    for row in closed:
+        earlier.setdefault(row.classification_id, []).append(row)
     placements = []
     for membership in current:
-        previous = (
-            Membership.objects.filter(
-                account=account, classification=membership.classification, valid_to__lte=membership.valid_from
-            )
-            .order_by("-valid_from", "-id")
-            .first()
+        previous = next(
+            (
+                m
+                for m in earlier.get(membership.classification_id, [])
+                if m.valid_to is not None and m.valid_to <= membership.valid_from
+            ),
+            None,
         )
         placements.append(Placement(membership.classification, membership, explain(membership), previous))
     return placements
