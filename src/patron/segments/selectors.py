@@ -18,11 +18,15 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from patron.accounts.access import role_of, scoped
-from patron.accounts.models import Account
+from patron.accounts.models import Account, Region
 from patron.domain.access import Action, Relation, reach
 from patron.domain.explain import Reason
+from patron.domain.money import Money
 from patron.domain.segmentation.classify import Fitted, explain_account
+from patron.domain.segmentation.definitions import class_keys as definition_class_keys
 from patron.domain.segmentation.definitions import parse_definition
+from patron.sales.models import Category, OrderLine, ReturnLine
+from patron.sales.selectors import to_company_currency
 
 from .models import Classification, Membership, SegmentRun, Snapshot
 
@@ -47,9 +51,8 @@ def classification_get(key: str) -> Classification:
 
 
 def class_keys(classification: Classification) -> list[str]:
-    from patron.domain.segmentation.definitions import class_keys as keys
 
-    return list(keys(parse_definition(classification.definition)))
+    return list(definition_class_keys(parse_definition(classification.definition)))
 
 
 def memberships_on(classification: Classification, day: dt.date | None = None) -> QuerySet[Membership]:
@@ -213,7 +216,6 @@ def decoded(values: Any) -> dict[str, Any]:
 
 
 def region_path(region_id: Any) -> list[int]:
-    from patron.accounts.models import Region
 
     if region_id is None:
         return []
@@ -243,9 +245,6 @@ def category_mix(account: Account, start: dt.date, end: dt.date) -> list[Categor
     Lines in another currency are converted at the rate of their order's day; lines without
     a rate are left out. Goods returned in the period come off their category.
     """
-    from patron.domain.money import Money
-    from patron.sales.models import Category, OrderLine, ReturnLine
-    from patron.sales.selectors import to_company_currency
 
     categories = {c.pk: c for c in Category.objects.all()}
     by_code = {c.code: c for c in categories.values()}

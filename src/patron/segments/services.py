@@ -14,7 +14,7 @@ import polars as pl
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,8 +24,9 @@ from patron.core.bulk import BulkInsert
 from patron.domain.access import Action
 from patron.domain.periods import Period, window_period
 from patron.domain.segmentation.builtin import builtin_definitions
-from patron.domain.segmentation.classify import Context, classify_accounts, required_columns
-from patron.domain.segmentation.definitions import Definition, DefinitionError, parse_definition
+from patron.domain.segmentation.classify import Context, Fitted, classify_accounts, required_columns
+from patron.domain.segmentation.definitions import Definition, DefinitionError, fingerprint, parse_definition
+from patron.sales.models import Invoice, Order, Payment, Return
 
 from .churn import ChurnFit, account_churn, uses_churn
 from .indicators import MONEY_COLUMNS, account_indicators, copy_frame
@@ -407,8 +408,6 @@ def _last_churn_fit() -> ChurnFit | None:
 
 def _last_fit(classification: Classification, definition: Definition) -> Any:
     """The cut points of the last full run, so a few changed accounts are placed as everyone else was."""
-    from patron.domain.segmentation.classify import Fitted
-    from patron.domain.segmentation.definitions import fingerprint
 
     latest = (
         Snapshot.objects.filter(classification=classification, run__scope=SegmentRun.FULL, run__status=SegmentRun.DONE)
@@ -422,7 +421,6 @@ def _last_fit(classification: Classification, definition: Definition) -> Any:
 
 
 def open_counts(classification: Classification) -> dict[str, int]:
-    from django.db.models import Count
 
     rows = (
         Membership.objects.filter(classification=classification, valid_to__isnull=True)
@@ -526,7 +524,6 @@ def _write(
 
 def changed_accounts(since: dt.datetime) -> list[int]:
     """Accounts with an order, return, invoice or payment recorded, confirmed or cancelled after ``since``."""
-    from patron.sales.models import Invoice, Order, Payment, Return
 
     ids: set[int] = set()
     # One query per timestamp, so each reads its own index (SQLite will not combine them for an OR).
