@@ -76,3 +76,14 @@ def make_order(
 
 def make_invoice(actor: User, order: Order, **kwargs: Any) -> Invoice:
     return sales.invoice_create(actor=actor, account=order.account, order=order, **kwargs)
+
+
+# A classification by cumulative sales over fixed cut points: under 1,000 small, under 5,000 medium, else big.
+SALES_BANDS: dict[str, Any] = {
+    "kind": "single",
+    "indicator": "sales",
+    "classes": [{"key": "low", "label": "Small"}, {"key": "mid", "label": "Medium"}, {"key": "high", "label": "Big"}],
+    "method": "thresholds",
+    "thresholds": ["1000", "5000"],
+    "missing": "low",
+}

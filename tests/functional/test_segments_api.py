@@ -16,17 +16,9 @@ from django.utils import timezone
 from patron.segments import services
 from patron.segments.models import Classification, SegmentRun
 from tests.api_client import ApiClient, error_fields
-from tests.factories import make_account, make_order, make_product
+from tests.factories import SALES_BANDS, make_account, make_order, make_product
 
 EN = {"Accept-Language": "en"}
-SALES_BANDS = {
-    "kind": "single",
-    "indicator": "sales",
-    "classes": [{"key": "low", "label": "Small"}, {"key": "mid", "label": "Medium"}, {"key": "high", "label": "Big"}],
-    "method": "thresholds",
-    "thresholds": ["1000", "5000"],
-    "missing": "low",
-}
 
 
 def today() -> dt.date:

@@ -20,16 +20,7 @@ from django.utils import timezone
 from patron.segments import services
 from patron.segments.models import Classification, SegmentRun
 from patron.staff.models import User
-from tests.factories import make_account, make_order, make_product
-
-SALES_BANDS = {
-    "kind": "single",
-    "indicator": "sales",
-    "classes": [{"key": "low", "label": "Small"}, {"key": "mid", "label": "Medium"}, {"key": "high", "label": "Big"}],
-    "method": "thresholds",
-    "thresholds": ["1000", "5000"],
-    "missing": "low",
-}
+from tests.factories import SALES_BANDS, make_account, make_order, make_product
 
 
 def today() -> dt.date:

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from patron.segments import pages, selectors, services
 from patron.segments.models import Classification, Membership, SegmentRun
-from tests.factories import make_account, make_order, make_product
+from tests.factories import SALES_BANDS, make_account, make_order, make_product
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -20,16 +20,6 @@ TODAY = dt.date(2026, 11, 25)
 def builtins(db: None) -> None:
     """The migration installs them; a transactional test elsewhere may have flushed them since."""
     services.install_builtins()
-
-
-SALES_BANDS = {
-    "kind": "single",
-    "indicator": "sales",
-    "classes": [{"key": "low", "label": "Low"}, {"key": "mid", "label": "Mid"}, {"key": "high", "label": "High"}],
-    "method": "thresholds",
-    "thresholds": ["1000", "5000"],
-    "missing": "low",
-}
 
 
 @pytest.fixture
