@@ -168,6 +168,8 @@ def account_placements(account: Account, day: dt.date | None = None) -> list[Pla
         .select_related("classification", "snapshot")
         .order_by("classification__builtin", "classification__key")
     )
+    if not current:
+        return []
     # Every earlier (closed) membership of the account in one query, newest first.
     closed = Membership.objects.filter(account=account, valid_to__isnull=False, valid_to__lte=day).order_by(
         "-valid_from", "-id"
