@@ -19,6 +19,13 @@ This module is the one place where money is rounded. The rules:
    such part on ties), so the parts always add up to the whole exactly.
 6. Conversion to the company currency uses the rate dated on or before the
    document date and rounds the result half-up to the company currency's minor unit.
+7. Discounts (``patron.domain.pricing``) are worked out on line *amounts*, not unit
+   prices: each discount on a line is rounded half-up to the minor unit once, when it
+   is given; a percent applies to what the line costs after the discounts before it
+   (they compound, in the rules' order); a cart discount (满减, amount off the cart)
+   is split over its lines with ``allocate`` (rule 5). So every line's net amount is
+   its list amount less its discounts, and the lines add up to the quote's total
+   exactly. A net *unit* price is the net amount / quantity to 4 places, for display.
 """
 
 from __future__ import annotations

@@ -85,10 +85,12 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
+from patron.domain.problems import DefinitionError, Problem, join_path
+from patron.domain.problems import Problems as _Problems
 from patron.domain.segmentation.bands import TIES
 from patron.domain.segmentation.indicators import INDICATORS, NUMERIC_KINDS, Kind
 from patron.domain.segmentation.rules import (
@@ -110,38 +112,6 @@ MAX_DEPTH = 12
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SCORE_MIN, SCORE_MAX = Decimal(0), Decimal(100)
 LIFECYCLE_STAGES = ("prospect", "new", "loyal", "at_risk", "churned")
-
-
-# --- problems ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    path: str
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-class DefinitionError(ValueError):
-    """Every problem of a definition; ``problems`` is never empty."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("; ".join(f"{p.path or '(definition)'}: {p.code} {p.params or ''}".strip() for p in problems))
-
-
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[Problem] = []
-
-    def add(self, path: str, code: str, **params: Any) -> None:
-        self.items.append(Problem(path, code, params))
-
-
-def _join(path: str, name: str | int) -> str:
-    if isinstance(name, int):
-        return f"{path}[{name}]"
-    return f"{path}.{name}" if path else name
 
 
 # --- the typed definitions -------------------------------------------------------------------------------------
@@ -338,16 +308,16 @@ def _class_spec(data: Any, path: str, problems: _Problems) -> ClassSpec | None:
     label = data.get("label", key)
     ok = True
     if key is None:
-        problems.add(_join(path, "key"), "required")
+        problems.add(join_path(path, "key"), "required")
         ok = False
     elif not isinstance(key, str):
-        problems.add(_join(path, "key"), "wrong_type", expected="text")
+        problems.add(join_path(path, "key"), "wrong_type", expected="text")
         ok = False
     elif not KEY_PATTERN.match(key):
-        problems.add(_join(path, "key"), "invalid_key")
+        problems.add(join_path(path, "key"), "invalid_key")
         ok = False
     if label is not None and not isinstance(label, str):
-        problems.add(_join(path, "label"), "wrong_type", expected="text")
+        problems.add(join_path(path, "label"), "wrong_type", expected="text")
         ok = False
     return ClassSpec(key, label or key) if ok and isinstance(key, str) else None
 
@@ -370,12 +340,12 @@ def _class_list(
         return None
     out: list[tuple[ClassSpec | None, Mapping[str, Any]]] = []
     for i, item in enumerate(raw):
-        path = _join(name, i)
+        path = join_path(name, i)
         spec = _class_spec(item, path, problems)
         if isinstance(item, Mapping):
             for f in item:
                 if f not in {"key", "label", *extra_fields}:
-                    problems.add(_join(path, str(f)), "unknown_field")
+                    problems.add(join_path(path, str(f)), "unknown_field")
         out.append((spec, item if isinstance(item, Mapping) else {}))
     return out
 
@@ -386,7 +356,7 @@ def _check_unique(specs: Sequence[tuple[str, ClassSpec | None]], problems: _Prob
         if spec is None:
             continue
         if spec.key in first:
-            problems.add(_join(path, "key"), "duplicate_key", key=spec.key, first=first[spec.key])
+            problems.add(join_path(path, "key"), "duplicate_key", key=spec.key, first=first[spec.key])
         else:
             first[spec.key] = path
 
@@ -433,7 +403,7 @@ def _banding(
         problems.add(method, "wrong_count", expected=len(classes) - 1, given=len(raw))
     points: list[Decimal | None] = []
     for i, item in enumerate(raw):
-        path = _join(method, i)
+        path = join_path(method, i)
         number = _number(item, path, problems, money=money and method == "thresholds")
         if number is not None and method == "quantiles" and not Decimal(0) < number < Decimal(1):
             problems.add(path, "out_of_range", min=0, max=1)
@@ -445,10 +415,10 @@ def _banding(
         if prev is None or here is None:
             continue
         if here == prev:
-            problems.add(_join(method, i), "duplicate", previous=str(prev))
+            problems.add(join_path(method, i), "duplicate", previous=str(prev))
             ok = False
         elif here < prev:
-            problems.add(_join(method, i), "not_increasing", previous=str(prev))
+            problems.add(join_path(method, i), "not_increasing", previous=str(prev))
             ok = False
     if not ok:
         return None
@@ -551,7 +521,7 @@ def _parse_score(data: Mapping[str, Any], problems: _Problems) -> ScoreDefinitio
         ok = False
     else:
         for name, value in raw.items():
-            path = _join("weights", str(name))
+            path = join_path("weights", str(name))
             number = _number(value, path, problems)
             if name not in INDICATORS:
                 problems.add(path, "unknown_indicator", indicator=str(name))
@@ -596,16 +566,16 @@ def parse_predicate(data: Any, path: str, problems: _Problems, depth: int = 0) -
         return _parse_leaf(data, path, problems)
     for name in data:
         if name != head:
-            problems.add(_join(path, str(name)), "unknown_field")
+            problems.add(join_path(path, str(name)), "unknown_field")
     if head == "not":
-        inner = parse_predicate(data["not"], _join(path, "not"), problems, depth + 1)
+        inner = parse_predicate(data["not"], join_path(path, "not"), problems, depth + 1)
         return None if inner is None else Not(inner, path)
     items = data[head]
-    here = _join(path, head)
+    here = join_path(path, head)
     if not isinstance(items, list):
         problems.add(here, "wrong_type", expected="list")
         return None
-    parsed = [parse_predicate(item, _join(here, i), problems, depth + 1) for i, item in enumerate(items)]
+    parsed = [parse_predicate(item, join_path(here, i), problems, depth + 1) for i, item in enumerate(items)]
     if any(p is None for p in parsed):
         return None
     children = tuple(p for p in parsed if p is not None)
@@ -615,31 +585,31 @@ def parse_predicate(data: Any, path: str, problems: _Problems, depth: int = 0) -
 def _parse_leaf(data: Mapping[str, Any], path: str, problems: _Problems) -> Leaf | None:
     for name in data:
         if name not in {"indicator", "op", "value", "quantile"}:
-            problems.add(_join(path, str(name)), "unknown_field")
+            problems.add(join_path(path, str(name)), "unknown_field")
     key = data.get("indicator")
     op = data.get("op")
     if not isinstance(key, str) or key not in INDICATORS:
-        problems.add(_join(path, "indicator"), "unknown_indicator", indicator=str(key))
+        problems.add(join_path(path, "indicator"), "unknown_indicator", indicator=str(key))
         if op is None:
-            problems.add(_join(path, "op"), "required")
+            problems.add(join_path(path, "op"), "required")
         return None
     kind = INDICATORS[key].kind
     allowed = OPS_BY_KIND[kind]
     if op is None:
-        problems.add(_join(path, "op"), "required")
+        problems.add(join_path(path, "op"), "required")
         return None
     if op not in OPS_BY_KIND[Kind.MONEY]:
-        problems.add(_join(path, "op"), "unknown_op", allowed=list(OPS_BY_KIND[Kind.MONEY]))
+        problems.add(join_path(path, "op"), "unknown_op", allowed=list(OPS_BY_KIND[Kind.MONEY]))
         return None
     if op not in allowed:
-        problems.add(_join(path, "op"), "op_not_allowed", kind=str(kind), allowed=list(allowed))
+        problems.add(join_path(path, "op"), "op_not_allowed", kind=str(kind), allowed=list(allowed))
         return None
-    value_path = _join(path, "value")
+    value_path = join_path(path, "value")
     if "quantile" in data:
         if "value" in data:
             problems.add(path, "ambiguous", fields=["value", "quantile"])
             return None
-        qpath = _join(path, "quantile")
+        qpath = join_path(path, "quantile")
         if kind not in NUMERIC_KINDS or op not in ORDER_OPS:
             problems.add(qpath, "op_not_allowed", kind=str(kind), allowed=list(ORDER_OPS))
             return None
@@ -664,7 +634,7 @@ def _parse_leaf(data: Mapping[str, Any], path: str, problems: _Problems) -> Leaf
         if not isinstance(raw, list) or len(raw) != 2:
             problems.add(value_path, "wrong_type", expected="list", length=2)
             return None
-        pair = [_scalar_value(v, kind, _join(value_path, i), problems) for i, v in enumerate(raw)]
+        pair = [_scalar_value(v, kind, join_path(value_path, i), problems) for i, v in enumerate(raw)]
         if pair[0] is None or pair[1] is None:
             return None
         if pair[0] > pair[1]:
@@ -678,7 +648,7 @@ def _parse_leaf(data: Mapping[str, Any], path: str, problems: _Problems) -> Leaf
         if not raw:
             problems.add(value_path, "empty")
             return None
-        items = [_scalar_value(v, kind, _join(value_path, i), problems) for i, v in enumerate(raw)]
+        items = [_scalar_value(v, kind, join_path(value_path, i), problems) for i, v in enumerate(raw)]
         if any(v is None for v in items):
             return None
         return Leaf(key, op, tuple(items), path)
@@ -718,7 +688,7 @@ def _parse_rules(data: Mapping[str, Any], problems: _Problems) -> RulesDefinitio
         if isinstance(otherwise_raw, Mapping):
             for f in otherwise_raw:
                 if f not in {"key", "label"}:
-                    problems.add(_join("otherwise", str(f)), "unknown_field")
+                    problems.add(join_path("otherwise", str(f)), "unknown_field")
     if items is None:
         return None
     _check_unique([*((f"classes[{i}]", s) for i, (s, _) in enumerate(items)), ("otherwise", otherwise)], problems)
@@ -798,20 +768,20 @@ def _parse_rfm(data: Mapping[str, Any], problems: _Problems) -> RfmDefinition | 
             continue
         cells: list[tuple[int, int, int, int]] = []
         for j, cell in enumerate(cells_raw):
-            cpath = _join(path, j)
+            cpath = join_path(path, j)
             if not isinstance(cell, Mapping):
                 problems.add(cpath, "wrong_type", expected="object")
                 continue
             for f in cell:
                 if f not in {"r", "fm"}:
-                    problems.add(_join(cpath, str(f)), "unknown_field")
+                    problems.add(join_path(cpath, str(f)), "unknown_field")
             ranges: list[tuple[int, int] | None] = []
             for axis in ("r", "fm"):
                 if axis not in cell:
-                    problems.add(_join(cpath, axis), "required")
+                    problems.add(join_path(cpath, axis), "required")
                     ranges.append(None)
                 else:
-                    ranges.append(_int_range(cell[axis], _join(cpath, axis), bins, problems))
+                    ranges.append(_int_range(cell[axis], join_path(cpath, axis), bins, problems))
             r, fm = ranges
             if r is None or fm is None:
                 continue
