@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "patron.imports",
     "patron.exports",
     "patron.segments",
+    "patron.approvals",
     "patron.web",
     "patron.demo",
 ]

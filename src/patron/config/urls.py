@@ -10,5 +10,6 @@ urlpatterns = [
     path("imports/", include("patron.imports.urls")),
     path("exports/", include("patron.exports.urls")),
     path("segments/", include("patron.segments.urls")),
+    path("approvals/", include("patron.approvals.urls")),
     path("", include("patron.web.urls")),
 ]

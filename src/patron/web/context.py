@@ -19,6 +19,7 @@ NAVIGATION: list[tuple[str, Any, Action | tuple[Action, ...] | None]] = [
     ("sales:invoice_list", _("Invoices"), Action.VIEW_RECEIVABLES),
     ("sales:product_list", _("Products"), None),
     ("segments:list", _("Segments"), Action.VIEW_ACCOUNT),
+    ("approvals:list", _("Approvals"), Action.RECORD_ORDER),
     (
         "imports:list",
         _("Imports"),
