@@ -395,3 +395,18 @@ def test_duplicate_rule_keys_are_refused():
 def test_now_must_know_its_zone():
     with pytest.raises(ValueError, match="aware"):
         quote([], line("1", 1, "1", "1"), now=dt.datetime(2026, 1, 1))
+
+
+def test_a_group_member_that_cannot_apply_does_not_move_where_the_group_is_weighed():
+    expired = rule(
+        "x",
+        {"kind": "percent_off", "percent": "90"},
+        priority=10,
+        stacking={"group": "g"},
+        when={"ends": "2020-01-01T00:00:00+00:00"},
+    )
+    half = rule("y", {"kind": "percent_off", "percent": "50"}, priority=5)
+    member = rule("a", {"kind": "percent_off", "percent": "10"}, priority=1, stacking={"group": "g"})
+    without = quote([half, member], line("1", 1, "1", "100"))
+    assert without.net_total == yuan("45.00")  # 50% first, then 10% of 50
+    assert quote([expired, half, member], line("1", 1, "1", "100")).lines == without.lines

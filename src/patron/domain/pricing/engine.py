@@ -253,12 +253,23 @@ class _Pricing:
         ]
         self.outcomes: list[RuleOutcome] = []
         self.hints: list[Reason] = []
+        self._concerns: dict[str, bool] = {}
 
     def q(self, amount: Decimal) -> Decimal:
         return quantize(amount, self.cur)
 
     def money(self, amount: Decimal) -> Money:
         return Money(amount, self.cur)
+
+    def concerns(self, rule: Rule) -> bool:
+        """Whether the rule targets this account now and has a line in scope (what cannot change in a pass)."""
+        if rule.key not in self._concerns:
+            self._concerns[rule.key] = (
+                _who_problem(rule, self.profile) is None
+                and _when_problem(rule, self.cart, self.profile, self.now) is None
+                and any(_in_scope(rule, ln) for ln in self.lines)
+            )
+        return self._concerns[rule.key]
 
     # -- one rule ----------------------------------------------------------------------------------------------
 
@@ -664,7 +675,13 @@ def price_cart(
         if rule.key in done:
             continue
         group = rule.stacking.group
-        members = [r for r in candidates if r.stacking.group == group and r.key not in done] if group else []
+        # A rule that cannot concern this cart at all (another account, outside its window, none of
+        # its products) must not move where its group is weighed: adding it changes nothing.
+        members = (
+            [r for r in candidates if r.stacking.group == group and r.key not in done and pricing.concerns(r)]
+            if group and pricing.concerns(rule)
+            else []
+        )
         if len(members) > 1:
             pricing.apply_group(members)
             done.update(r.key for r in members)
