@@ -368,9 +368,13 @@ def test_who_sees_what(people, shop):
     assert selectors.approval_pending_count(user=people.manager) == 1
     assert selectors.approval_pending_count(user=people.admin) == 4
     assert ids(selectors.approvals_submitted(user=people.sales)) == sorted([south_request.pk, admin_level.pk])
+    assert ids(selectors.approvals_visible(user=people.sales3)) == [north_request.pk]
     # a manager sees the team's requests (even those needing an admin) and their own
     assert ids(selectors.approvals_visible(user=people.manager)) == sorted([south_request.pk, admin_level.pk, own.pk])
     assert ids(selectors.approvals_visible(user=people.sales2)) == []
+    assert ids(selectors.approvals_visible(user=people.admin)) == ids(ApprovalRequest.objects.all())
+    # the account's owner reads what their manager asked about their account
+    assert own.pk in ids(selectors.approvals_visible(user=people.sales))
     assert ids(selectors.approvals_visible(user=people.finance)) == []
     with pytest.raises(ApprovalRequest.DoesNotExist):
         selectors.approval_get(user=people.manager2, pk=south_request.pk)

@@ -90,10 +90,8 @@ def _user(request: HttpRequest) -> Any:
     return request.auth  # type: ignore[attr-defined]
 
 
-def _user_ref(user: Any) -> dict[str, str] | None:
-    if user is None:
-        return None
-    return {"username": user.username, "name": user.display_name()}
+def _user_ref(user: Any) -> Any:
+    return user  # UserRef reads username and display_name()
 
 
 def _item(approval: ApprovalRequest) -> dict[str, Any]:

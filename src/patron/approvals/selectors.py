@@ -1,8 +1,8 @@
 """Reads of approval requests, scoped by who asks.
 
-Who sees a request: its submitter, admins, and the sales managers in whose reach it is
-(the account is one they can see: their own or their team's; a request with no account,
-when the submitter is in a team they manage). Who decides one: an admin, or such a manager
+Who sees a request: its submitter, the owner of its account, admins, and the sales managers in
+whose reach it is (the account is one they can see: their own or their team's; a request with no
+account, when the submitter is in a team they manage). Who decides one: an admin, or such a manager
 if the request needs only a manager, never its submitter.
 """
 
@@ -58,11 +58,13 @@ def _base() -> QuerySet[ApprovalRequest]:
 
 
 def approvals_visible(*, user: Any) -> QuerySet[ApprovalRequest]:
-    """Every request ``user`` may open: their own and those in their reach."""
+    """Every request ``user`` may open: those they submitted, those about accounts they own, those in their reach."""
     if user is None or not user.is_authenticated or not user.is_active:
         return ApprovalRequest.objects.none()
     reach = _reach_q(user)
-    mine = Q(submitter=user.pk)
+    if reach is not None and not reach:  # every request (an empty Q would vanish from "mine | reach")
+        return _base()
+    mine = Q(submitter=user.pk) | Q(account__owner=user.pk)
     return _base().filter(mine | reach if reach is not None else mine)
 
 

@@ -75,7 +75,7 @@ def term_text(value: Any) -> str:
 
 @dataclass
 class TermsView:
-    columns: list[str] = field(default_factory=list)
+    columns: list[tuple[str, bool]] = field(default_factory=list)  # (label, a column of numbers)
     rows: list[list[tuple[str, bool]]] = field(default_factory=list)  # (text, right-aligned as a number)
     values: list[tuple[str, str]] = field(default_factory=list)
 
@@ -97,12 +97,12 @@ def terms_view(terms: Any, extra: Mapping[str, Any] | None = None) -> TermsView:
         keys: list[str] = []
         for line in lines:
             keys += [k for k in line if k not in keys]
-        view.columns = [term_label(k, extra) for k in keys]
         texts = [[term_text(line.get(k)) for k in keys] for line in lines]
         numeric = [
             all(_numeric(row[n]) or row[n] == "–" for row in texts) and any(row[n] != "–" for row in texts)
             for n in range(len(keys))
         ]
+        view.columns = list(zip((term_label(k, extra) for k in keys), numeric, strict=True))
         view.rows = [list(zip(row, numeric, strict=True)) for row in texts]
     for key, value in terms.items():
         if key == "lines" and view.columns:

@@ -54,9 +54,10 @@ def _rows(requests: list[ApprovalRequest]) -> list[dict[str, Any]]:
 def approval_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     decides = selectors.decider_level(user) is not None
-    tab = request.GET.get("tab") or ("decide" if decides else "mine")
-    if tab not in TABS:
-        tab = "decide" if decides else "mine"
+    tabs = [t for t in TABS if decides or t != "decide"]
+    tab = request.GET.get("tab") or tabs[0]
+    if tab not in tabs:
+        tab = tabs[0]
     querysets: dict[str, QuerySet[ApprovalRequest]] = {
         "decide": selectors.approvals_to_decide(user=user),
         "mine": selectors.approvals_submitted(user=user),
@@ -73,7 +74,6 @@ def approval_list(request: HttpRequest) -> HttpResponse:
         params["tab"] = tab
         params["after"] = page.next_cursor
         next_url = "?" + params.urlencode()
-    tabs = [t for t in TABS if decides or t != "decide"]
     counts = {
         "decide": selectors.approval_pending_count(user=user) if decides else 0,
         "mine": querysets["mine"].filter(status=Status.PENDING.value).count(),
