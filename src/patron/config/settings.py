@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "patron.exports",
     "patron.segments",
     "patron.approvals",
+    "patron.discounts",
     "patron.web",
     "patron.demo",
 ]
@@ -191,6 +192,9 @@ X_FRAME_OPTIONS = "DENY"
 PATRON_IMPORT_MAX_MB = int(os.environ.get("PATRON_IMPORT_MAX_MB", "50"))
 # Lists longer than this are exported in the background, and their files kept this many days.
 PATRON_EXPORT_DIRECT_ROWS = int(os.environ.get("PATRON_EXPORT_DIRECT_ROWS", "5000"))
+# The floor price of a product is its unit cost plus this margin (percent); no rule may
+# price below it, and a manual discount below it needs approval.
+PATRON_FLOOR_MARGIN_PERCENT = os.environ.get("PATRON_FLOOR_MARGIN_PERCENT", "0")
 PATRON_EXPORT_KEEP_DAYS = int(os.environ.get("PATRON_EXPORT_KEEP_DAYS", "7"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

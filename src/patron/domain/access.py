@@ -42,6 +42,8 @@ class Action(StrEnum):
     MERGE_ACCOUNTS = "merge_accounts"
     # Classifications decide who gets which discount, rebate, coupon and follow-up.
     EDIT_SEGMENTS = "edit_segments"
+    # Discount policies and rules set every price; limits on manual discounts too.
+    EDIT_DISCOUNTS = "edit_discounts"
 
 
 _ALL = frozenset(Relation)
@@ -67,6 +69,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.MANAGE_SETTINGS: _NONE,
         Action.MERGE_ACCOUNTS: _TEAM,
         Action.EDIT_SEGMENTS: _ALL,
+        Action.EDIT_DISCOUNTS: _ALL,
     },
     Role.SALESPERSON: {
         Action.VIEW_ACCOUNT: _OWN,
@@ -83,6 +86,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.MANAGE_SETTINGS: _NONE,
         Action.MERGE_ACCOUNTS: _NONE,
         Action.EDIT_SEGMENTS: _NONE,
+        Action.EDIT_DISCOUNTS: _NONE,
     },
     Role.FINANCE: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -99,6 +103,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.MANAGE_SETTINGS: _NONE,
         Action.MERGE_ACCOUNTS: _NONE,
         Action.EDIT_SEGMENTS: _NONE,
+        Action.EDIT_DISCOUNTS: _NONE,
     },
     Role.MARKETING: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -115,6 +120,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.MANAGE_SETTINGS: _NONE,
         Action.MERGE_ACCOUNTS: _NONE,
         Action.EDIT_SEGMENTS: _ALL,
+        Action.EDIT_DISCOUNTS: _NONE,
     },
 }
 

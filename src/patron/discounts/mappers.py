@@ -1,0 +1,231 @@
+"""From the database to the pricing core: the rule book, an account's profile, a cart.
+
+The rule book is built from every active policy's rules once, kept in this process,
+and rebuilt when ``RuleBookStamp`` moves (one small query per quote checks it). The
+region and category trees are read with it: a quote then needs no query for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from patron.accounts.models import Account, Region
+from patron.domain.money import UNIT_PRICE_PLACES
+from patron.domain.pricing import AccountProfile, Cart, CartLine, ManualDiscount, Rule, RuleBook, parse_rule
+from patron.sales.models import Category, Product
+
+from .models import DiscountRule, Policy, ProductSet, RuleBookStamp
+
+LIFECYCLE = "lifecycle"
+
+
+def _paths(model: Any) -> dict[int, tuple[int, ...]]:
+    """Each node's id -> its own id and its ancestors' ids, nearest first."""
+    rows = list(model.objects.values_list("id", "path"))
+    by_path = {path: pk for pk, path in rows}
+    out: dict[int, tuple[int, ...]] = {}
+    for pk, path in rows:
+        codes = [c for c in path.split("/") if c]
+        prefixes = ["/".join(codes[: i + 1]) + "/" for i in range(len(codes))]
+        out[pk] = tuple(by_path[p] for p in reversed(prefixes) if p in by_path)
+    return out
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What the rule book needs besides the rules: the trees, built with it."""
+
+    regions: Mapping[int, tuple[int, ...]]
+    categories: Mapping[int, tuple[int, ...]]
+
+
+def _window(rule: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """The rule's own window narrowed to its policy's."""
+    when = dict(rule.get("when") or {})
+    starts = [s for s in (when.get("starts"), policy.effective_from) if s]
+    ends = [e for e in (when.get("ends"), policy.effective_to) if e]
+
+    def moment(value: Any) -> dt.datetime:
+        return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+    if starts:
+        when["starts"] = max(moment(s) for s in starts).isoformat()
+    if ends:
+        when["ends"] = min(moment(e) for e in ends).isoformat()
+    return {**rule, "when": when}
+
+
+def expand_product_sets(definition: Mapping[str, Any], sets: Mapping[int, Sequence[int]]) -> dict[str, Any]:
+    """``what.product_sets`` (an application word) into the products the core knows."""
+    what = dict(definition.get("what") or {})
+    set_ids = what.pop("product_sets", None) or []
+    if set_ids:
+        products = set(what.get("products") or [])
+        for set_id in set_ids:
+            products.update(sets.get(set_id, ()))
+        what["products"] = sorted(products)
+    return {**definition, "what": what}
+
+
+def product_set_members(ids: Iterable[int] | None = None) -> dict[int, list[int]]:
+    through = ProductSet.products.through.objects.all()
+    if ids is not None:
+        through = through.filter(productset_id__in=list(ids))
+    members: dict[int, list[int]] = {}
+    for set_id, product_id in through.values_list("productset_id", "product_id"):
+        members.setdefault(set_id, []).append(product_id)
+    return members
+
+
+def domain_rule(
+    rule: DiscountRule, policy: Policy, sets: Mapping[int, Sequence[int]], *, source: str = "policy"
+) -> Rule:
+    data = _window(expand_product_sets(rule.definition, sets), policy)
+    data.update(name=rule.name, priority=rule.priority, policy=policy.name, policy_key=f"P{policy.pk}")
+    parsed = parse_rule(data, key=rule.key)
+    return replace(parsed, source=source) if source != "policy" else parsed
+
+
+def build_rules(policies: Iterable[Policy], *, source: str = "policy") -> list[Rule]:
+    policies = list(policies)
+    rules = list(DiscountRule.objects.filter(policy__in=policies).order_by("id"))
+    by_id = {p.pk: p for p in policies}
+    set_ids = {s for r in rules for s in ((r.definition.get("what") or {}).get("product_sets") or [])}
+    sets = product_set_members(set_ids) if set_ids else {}
+    return [domain_rule(r, by_id[r.policy_id], sets, source=source) for r in rules]
+
+
+def active_policies() -> Any:
+    return Policy.objects.filter(status=Policy.ACTIVE)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    version: tuple[int, dt.datetime | None]
+    book: RuleBook
+    catalogue: Catalogue
+    built_at: dt.datetime
+
+
+_lock = threading.Lock()
+_cache: dict[str, Compiled] = {}
+
+
+def current_version() -> tuple[int, dt.datetime | None]:
+    """The stamp's number and time: a database rolled back and changed again (tests, restores) differs in time."""
+    row = RuleBookStamp.objects.filter(pk=1).values_list("version", "changed_at").first()
+    return (row[0], row[1]) if row else (0, None)
+
+
+def bump_version() -> None:
+    """Call inside the transaction that changes a policy, a rule or a product set."""
+    updated = RuleBookStamp.objects.filter(pk=1).update(version=F("version") + 1, changed_at=timezone.now())
+    if not updated:
+        RuleBookStamp.objects.get_or_create(pk=1, defaults={"version": 1, "changed_at": timezone.now()})
+
+
+def compiled() -> Compiled:
+    """The active rule book, rebuilt only when the stamp moved since this process built it."""
+    version = current_version()
+    held = _cache.get("active")
+    if held is not None and held.version == version:
+        return held
+    with _lock:
+        held = _cache.get("active")
+        if held is not None and held.version == version:
+            return held
+        book = RuleBook(build_rules(active_policies()), fingerprint=str(version[0]))
+        fresh = Compiled(
+            version=version,
+            book=book,
+            catalogue=Catalogue(regions=_paths(Region), categories=_paths(Category)),
+            built_at=timezone.now(),
+        )
+        _cache["active"] = fresh
+        return fresh
+
+
+def compiled_for(region_ids: Iterable[int | None], category_ids: Iterable[int | None]) -> Compiled:
+    """``compiled()``, with its trees read again if they miss a region or category made since they were read."""
+    held = compiled()
+    regions, categories = held.catalogue.regions, held.catalogue.categories
+    if all(r is None or r in regions for r in region_ids) and all(c is None or c in categories for c in category_ids):
+        return held
+    with _lock:
+        fresh = replace(held, catalogue=Catalogue(regions=_paths(Region), categories=_paths(Category)))
+        _cache["active"] = fresh
+        return fresh
+
+
+def forget() -> None:
+    """Drop this process's cached book (tests that roll the database back use it)."""
+    _cache.clear()
+
+
+def account_profile(account: Account, catalogue: Catalogue, *, day: dt.date | None = None) -> AccountProfile:
+    """Region path, industry, classes and lifecycle stage today, tags, whether it ever ordered: two queries."""
+    from patron.segments.models import Membership
+
+    day = day or timezone.localdate()
+    rows = (
+        Membership.objects.filter(account_id=account.pk, valid_from__lte=day)
+        .exclude(valid_to__lte=day)
+        .values_list("classification__key", "class_key")
+    )
+    classes = frozenset(f"{key}:{cls}" for key, cls in rows)
+    stage = next((c.split(":", 1)[1] for c in classes if c.startswith(LIFECYCLE + ":")), "")
+    return AccountProfile(
+        account=account.pk,
+        region_path=catalogue.regions.get(account.region_id, ()) if account.region_id else (),
+        industry=account.industry_id,
+        classes=classes,
+        stage=stage,
+        tags=frozenset(account.tags.values_list("id", flat=True)),
+        has_ordered=account.first_order_date is not None,
+    )
+
+
+def floor_price(product: Product) -> Decimal | None:
+    """Unit cost plus the company's floor margin (``PATRON_FLOOR_MARGIN_PERCENT``); none without a cost."""
+    cost = Decimal(product.unit_cost or 0)
+    if cost <= 0:
+        return None
+    margin = Decimal(str(getattr(settings, "PATRON_FLOOR_MARGIN_PERCENT", "0")))
+    return (cost * (1 + margin / 100)).quantize(Decimal(1).scaleb(-UNIT_PRICE_PLACES))
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    product: Product
+    quantity: Decimal
+    manual: ManualDiscount | None = None
+
+
+def cart_for(lines: Sequence[LineRequest], catalogue: Catalogue, *, currency: str, channel: str) -> Cart:
+    return Cart(
+        currency=currency,
+        channel=channel,
+        lines=tuple(
+            CartLine(
+                key=str(i + 1),
+                product=r.product.pk,
+                quantity=r.quantity,
+                list_price=Decimal(r.product.list_price),
+                category_path=catalogue.categories.get(r.product.category_id, ()) if r.product.category_id else (),
+                floor_price=floor_price(r.product),
+                unit_cost=Decimal(r.product.unit_cost or 0),
+                manual=r.manual,
+                sku=r.product.sku,
+            )
+            for i, r in enumerate(lines)
+        ),
+    )

@@ -1,0 +1,88 @@
+"""Reads: quotes (the one way Patron prices a cart), policies, and the limits a person has."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from patron.accounts.models import Account
+from patron.domain.access import Role
+from patron.domain.pricing import Quote, Rule, RuleBook, price_cart
+from patron.domain.pricing.cart import Cart
+from patron.domain.pricing.limits import UNLIMITED, Limit, Need, required_approval
+
+from .mappers import Catalogue, LineRequest, account_profile, cart_for, compiled
+from .models import DiscountLimit, Policy
+
+
+def now_local() -> dt.datetime:
+    return timezone.localtime()
+
+
+def quote_for(
+    account: Account,
+    lines: Sequence[LineRequest],
+    *,
+    currency: str = "CNY",
+    channel: str = "sales_rep",
+    now: dt.datetime | None = None,
+    book: RuleBook | None = None,
+    coupons: Sequence[Rule] = (),
+    catalogue: Catalogue | None = None,
+) -> Quote:
+    """Price ``lines`` for ``account`` by the active rules (or ``book``, for the simulator)."""
+    active = compiled()
+    catalogue = catalogue or active.catalogue
+    profile = account_profile(account, catalogue)
+    cart = cart_for(lines, catalogue, currency=currency, channel=channel)
+    return price_cart(cart, book or active.book, profile, now=now or now_local(), coupons=coupons)
+
+
+def policy_list(status: str | None = None) -> QuerySet[Policy]:
+    policies = Policy.objects.select_related("owner").annotate(rule_count=Count("rules"))
+    if status:
+        policies = policies.filter(status=status)
+    return policies.order_by("status", "-updated_at", "id")
+
+
+def _role(user: Any) -> str:
+    return str(getattr(user, "role", "") or "")
+
+
+def _as_limit(rows: Sequence[DiscountLimit]) -> Limit:
+    """No general row means nothing may be given by hand (0%, 0); a row's empty field means no limit on it."""
+    general = next((r for r in rows if r.category_id is None), None)
+    return Limit(
+        percent=(general.percent if general else Decimal(0)),
+        amount=(general.amount if general else Decimal(0)),
+        by_category={r.category_id: r.percent for r in rows if r.category_id is not None and r.percent is not None},
+    )
+
+
+@dataclass(frozen=True)
+class PersonLimits:
+    own: Limit  # what this person may give without asking
+    manager: Limit  # what a sales manager may approve
+
+
+def limits_for(user: Any) -> PersonLimits:
+    """A user's own rows win over their role's; an admin has no limit of their own; nothing written for a
+    salesperson means every manual discount is asked for."""
+    role = _role(user)
+    rows = list(DiscountLimit.objects.filter(Q(user=user) | Q(role__in=[role, Role.SALES_MANAGER.value], user=None)))
+    mine = [r for r in rows if r.user_id == user.pk] or [r for r in rows if r.role == role and r.user_id is None]
+    managers = [r for r in rows if r.role == Role.SALES_MANAGER.value and r.user_id is None]
+    own = UNLIMITED if role == Role.ADMIN.value else _as_limit(mine)
+    # No manager limit written: a manager may approve any amount (the admin has set no ceiling).
+    return PersonLimits(own=own, manager=_as_limit(managers) if managers else UNLIMITED)
+
+
+def approval_needed(cart: Cart, quote: Quote, user: Any) -> Need:
+    limits = limits_for(user)
+    return required_approval(cart, quote, own=limits.own, manager=limits.manager)
