@@ -11,5 +11,6 @@ urlpatterns = [
     path("exports/", include("patron.exports.urls")),
     path("segments/", include("patron.segments.urls")),
     path("approvals/", include("patron.approvals.urls")),
+    path("discounts/", include("patron.discounts.urls")),
     path("", include("patron.web.urls")),
 ]
