@@ -155,3 +155,6 @@ class AppliedDiscount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.amount} {self.currency} on line {self.line_id}"
+
+
+from .analysis_models import WhatIfRun  # noqa: E402, F401  (what-if runs, in their own module)
