@@ -6,44 +6,104 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('discounts', '0001_initial'),
-        ('segments', '0007_run_timings_fewer_indexes'),
+        ("discounts", "0001_initial"),
+        ("segments", "0007_run_timings_fewer_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WhatIfRun',
+            name="WhatIfRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('policy_version', models.PositiveIntegerField(default=1)),
-                ('period', models.CharField(choices=[('last_month', 'Last month'), ('last_quarter', 'Last quarter'), ('custom', 'Custom dates')], default='last_month', max_length=12, verbose_name='period')),
-                ('start', models.DateField(verbose_name='from')),
-                ('end', models.DateField(verbose_name='to')),
-                ('classification_key', models.CharField(max_length=40, verbose_name='classification')),
-                ('classes_as_of', models.CharField(choices=[('order_date', "Each order's date"), ('period_end', "The period's last day")], default='order_date', max_length=12, verbose_name='classes as of')),
-                ('status', models.CharField(choices=[('queued', 'Waiting'), ('running', 'Replaying'), ('done', 'Done'), ('failed', 'Failed')], db_index=True, default='queued', max_length=10, verbose_name='status')),
-                ('background', models.BooleanField(default=False)),
-                ('lines_total', models.PositiveBigIntegerField(default=0, verbose_name='order lines')),
-                ('lines_done', models.PositiveBigIntegerField(default=0, verbose_name='order lines replayed')),
-                ('result', models.JSONField(blank=True, default=dict)),
-                ('timings', models.JSONField(blank=True, default=dict)),
-                ('error', models.TextField(blank=True, verbose_name='error')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='asked for')),
-                ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='started')),
-                ('progress_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished')),
-                ('classification', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='segments.classification', verbose_name='classification')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='by')),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='what_ifs', to='discounts.policy', verbose_name='policy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("policy_version", models.PositiveIntegerField(default=1)),
+                (
+                    "period",
+                    models.CharField(
+                        choices=[
+                            ("last_month", "Last month"),
+                            ("last_quarter", "Last quarter"),
+                            ("custom", "Custom dates"),
+                        ],
+                        default="last_month",
+                        max_length=12,
+                        verbose_name="period",
+                    ),
+                ),
+                ("start", models.DateField(verbose_name="from")),
+                ("end", models.DateField(verbose_name="to")),
+                ("classification_key", models.CharField(max_length=40, verbose_name="classification")),
+                (
+                    "classes_as_of",
+                    models.CharField(
+                        choices=[("order_date", "Each order's date"), ("period_end", "The period's last day")],
+                        default="order_date",
+                        max_length=12,
+                        verbose_name="classes as of",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Waiting"),
+                            ("running", "Replaying"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        db_index=True,
+                        default="queued",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("background", models.BooleanField(default=False)),
+                ("lines_total", models.PositiveBigIntegerField(default=0, verbose_name="order lines")),
+                ("lines_done", models.PositiveBigIntegerField(default=0, verbose_name="order lines replayed")),
+                ("result", models.JSONField(blank=True, default=dict)),
+                ("timings", models.JSONField(blank=True, default=dict)),
+                ("error", models.TextField(blank=True, verbose_name="error")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="asked for")),
+                ("started_at", models.DateTimeField(blank=True, null=True, verbose_name="started")),
+                ("progress_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True, verbose_name="finished")),
+                (
+                    "classification",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="segments.classification",
+                        verbose_name="classification",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="by",
+                    ),
+                ),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="what_ifs",
+                        to="discounts.policy",
+                        verbose_name="policy",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'what-if run',
-                'verbose_name_plural': 'what-if runs',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['policy', '-created_at'], name='discounts_w_policy__de3c39_idx')],
+                "verbose_name": "what-if run",
+                "verbose_name_plural": "what-if runs",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["policy", "-created_at"], name="discounts_w_policy__de3c39_idx")],
             },
         ),
     ]
