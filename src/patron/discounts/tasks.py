@@ -1,0 +1,3 @@
+"""Background work for discounts, on the huey queue (``run_huey`` imports each app's ``tasks``)."""
+
+from .analysis_tasks import what_if_run  # noqa: F401
