@@ -158,3 +158,4 @@ class AppliedDiscount(models.Model):
 
 
 from .analysis_models import WhatIfRun  # noqa: E402, F401  (what-if runs, in their own module)
+from .publication_models import PolicyPublication, PublicationRecipient  # noqa: E402,F401
