@@ -20,6 +20,7 @@ NAVIGATION: list[tuple[str, Any, Action | tuple[Action, ...] | None]] = [
     ("sales:product_list", _("Products"), None),
     ("segments:list", _("Segments"), Action.VIEW_ACCOUNT),
     ("approvals:list", _("Approvals"), Action.RECORD_ORDER),
+    ("discounts:policy_list", _("Discounts"), Action.RECORD_ORDER),
     (
         "imports:list",
         _("Imports"),
