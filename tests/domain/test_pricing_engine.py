@@ -410,3 +410,10 @@ def test_a_group_member_that_cannot_apply_does_not_move_where_the_group_is_weigh
     without = quote([half, member], line("1", 1, "1", "100"))
     assert without.net_total == yuan("45.00")  # 50% first, then 10% of 50
     assert quote([expired, half, member], line("1", 1, "1", "100")).lines == without.lines
+
+
+def test_a_list_price_under_the_floor_is_not_a_discount_to_approve():
+    q = quote([], line("1", 1, "1", "50", floor_price=D("60")))
+    assert not q.below_floor
+    cut = quote([], line("1", 1, "1", "50", floor_price=D("60"), manual=ManualDiscount("percent", D("1"))))
+    assert cut.below_floor

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
 from patron.audit.models import AuditEvent
+from patron.discounts.models import DiscountLimit
 from patron.sales.models import Invoice, Order, Payment
 from tests.api_client import ApiClient
 from tests.factories import make_account, make_invoice, make_order, make_product
@@ -46,6 +48,7 @@ def test_products_are_created_changed_and_listed_with_prices_as_text(staff, as_u
 
 
 def test_an_order_with_a_manual_price_is_recorded_and_confirmed(staff, as_user):
+    DiscountLimit.objects.create(role="salesperson", percent=Decimal(10), amount=Decimal(1000))
     account = make_account(staff.sales)
     make_product(sku="TEA-1", price="100.00")
     response = as_user("sales").post(

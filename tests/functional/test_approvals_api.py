@@ -59,7 +59,7 @@ def test_a_manager_lists_what_waits_and_opens_it(api, staff, pending):
     assert item["subject"] == {
         "type": "order_discount",
         "id": 1,
-        "label": "order_discount #1",
+        "label": "Order #1 (deleted)",  # the sales app describes its orders; this one does not exist
         "url": None,
         "summary": "",
     }

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from patron.accounts.models import Account
 from patron.audit.models import AuditEvent
+from patron.discounts.models import DiscountLimit
 from patron.sales import services as sales
 from patron.sales.models import Category, Invoice, Order, Payment, Product, Return
 from patron.staff.models import User
@@ -147,6 +148,7 @@ def test_order_list_pages_with_a_cursor(world, settings):
 
 
 def test_order_detail_shows_lines_discounts_and_totals(world):
+    DiscountLimit.objects.create(role="salesperson", percent=Decimal(10), amount=Decimal(1000))
     s = world.staff
     order = sales.order_create(
         actor=s.sales,
@@ -157,7 +159,7 @@ def test_order_detail_shows_lines_discounts_and_totals(world):
     html = as_user(s.sales).get(reverse("sales:order_detail", args=[order.number])).content.decode()
     assert "Green tea" in html
     assert "Manual discount" in html
-    assert "(10.00%)" in html
+    assert "Manual price: CNY 90.00 per unit" in html
     assert "CNY 30.00" in html
     assert "CNY 300.00" in html  # list total
     assert "CNY 270.00" in html  # net total

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from patron.accounts import services as accounts
 from patron.audit.models import AuditEvent
+from patron.discounts.models import DiscountLimit
 from patron.sales import services as sales
 from tests.factories import make_account, make_invoice, make_order, make_product
 
@@ -108,6 +109,7 @@ def test_a_product_change_without_a_price_is_a_plain_update(staff):
 
 
 def test_an_order_records_its_creation_confirmation_and_cancellation(staff):
+    DiscountLimit.objects.create(role="salesperson", percent=Decimal(10), amount=Decimal(1000))
     account = make_account(staff.sales)
     product = make_product(sku="TEA-1", price="80.00")
     order = sales.order_create(

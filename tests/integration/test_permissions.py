@@ -192,6 +192,12 @@ def probe_edit_segments(w: World, account: Account) -> bool:
     return not _refused(lambda: segments.classification_create(actor=w.actor, data=data))
 
 
+def probe_edit_discounts(w: World, account: Account) -> bool:
+    from patron.discounts import services as discounts
+
+    return not _refused(lambda: discounts.policy_create(actor=w.actor, data={"name": f"probe {next(_names)}"}))
+
+
 PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.VIEW_ACCOUNT: probe_view_account,
     Action.EDIT_ACCOUNT: probe_edit_account,
@@ -207,10 +213,17 @@ PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.MANAGE_SETTINGS: probe_manage_settings,
     Action.MERGE_ACCOUNTS: probe_merge_accounts,
     Action.EDIT_SEGMENTS: probe_edit_segments,
+    Action.EDIT_DISCOUNTS: probe_edit_discounts,
 }
 
 # Actions that are not about one account: the table grants them for all relations or none.
-NOT_PER_ACCOUNT = {Action.CREATE_ACCOUNT, Action.EDIT_PRODUCT, Action.MANAGE_SETTINGS, Action.EDIT_SEGMENTS}
+NOT_PER_ACCOUNT = {
+    Action.CREATE_ACCOUNT,
+    Action.EDIT_PRODUCT,
+    Action.MANAGE_SETTINGS,
+    Action.EDIT_SEGMENTS,
+    Action.EDIT_DISCOUNTS,
+}
 
 
 def test_every_action_has_a_probe():

@@ -6,12 +6,14 @@ from django.core.exceptions import ValidationError
 
 from patron.audit.models import AuditEvent
 from patron.core.errors import Conflict
+from patron.discounts.models import DiscountLimit
 from patron.sales import services as sales
 from patron.sales.models import Invoice
 from tests.factories import make_account, make_invoice, make_order, make_product
 
 
 def test_order_with_manual_discount_records_the_breakdown_and_updates_order_dates(staff):
+    DiscountLimit.objects.create(role="salesperson", percent=Decimal(10), amount=Decimal(1000))
     account = make_account(staff.sales)
     product = make_product(price="100.00")
     order = sales.order_create(
@@ -24,7 +26,9 @@ def test_order_with_manual_discount_records_the_breakdown_and_updates_order_date
     line = order.lines.get()
     assert order.net_total == Decimal("270.00")
     assert order.list_total == Decimal("300.00")
-    assert line.discounts == [{"source": "manual", "per_unit": "10.0000", "amount": "30.00", "percent": "10.00"}]
+    (manual,) = line.discounts
+    assert (manual["source"], manual["amount"], manual["how"]["code"]) == ("manual", "30.00", "MANUAL_PRICE")
+    assert order.status == "confirmed"  # 10% is within the salesperson's limit: nobody had to approve
     account.refresh_from_db()
     assert account.first_order_date == account.last_order_date == dt.date(2026, 3, 1)
     assert order.number.startswith("SO")

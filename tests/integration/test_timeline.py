@@ -44,6 +44,7 @@ def test_every_event_renders_with_its_parameters_in_both_languages():
         "due": "2026-01-01",
         "order": "SO1",
         "return": "R1",
+        "by": "Li Lei",
     }
     for language in ("en", "zh-hans"):
         with translation.override(language):

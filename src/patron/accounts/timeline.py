@@ -17,6 +17,8 @@ EVENTS: dict[str, Promise] = {
     "order_draft": _("Draft order %(number)s, %(total)s"),
     "order_confirmed": _("Order %(number)s confirmed, %(total)s"),
     "order_cancelled": _("Order %(number)s cancelled"),
+    "order_discount_approved": _("Manual discounts of order %(number)s approved by %(by)s"),
+    "order_discount_rejected": _("Manual discounts of order %(number)s rejected by %(by)s"),
     "return_recorded": _("Return %(number)s on order %(order)s, %(total)s"),
     "invoice_issued": _("Invoice %(number)s, %(amount)s, due %(due)s"),
     "payment_received": _("Payment %(number)s received, %(amount)s"),

@@ -289,7 +289,7 @@ def quote_create(request: HttpRequest, payload: QuoteIn) -> Any:
 # --- policies and rules -------------------------------------------------------
 
 
-@router.get("/discount-policies", response=responses({200: list[PolicyItem]}), summary="List discount policies")
+@router.get("/discount-policies", response=responses({200: list[PolicyItem]}, 422), summary="List discount policies")
 def policy_list(request: HttpRequest, status: Literal["draft", "active", "archived"] | None = None) -> Any:
     return list(selectors.policy_list(status))
 
@@ -301,7 +301,7 @@ def policy_create(request: HttpRequest, payload: PolicyIn) -> Any:
 
 
 @router.get(
-    "/discount-policies/{policy_id}", response=responses({200: PolicyOut}, 404), summary="A policy and its rules"
+    "/discount-policies/{policy_id}", response=responses({200: PolicyOut}, 404, 422), summary="A policy and its rules"
 )
 def policy_detail(request: HttpRequest, policy_id: Id) -> Any:
     return _policy_out(get_object_or_404(Policy.objects.select_related("owner"), pk=policy_id))
@@ -328,7 +328,9 @@ def policy_status(request: HttpRequest, policy_id: Id, payload: StatusIn) -> Any
 
 
 @router.post(
-    "/discount-policies/{policy_id}/copy", response=responses({201: PolicyOut}, 404), summary="Copy into a new draft"
+    "/discount-policies/{policy_id}/copy",
+    response=responses({201: PolicyOut}, 404, 422),
+    summary="Copy into a new draft",
 )
 def policy_copy(request: HttpRequest, policy_id: Id) -> Any:
     policy = get_object_or_404(Policy, pk=policy_id)
@@ -355,7 +357,7 @@ def rule_update(request: HttpRequest, rule_id: Id, payload: RulePatch) -> Any:
     return _rule_out(rule)
 
 
-@router.delete("/discount-rules/{rule_id}", response=responses({204: None}, 404, 409), summary="Remove a rule")
+@router.delete("/discount-rules/{rule_id}", response=responses({204: None}, 404, 409, 422), summary="Remove a rule")
 def rule_delete(request: HttpRequest, rule_id: Id) -> Any:
     rule = get_object_or_404(DiscountRule.objects.select_related("policy"), pk=rule_id)
     services.rule_delete(actor=_user(request), rule=rule)
@@ -374,7 +376,7 @@ def _set_out(product_set: ProductSet) -> dict[str, Any]:
     }
 
 
-@router.get("/product-sets", response=responses({200: list[ProductSetOut]}), summary="List product sets")
+@router.get("/product-sets", response=responses({200: list[ProductSetOut]}, 422), summary="List product sets")
 def product_set_list(request: HttpRequest) -> Any:
     return [_set_out(s) for s in ProductSet.objects.all()]
 
@@ -407,7 +409,7 @@ def _limit_out(limit: DiscountLimit) -> dict[str, Any]:
     }
 
 
-@router.get("/discount-limits", response=responses({200: list[LimitOut]}), summary="Manual discount limits")
+@router.get("/discount-limits", response=responses({200: list[LimitOut]}, 422), summary="Manual discount limits")
 def limit_list(request: HttpRequest) -> Any:
     return [_limit_out(limit) for limit in DiscountLimit.objects.order_by("role", "user_id", "category_id")]
 

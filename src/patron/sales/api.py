@@ -24,7 +24,7 @@ from patron.api.pagination import PageQuery, page_of
 from patron.api.schemas import AccountRef, Amount, AmountIn, CodeIn, CodeName, Day, UserRef, responses
 from patron.domain.access import Action
 
-from . import selectors, services
+from . import pricing, selectors, services
 from .models import Category, Invoice, Order, Payment, Product, Return
 
 router = Router()
@@ -121,10 +121,30 @@ class OrderOut(Schema):
     cancelled_at: dt.datetime | None
 
 
+class OrderApproval(Schema):
+    level: Literal["manager", "admin"] = Field(description="Who must approve the order's manual discounts.")
+    request: int | None = Field(description="The approval request (GET /api/approvals/{id}); null if none is live.")
+    status: Literal["pending", "approved"] | None
+
+
 class OrderDetail(OrderOut):
     note: str
     lines: list[OrderLineOut]
     returns: list[ReturnSummary]
+    approval: OrderApproval | None = Field(
+        description="Set when the manual discounts need approval: the order can be confirmed once it is approved."
+    )
+
+    @staticmethod
+    def resolve_approval(obj: Order) -> dict[str, Any] | None:
+        if not obj.approval_level:
+            return None
+        live = pricing.approval_state(obj)
+        return {
+            "level": obj.approval_level,
+            "request": live.pk if live else None,
+            "status": live.status if live else None,
+        }
 
 
 class OrderPage(Schema):
@@ -142,7 +162,14 @@ class OrderQuery(PageQuery):
 class LineIn(Schema):
     product: CodeIn = Field(description="SKU.")
     quantity: AmountIn = Field(examples=["2"])
-    net_unit_price: AmountIn | None = Field(None, description="The list price when left out.")
+    net_unit_price: AmountIn | None = Field(
+        None, description="A manual price below what the discount rules give; the rules' price when left out."
+    )
+    reason: Annotated[str, Field(max_length=500)] = Field("", description="Why the manual price, for the approver.")
+
+
+class LinesIn(Schema):
+    lines: list[LineIn] = Field(max_length=500)
 
 
 class OrderIn(Schema):
@@ -416,7 +443,9 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Any:
         actor=user,
         account=account,
         lines=[
-            services.LineInput(product=line.product, quantity=line.quantity, net_unit_price=line.net_unit_price)
+            services.LineInput(
+                product=line.product, quantity=line.quantity, net_unit_price=line.net_unit_price, reason=line.reason
+            )
             for line in payload.lines
         ],
         order_date=payload.order_date,
@@ -444,6 +473,27 @@ def order_detail(request: HttpRequest, number: str) -> Any:
 def order_confirm(request: HttpRequest, number: str) -> Any:
     user = _user(request)
     services.order_confirm(actor=user, order=_order_detail(user, number))
+    return _order_detail(user, number)
+
+
+@router.put(
+    "/orders/{number}/lines",
+    response=responses({200: OrderDetail}, 404, 409, 422),
+    tags=["orders"],
+    summary="Replace a draft order's lines (priced again; approval asked again if needed)",
+)
+def order_lines_update(request: HttpRequest, number: str, payload: LinesIn) -> Any:
+    user = _user(request)
+    services.order_update_lines(
+        actor=user,
+        order=_order_detail(user, number),
+        lines=[
+            services.LineInput(
+                product=line.product, quantity=line.quantity, net_unit_price=line.net_unit_price, reason=line.reason
+            )
+            for line in payload.lines
+        ],
+    )
     return _order_detail(user, number)
 
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -6,3 +8,65 @@ class SalesConfig(AppConfig):
     name = "patron.sales"
     label = "sales"
     verbose_name = _("Sales")
+
+    def ready(self) -> None:
+        from patron.approvals import registry
+
+        registry.register(
+            "order_discount",
+            label=_("Order discount"),
+            describe=_describe,
+            on_decided=_decided,
+            term_labels={
+                "order": _("Order"),
+                "sku": _("SKU"),
+                "quantity": _("Quantity"),
+                "list_price": _("List price"),
+                "unit_price": _("Net price"),
+                "line_total": _("Line total"),
+                "manual_discount": _("Manual discount"),
+                "list_total": _("List total"),
+                "net_total": _("Net total"),
+                "margin": _("Margin"),
+                "currency": _("Currency"),
+            },
+        )
+
+
+def _describe(request: Any) -> Any:
+    from django.urls import reverse
+    from django.utils.translation import gettext
+
+    from patron.approvals.registry import Subject
+
+    from .models import Order
+
+    order = Order.objects.filter(pk=request.subject_id).only("number", "net_total", "currency").first()
+    if order is None:
+        return Subject(gettext("Order #%(id)s (deleted)") % {"id": request.subject_id})
+    return Subject(
+        gettext("Order %(number)s") % {"number": order.number},
+        reverse("sales:order_detail", args=[order.number]),
+        f"{order.currency} {order.net_total}",
+    )
+
+
+def _decided(request: Any) -> None:
+    """The decision goes on the account's timeline; an approved order can now be confirmed."""
+    from patron.accounts.services import activity_add
+
+    from .models import Order
+
+    order = Order.objects.select_related("account").filter(pk=request.subject_id).first()
+    if order is None:
+        return
+    decider = request.decided_by.display_name() if request.decided_by_id else ""
+    activity_add(
+        account=order.account,
+        kind="order",
+        actor=request.decided_by,
+        ref=order,
+        body=request.comment,
+        event="order_discount_approved" if request.status == "approved" else "order_discount_rejected",
+        params={"number": order.number, "by": decider},
+    )

@@ -113,6 +113,8 @@ class Order(Replayable, models.Model):
     order_date = models.DateField(_("order date"), db_index=True)
     list_total = money_field(_("list total"), default=0)
     net_total = money_field(_("net total"), default=0)
+    # Who must approve its manual discounts before it can be confirmed: "" nobody, "manager", "admin".
+    approval_level = models.CharField(_("approval needed"), max_length=10, blank=True, default="")
     note = models.TextField(_("note"), blank=True)
     # Sent again by a double-clicked form or a retrying client: the record is made once.
     idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)

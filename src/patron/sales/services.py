@@ -36,6 +36,7 @@ from patron.domain.money import (
 )
 from patron.domain.text import TextError, check_code
 
+from . import pricing
 from .models import (
     Category,
     CreditAllocation,
@@ -190,6 +191,7 @@ class LineInput:
     product: Product | int | str
     quantity: Any
     net_unit_price: Any = None
+    reason: str = ""  # why a manual price, for the approver
 
 
 def _resolve_product(ref: Product | int | str, products: Mapping[str, Product] | None = None) -> Product | None:
@@ -316,6 +318,33 @@ def refresh_order_dates_many(account_ids: Sequence[int]) -> None:
             cursor.execute(sql, [Order.CONFIRMED, *chunk])
 
 
+def _price(
+    actor: Any, account: Account, lines: Sequence[LineInput], currency: str, channel: str, errors: FieldErrors
+) -> pricing.PricedLines:
+    """Lines checked field by field, then priced by the discount rules (a typed net price is a manual
+    price on top of them); raises every field error at once."""
+    checked = build_lines(lines, currency, errors) if not errors.errors.get("currency") else []
+    list_total = sum((line_amount(b.quantity, Money(b.list_unit_price, currency)).amount for b in checked), Decimal(0))
+    if list_total >= _column_limit(Order, "list_total"):
+        errors.add("lines", _("The order total is too large."))
+    errors.raise_if_any()
+    return pricing.price_lines(
+        actor=actor,
+        account=account,
+        lines=[
+            LineInput(
+                product=b.product,
+                quantity=b.quantity,
+                net_unit_price=b.net_unit_price if b.net_unit_price != b.list_unit_price else None,
+                reason=getattr(line, "reason", ""),
+            )
+            for b, line in zip(checked, lines, strict=True)
+        ],
+        currency=currency,
+        channel=channel,
+    )
+
+
 @transaction.atomic
 def order_create(
     *,
@@ -344,12 +373,8 @@ def order_create(
         errors.add("order_date", _("An order date more than a year ahead is not accepted."))
     if channel not in dict(Order.CHANNELS):
         errors.add("channel", _("Unknown channel."))
-    built = build_lines(lines, currency, errors) if not errors.errors.get("currency") else []
-    list_total = sum((line_amount(b.quantity, Money(b.list_unit_price, currency)).amount for b in built), Decimal(0))
-    net_total = sum((b.line_total for b in built), Decimal(0))
-    if max(list_total, net_total) >= _column_limit(Order, "list_total"):
-        errors.add("lines", _("The order total is too large."))
-    errors.raise_if_any()
+    priced = _price(actor, account, lines, currency, channel, errors)
+    built, list_total, net_total = priced.lines, priced.list_total, priced.net_total
     order = Order.objects.create(
         number=number or _temporary_number(),
         account=account,
@@ -361,11 +386,16 @@ def order_create(
         created_by=actor,
         list_total=list_total,
         net_total=net_total,
+        approval_level=priced.level,
     )
     _assign_number(order, "SO", number)
     for b in built:
         b.order = order
     OrderLine.objects.bulk_create(built)
+    if priced.level:
+        pricing.submit_for_approval(
+            actor=actor, order=order, level=priced.level, reasons=priced.reasons, note=priced.manual_reasons
+        )
     audit_record(
         actor=actor,
         action="ORDER_CREATED",
@@ -375,16 +405,10 @@ def order_create(
             "number": [None, order.number],
             "net_total": [None, str(order.net_total)],
             "currency": [None, currency],
-            "lines": [
-                None,
-                [
-                    {"sku": b.product.sku, "quantity": str(b.quantity), "net_unit_price": str(b.net_unit_price)}
-                    for b in built
-                ],
-            ],
+            "lines": [None, _line_summary(built)],
         },
     )
-    if confirm:
+    if confirm and not priced.level:
         order_confirm(actor=actor, order=order)
         order.refresh_from_db()
     else:
@@ -403,6 +427,45 @@ def _locked_order(order: Order) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("account__owner__team").get(pk=order.pk)
 
 
+def _line_summary(lines: Sequence[OrderLine]) -> list[dict[str, str]]:
+    return [{"sku": b.product.sku, "quantity": str(b.quantity), "net_unit_price": str(b.net_unit_price)} for b in lines]
+
+
+@transaction.atomic
+def order_update_lines(*, actor: Any, order: Order, lines: Sequence[LineInput]) -> Order:
+    """A draft's lines replaced and priced again by today's rules. Terms approved before no longer count:
+    if the new ones need approval, a new request replaces the old; if not, the old one is withdrawn."""
+    order = _locked_order(order)
+    require(actor, Action.RECORD_ORDER, order.account)
+    if order.status != Order.DRAFT:
+        raise Conflict(_("Only a draft order's lines can change."), "status")
+    priced = _price(actor, order.account, lines, order.currency, order.channel, FieldErrors())
+    before = _line_summary(list(order.lines.select_related("product")))
+    had_approval = pricing.approval_state(order) is not None
+    order.lines.all().delete()
+    for b in priced.lines:
+        b.order = order
+    OrderLine.objects.bulk_create(priced.lines)
+    order.list_total, order.net_total, order.approval_level = priced.list_total, priced.net_total, priced.level
+    order.save(update_fields=["list_total", "net_total", "approval_level"])
+    if priced.level:
+        pricing.submit_for_approval(
+            actor=actor, order=order, level=priced.level, reasons=priced.reasons, note=priced.manual_reasons
+        )
+    elif had_approval:
+        from patron.approvals.services import approval_supersede
+
+        approval_supersede(subject_type=pricing.SUBJECT, subject_id=order.pk, actor=actor)
+    audit_record(
+        actor=actor,
+        action="ORDER_LINES_CHANGED",
+        instance=order,
+        account_id=order.account_id,
+        changes={"lines": [before, _line_summary(priced.lines)], "net_total": [None, str(order.net_total)]},
+    )
+    return order
+
+
 @transaction.atomic
 def order_confirm(*, actor: Any, order: Order) -> Order:
     order = _locked_order(order)
@@ -411,9 +474,12 @@ def order_confirm(*, actor: Any, order: Order) -> Order:
         return order  # confirming twice is a no-op, not an error
     if order.status == Order.CANCELLED:
         raise Conflict(_("A cancelled order cannot be confirmed."), "status")
+    if not pricing.approved(order):
+        raise Conflict(pricing.waiting_message(order), "approval")
     order.status = Order.CONFIRMED
     order.confirmed_at = timezone.now()
     order.save(update_fields=["status", "confirmed_at"])
+    pricing.record_applied(order)
     refresh_order_dates(order.account_id)
     audit_record(
         actor=actor,
@@ -447,6 +513,11 @@ def order_cancel(*, actor: Any, order: Order, reason: str = "") -> Order:
     order.status = Order.CANCELLED
     order.cancelled_at = timezone.now()
     order.save(update_fields=["status", "cancelled_at"])
+    pricing.forget_applied(order)
+    if order.approval_level:
+        from patron.approvals.services import approval_supersede
+
+        approval_supersede(subject_type=pricing.SUBJECT, subject_id=order.pk, actor=actor)
     refresh_order_dates(order.account_id)
     audit_record(
         actor=actor,

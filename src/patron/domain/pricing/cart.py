@@ -81,7 +81,7 @@ class LineQuote:
     net_amount: Money
     net_unit_price: Money  # net amount / quantity, to 4 places: for display, the amount is what counts
     floor_amount: Money | None
-    below_floor: bool  # only a manual discount can take a line there, and it then needs approval
+    below_floor: bool  # under the floor after a manual discount: needs approval (rules never go there)
     margin: Money | None  # net amount - quantity x unit cost
 
     @property

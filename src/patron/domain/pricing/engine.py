@@ -626,7 +626,9 @@ class _Pricing:
                     net_amount=Money(ln.current, cur),
                     net_unit_price=Money((ln.current / qty).quantize(UNIT, rounding=ROUND_HALF_UP), cur),
                     floor_amount=Money(ln.floor, cur) if ln.line.floor_price is not None else None,
-                    below_floor=ln.current < ln.floor,
+                    # A list price already under the floor is the catalogue's business; a manual
+                    # discount that leaves the line under it is the salesperson's, and needs approval.
+                    below_floor=ln.current < ln.floor and any(d.source == "manual" for d in ln.discounts),
                     margin=Money(ln.current - self.q(qty * unit_cost), cur) if unit_cost is not None else None,
                 )
             )
