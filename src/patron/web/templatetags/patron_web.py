@@ -76,7 +76,7 @@ def quantity_text(value: Decimal) -> str:
     normal = value.normalize()
     # normalize() writes 100 as 1E+2; quantize back to an integer exponent for display.
     if normal == normal.to_integral_value():
-        return f"{normal.to_integral_value():,}"
+        return f"{normal.quantize(Decimal(1)):,}"
     return f"{normal:,f}"
 
 
