@@ -679,9 +679,16 @@ def test_the_simulator_refuses_what_it_cannot_price_with_errors_not_failures(sta
     assert re.search(r'id="id_line0-product_error"[^>]*>Unknown product\.', body)
     assert re.search(r'id="id_line1-quantity_error"[^>]*>Must be more than zero\.', body)
     assert re.search(r'id="id_line2-manual_value_error"[^>]*>A percent is at most 100\.', body)
-    response = sim(client, ("LJ", "abc"))
+    response = sim(client, ("LJ", "abc"), ("CUP", "1", "", "5"), ("CUP", "1", "price", ""))
     assert response.status_code == 400
-    assert re.search(r'id="id_line0-quantity_error"[^>]*>Enter a number', text(response))
+    body = text(response)
+    assert re.search(r'id="id_line0-quantity_error"[^>]*>Enter a number', body)
+    assert re.search(r'id="id_line1-manual_kind_error"[^>]*>Choose percent off, amount off or a net price\.', body)
+    response = sim(client, ("CUP", "1", "price", ""), ("CUP", "1", "amount", "31"))
+    assert response.status_code == 400
+    body = text(response)
+    assert re.search(r'id="id_line0-manual_value_error"[^>]*>Enter a number\.', body)
+    assert re.search(r'id="id_line1-manual_value_error"[^>]*>More than the list price\.', body)
     response = sim(client)
     assert response.status_code == 400
     assert "Add at least one line" in text(response)
@@ -732,10 +739,25 @@ def test_the_sandbox_shows_live_and_sandbox_line_by_line_and_saves_nothing(staff
     assert "account=SHOP-1" in response["Location"]
     body = text(client.get(response["Location"]))
     assert 'data-testid="sandbox-edit-rule"' in body
+    assert 'data-testid="no-difference"' in body
+    assert 'data-testid="sandbox-mark"' not in body
     key = world.rule.key
     page = client.get(f"/discounts/simulator/sandbox/rules/{key}/")
     assert page.status_code == 200
     assert "Sandbox: nothing is saved" in text(page)
+    unchanged = rule_form(
+        name="Tea tiers",
+        priority="10",
+        benefit_kind="tiers",
+        tier_basis="quantity",
+        tier_from_0="10",
+        tier_percent_0="5",
+        tier_from_1="50",
+        tier_percent_1="8",
+        categories=[str(world.tea.pk)],
+    )
+    body = text(client.get(client.post(f"/discounts/simulator/sandbox/rules/{key}/", unchanged)["Location"]))
+    assert 'data-testid="sandbox-mark"' not in body
     # Make the first tier 10% instead of 5%.
     response = client.post(
         f"/discounts/simulator/sandbox/rules/{key}/",
@@ -759,6 +781,8 @@ def test_the_sandbox_shows_live_and_sandbox_line_by_line_and_saves_nothing(staff
     assert re.search(r'data-testid="diff-row" data-line="1".*?data-testid="diff-amount">-200\.00<', diff)
     assert re.search(r'data-testid="diff-row" data-line="2".*?data-testid="diff-amount">0\.00<', diff)
     assert re.search(r'data-testid="diff-total">-200\.00<', diff)
+    assert cell(body, "quantity", "1") == "20"
+    assert re.search(r'data-testid="sandbox-mark">changed in the sandbox<', body)
     world.rule.refresh_from_db()
     assert world.rule.definition["benefit"] == TIERS  # nothing saved
 
@@ -771,10 +795,12 @@ def test_the_sandbox_shows_live_and_sandbox_line_by_line_and_saves_nothing(staff
     )
     body = text(client.get(response["Location"]))
     assert cell(body, "net-amount", "2", "quote-sandbox") == "30.00"
+    assert re.search(r'data-testid="sandbox-mark">new in the sandbox<', body)
 
     response = client.post(f"/discounts/simulator/sandbox/rules/{key}/remove/")
     body = text(client.get(response["Location"]))
     assert cell(body, "net-amount", "1", "quote-sandbox") == "4,000.00"
+    assert re.search(r'data-testid="sandbox-removed"><li>Tea tiers</li>', body)
     assert client.post("/discounts/simulator/sandbox/rules/S99/remove/").status_code == 404
     client.post("/discounts/simulator/sandbox/clear/")
     body = text(sim(client, ("LJ", "20")))

@@ -935,6 +935,12 @@ class LineForm(forms.Form):
             }
         )
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("manual_value") and not data.get("manual_kind"):
+            self.add_error("manual_kind", _("Choose percent off, amount off or a net price."))
+        return data
+
     def is_blank(self) -> bool:
         data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
         return not any((data.get(name) or "").strip() for name in ("product", "quantity", "manual_value"))

@@ -649,7 +649,33 @@ def _sandbox_context(request: HttpRequest, found: tuple[simulator.Sandbox, Polic
         return {"sandbox": None, "sandbox_policies": policies}
     sandbox, policy = found
     names = Names.for_rules([r.definition for r in sandbox.rules])
-    return {"sandbox": sandbox, "sandbox_policy": policy, "sandbox_cards": rule_cards(sandbox.rules, names)}
+    cards = rule_cards(sandbox.rules, names)
+    stored = {r.pk: r for r in policy.rules.all()}
+    for card in cards:
+        item = card["rule"]
+        original = stored.get(item.origin) if item.origin is not None else None
+        if original is None:
+            card["mark"] = "new"
+        elif (original.name, original.priority, _canonical(original.definition)) != (
+            item.name,
+            item.priority,
+            _canonical(item.definition),
+        ):
+            card["mark"] = "changed"
+    kept = {r.origin for r in sandbox.rules}
+    removed = [r.name for pk, r in stored.items() if pk not in kept]
+    return {"sandbox": sandbox, "sandbox_policy": policy, "sandbox_cards": cards, "sandbox_removed": removed}
+
+
+def _canonical(value: Any, key: str = "") -> Any:
+    """A rule definition without its empty parts, so that a copy saved unchanged reads as unchanged
+    (``combines_with: []``, "with nothing", is kept: it differs from leaving it out, "with anything")."""
+    if isinstance(value, dict):
+        out = {k: _canonical(v, k) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", {}, False) and (v != [] or k == "combines_with")}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
 
 
 @login_required
