@@ -126,6 +126,9 @@ def test_the_policy_list_filters_by_status_and_counts_rules(staff, world):
 
 
 def test_a_salesperson_reads_a_policy_but_finds_no_controls(staff, world):
+    for reader in (staff.finance, staff.marketing):
+        assert as_user(reader).get("/discounts/").status_code == 200
+        assert as_user(reader).get(f"/discounts/{world.policy.pk}/").status_code == 200
     body = text(as_user(staff.sales).get(f"/discounts/{world.policy.pk}/"))
     assert "Buy more." in body
     assert "5% off from 10 units; 8% off from 50 units on everything in Tea, for every customer." in body

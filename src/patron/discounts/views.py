@@ -31,7 +31,7 @@ from patron.core.errors import Conflict, error_dict
 from patron.domain.access import Action
 from patron.sales.models import Product
 
-from . import mappers, quoting, selectors, services, simulator
+from . import analysis, mappers, quoting, selectors, services, simulator
 from .describe import Names, rule_sentences, rule_text
 from .forms import (
     MIN_LINES,
@@ -206,6 +206,8 @@ def policy_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "status_actions": actions,
         "history": _history(policy, rules) if can(request.user, Action.EDIT_DISCOUNTS) else [],
         "can_simulate": can(request.user, Action.RECORD_ORDER) and policy.status != Policy.ARCHIVED,
+        "can_what_if": analysis.may_run_what_if(request.user),
+        "can_effect": analysis.may_read_analysis(request.user) and policy.status != Policy.DRAFT,
     }
     return render(request, "discounts/policy_detail.html", context)
 
