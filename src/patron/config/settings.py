@@ -174,6 +174,10 @@ if os.environ.get("PATRON_REDIS_URL"):
 
 # The currency in which Patron reports; amounts are stored as entered.
 PATRON_COMPANY_CURRENCY = os.environ.get("PATRON_COMPANY_CURRENCY", "CNY")
+# Where customers and staff reach Patron: the links in emails are absolute from here.
+PATRON_BASE_URL = os.environ.get("PATRON_BASE_URL", "http://127.0.0.1:8000")
+# Emails a second when a published policy goes out (0: no limit).
+PATRON_PUBLISH_PER_SECOND = float(os.environ.get("PATRON_PUBLISH_PER_SECOND", "10"))
 PATRON_PAGE_SIZE = 50
 
 LOGGING = {

@@ -12,5 +12,6 @@ urlpatterns = [
     path("segments/", include("patron.segments.urls")),
     path("approvals/", include("patron.approvals.urls")),
     path("discounts/", include("patron.discounts.urls")),
+    path("offers/", include("patron.discounts.urls_public")),
     path("", include("patron.web.urls")),
 ]
