@@ -14,6 +14,7 @@ from patron.accounts.access import role_of
 from patron.accounts.api import router as accounts_router
 from patron.approvals.api import router as approvals_router
 from patron.discounts.api import router as discounts_router
+from patron.discounts.api_publication import router as publication_router
 from patron.domain.access import Action, reach
 from patron.exports.api import router as exports_router
 from patron.imports.api import router as imports_router
@@ -77,6 +78,7 @@ def me(request: HttpRequest) -> Any:
 api.add_router("", accounts_router)
 api.add_router("", sales_router)
 api.add_router("", discounts_router)
+api.add_router("", publication_router)
 api.add_router("", imports_router)
 api.add_router("", exports_router)
 api.add_router("", segments_router)
