@@ -61,6 +61,19 @@ def place(account: Any, key: str, class_key: str, valid_from: dt.date, valid_to:
     )
 
 
+def region_tree() -> dict[str, Any]:
+    """The factories' region tree, made once even when both fixtures below are used."""
+    from patron.accounts.models import Region
+
+    if Region.objects.filter(code="CN").exists():
+        return {r.code: r for r in Region.objects.filter(code__in=["CN", "GD", "SZ", "ZJ", "HZ"])}
+    return make_region_tree()
+
+
+def category(code: str, en: str, parent: Any = None) -> Category:
+    return Category.objects.get_or_create(code=code, defaults={"name_zh": en, "name_en": en, "parent": parent})[0]
+
+
 def order(actor: Any, account: Any, day: str, *lines: tuple[Any, str, str], confirm: bool = True) -> Order:
     """An order sold at the net unit prices given (lines: product, quantity, net unit price)."""
     return sales.order_create(
@@ -83,10 +96,10 @@ def policy_with(staff: Any, name: str, *rules: dict[str, Any], activate: bool, *
 
 @pytest.fixture
 def march(staff: Any) -> Any:
-    regions = make_region_tree()
-    tea = Category.objects.create(code="TEA", name_zh="茶", name_en="Tea")
-    green = Category.objects.create(code="GREEN", name_zh="绿茶", name_en="Green tea", parent=tea)
-    cups = Category.objects.create(code="CUPS", name_zh="杯", name_en="Cups")
+    regions = region_tree()
+    tea = category("TEA", "Tea")
+    green = category("GREEN", "Green tea", tea)
+    cups = category("CUPS", "Cups")
     longjing = make_product("LJ", price="200.00", cost="120.00", category=green)
     cup = make_product("CUP", price="30.00", cost="10.00", category=cups)
     high = make_account(staff.sales, region=regions["SZ"])
@@ -388,11 +401,11 @@ def test_a_replay_that_breaks_keeps_its_reason(staff, march, monkeypatch):
 @pytest.fixture
 def vip(staff: Any) -> Any:
     """A policy for VIP accounts in March 2025 and who ordered what before (29 Jan - 28 Feb) and during it."""
-    regions = make_region_tree()
+    regions = region_tree()
     retail = make_industry()
-    tea = Category.objects.create(code="TEA", name_zh="茶", name_en="Tea")
-    longjing = make_product("LJ", price="200.00", cost="120.00", category=tea)
-    cup = make_product("CUP", price="30.00", cost="10.00", category=tea)
+    tea = category("TEA", "Tea")
+    longjing = make_product("V-LJ", price="200.00", cost="120.00", category=tea)
+    cup = make_product("V-CUP", price="30.00", cost="10.00", category=tea)
     tag = Tag.objects.create(name="VIP")
     a = make_account(staff.sales, region=regions["SZ"], industry=retail)
     e = make_account(staff.sales, region=regions["SZ"], industry=retail)

@@ -78,6 +78,7 @@ def me(request: HttpRequest) -> Any:
 api.add_router("", accounts_router)
 api.add_router("", sales_router)
 api.add_router("", discounts_router)
+api.add_router("", "patron.discounts.api_analysis.router")  # what-if and effect
 api.add_router("", publication_router)
 api.add_router("", imports_router)
 api.add_router("", exports_router)

@@ -62,6 +62,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from decimal import Context as DecimalContext
 from decimal import Decimal
 from typing import Any
 
@@ -80,9 +81,9 @@ from patron.audit.models import AuditEvent
 from patron.audit.services import audit_record
 from patron.core.errors import Conflict, FieldErrors
 from patron.domain.access import Action, Role
-from patron.domain.money import UNIT_PRICE_PLACES, MoneyError, quantize
+from patron.domain.money import ROUNDING, UNIT_PRICE_PLACES, MoneyError, quantize, quantum
 from patron.domain.periods import PeriodKind, period_containing, previous_period
-from patron.domain.pricing import AccountProfile, Cart, CartLine, Rule, RuleBook, price_cart
+from patron.domain.pricing import AccountProfile, Cart, CartLine, Quote, Rule, RuleBook, price_cart
 from patron.domain.pricing.rules import Who
 from patron.sales.models import Category, ExchangeRate, Order, OrderLine, Product, ReturnLine
 from patron.segments.models import Classification, Membership
@@ -93,6 +94,7 @@ from .models import AppliedDiscount, Policy, WhatIfRun
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 # A what-if over at most this many order lines is replayed while the user waits.
 INLINE_LINES = 20_000
 # Orders per chunk read and priced at once (and between two progress saves).
@@ -659,17 +661,20 @@ class Replay:
     def chunk(self, first: int, last: int) -> _Partial:
         spec = self.spec
         out = _Partial()
-        orders = (
+        orders = _raw_rows(
             Order.objects.filter(_confirmed_in(spec.start, spec.end), id__gte=first, id__lte=last)
             .order_by("id")
-            .values_list("id", "account_id", "order_date", "channel", "currency", "confirmed_at")
+            .values_list("id", "account_id", "order_date", "channel", "currency", "confirmed_at"),
+            dates=(2,),
+            moments=(5,),
         )
-        lines = (
+        lines = _raw_rows(
             OrderLine.objects.filter(
                 _confirmed_in(spec.start, spec.end, "order__"), order_id__gte=first, order_id__lte=last
             )
             .order_by("order_id", "position")
-            .values_list("order_id", "id", "position", "product_id", "quantity", "list_unit_price", "line_total")
+            .values_list("order_id", "id", "position", "product_id", "quantity", "list_unit_price", "line_total"),
+            decimals=((4, 3), (5, UNIT_PRICE_PLACES), (6, 2)),
         )
         returned: dict[int, Decimal] = {}
         if self.has_returns:
@@ -699,45 +704,45 @@ class Replay:
             return
         profile, segment = state.at(day)
         products = self.products
+        minor = quantum(currency)
         cart_lines = []
-        list_amounts = []
-        actual = []
-        costs = []
-        kept = []
-        for _o, line_id, position, product_id, quantity, list_price, line_total in lines:
-            path, floor, cost = products.get(product_id, ((), None, ZERO))
+        list_total = actual_net = cost_total = ZERO
+        kept: list[Decimal] | None = None  # per line, when something of the order came back
+        for i, (_o, line_id, position, product_id, quantity, list_price, line_total) in enumerate(lines):
+            path, floor, cost = products.get(product_id, _NO_PRODUCT)
             cart_lines.append(
                 CartLine(str(position), product_id, quantity, list_price, path, floor_price=floor, unit_cost=cost)
             )
-            list_amounts.append(quantize(quantity * list_price, currency))
-            actual.append(line_total)
-            costs.append(quantize(quantity * cost, currency))
-            back = returned.get(line_id)
-            kept.append(max(ZERO, 1 - back / quantity) if back else None)
+            list_total += (quantity * list_price).quantize(minor, ROUNDING)
+            actual_net += line_total
+            cost_total += (quantity * cost).quantize(minor, ROUNDING)
+            back = returned.get(line_id) if returned else None
+            if back:
+                kept = kept or [ONE] * len(lines)
+                kept[i] = max(ZERO, 1 - back / quantity)
         cart = Cart(currency, tuple(cart_lines), channel)
         books = self.books
         now = None
-        current = list_amounts
+        current = with_policy = None
         if books.current.candidates(cart, profile):
             now = self._moment(day, confirmed_at)
-            current = [ln.net_amount.amount for ln in price_cart(cart, books.current, profile, now=now).lines]
+            current = price_cart(cart, books.current, profile, now=now)
             out.priced += 1
-        with_policy = current
         if books.policy.candidates(cart, profile):
             now = now or self._moment(day, confirmed_at)
-            with_policy = [ln.net_amount.amount for ln in price_cart(cart, books.combined, profile, now=now).lines]
+            with_policy = price_cart(cart, books.combined, profile, now=now)
             out.priced += 1
-        list_total = sum(list_amounts, ZERO)
-        margins = [ZERO, ZERO, ZERO]
-        for i, cost in enumerate(costs):
-            share = kept[i]
-            for j, net in enumerate((actual[i], current[i], with_policy[i])):
-                margins[j] += (net - cost) if share is None else (net - cost) * share
-        amounts = (
+        current_net = list_total if current is None else current.net_total.amount
+        policy_net = current_net if with_policy is None else with_policy.net_total.amount
+        if kept is None:
+            margins = (actual_net - cost_total, current_net - cost_total, policy_net - cost_total)
+        else:
+            margins = self._kept_margins(lines, kept, minor, current, with_policy)
+        amounts: tuple[Decimal, ...] = (
             list_total,
-            list_total - sum(actual, ZERO),
-            list_total - sum(current, ZERO),
-            list_total - sum(with_policy, ZERO),
+            list_total - actual_net,
+            list_total - current_net,
+            list_total - policy_net,
             *margins,
         )
         if currency != self.currency:
@@ -748,11 +753,77 @@ class Replay:
             out.accounts[segment] = set()
         figures[0] += 1
         figures[1] += len(lines)
-        figures[2] += with_policy != current
+        figures[2] += policy_net != current_net
         for i, amount in enumerate(amounts, start=_COUNTS):
             figures[i] += amount
         out.accounts[segment].add(account_id)
         out.lines += len(lines)
+
+    def _kept_margins(
+        self,
+        lines: list[tuple[Any, ...]],
+        kept: list[Decimal],
+        minor: Decimal,
+        current: Quote | None,
+        with_policy: Quote | None,
+    ) -> tuple[Decimal, Decimal, Decimal]:
+        """Margins of an order some of which came back: each line's margin times the share of it kept."""
+        margins = [ZERO, ZERO, ZERO]
+        for i, (_o, _id, _pos, product_id, quantity, list_price, line_total) in enumerate(lines):
+            cost = (quantity * products_cost(self.products, product_id)).quantize(minor, ROUNDING)
+            listed = (quantity * list_price).quantize(minor, ROUNDING)
+            now_net = listed if current is None else current.lines[i].net_amount.amount
+            policy_net = now_net if with_policy is None else with_policy.lines[i].net_amount.amount
+            for j, net in enumerate((line_total, now_net, policy_net)):
+                margins[j] += (net - cost) * kept[i]
+        return margins[0], margins[1], margins[2]
+
+
+def products_cost(products: Mapping[int, tuple[Any, ...]], product_id: int) -> Decimal:
+    return products.get(product_id, _NO_PRODUCT)[2]
+
+
+_NO_PRODUCT: tuple[tuple[int, ...], Decimal | None, Decimal] = ((), None, ZERO)
+_FROM_FLOAT = DecimalContext(prec=15).create_decimal_from_float
+
+
+def _raw_rows(
+    query: Any,
+    *,
+    decimals: Sequence[tuple[int, int]] = (),
+    dates: Sequence[int] = (),
+    moments: Sequence[int] = (),
+) -> list[tuple[Any, ...]]:
+    """A ``values_list`` query's rows straight from the driver, converted only where the driver leaves
+    work to do (SQLite: decimals as numbers, times without their zone): the ORM's converters cost more than
+    the replay.
+
+    Conversions are those of Django's SQLite backend (15 significant digits, then the field's places)."""
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if connection.vendor != "sqlite" or not rows:
+        return rows
+    places = [(i, Decimal(1).scaleb(-p)) for i, p in decimals]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, q in places:
+            v = values[i]
+            if v is not None:
+                values[i] = _FROM_FLOAT(v).quantize(q)
+        for i in dates:
+            if isinstance(values[i], str):
+                values[i] = dt.date.fromisoformat(values[i])
+        for i in moments:
+            v = values[i]
+            if isinstance(v, str):
+                v = dt.datetime.fromisoformat(v)
+            if isinstance(v, dt.datetime) and v.tzinfo is None:
+                values[i] = v.replace(tzinfo=dt.UTC)  # stored in UTC
+        out.append(tuple(values))
+    return out
 
 
 @dataclass
@@ -1387,3 +1458,77 @@ def _monthly(
         ]
 
     return [f"{m.year}-{m.month:02d}" for m in months], {"targeted": series(t_panel), "comparison": series(c_panel)}
+
+
+# --- as data, for the API and the pages ----------------------------------------------------------------------------
+
+
+def whatif_rows(run: WhatIfRun) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The result's rows with each class's label in the reader's language, and the totals."""
+    from patron.segments.messages import class_label
+
+    result = run.result or {}
+    classification: Any = run.classification
+    rows = [{**row, "label": class_label(classification, row["key"])} for row in result.get("segments", [])]
+    totals = result.get("totals")
+    return rows, ({**totals, "key": "", "label": _("Total")} if totals else None)
+
+
+def whatif_notes(run: WhatIfRun) -> list[dict[str, Any]]:
+    return [{**note, "text": note_text(note)} for note in (run.result or {}).get("notes", [])]
+
+
+def _text(value: Decimal | None, places: str = "0.01") -> str | None:
+    return None if value is None else str(value.quantize(Decimal(places)))
+
+
+def effect_data(found: Effect) -> dict[str, Any]:
+    """The effect as JSON-able data: amounts as text, to the cent; orders per account to 0.01."""
+
+    def figures(f: Figures) -> dict[str, Any]:
+        return {
+            "accounts": f.accounts,
+            "orders": f.orders,
+            "sales": _text(f.sales),
+            "margin": _text(f.margin),
+            "discount": _text(f.discount),
+        }
+
+    def change(c: Change) -> dict[str, Any]:
+        return {
+            "accounts": c.accounts,
+            "sales_before": _text(c.sales_before),
+            "sales_during": _text(c.sales_during),
+            "margin_before": _text(c.margin_before),
+            "margin_during": _text(c.margin_during),
+            "orders_before": _text(c.orders_before),
+            "orders_during": _text(c.orders_during),
+        }
+
+    def did(values: Mapping[str, Decimal] | None) -> dict[str, Any] | None:
+        if not values:
+            return None
+        return {name: _text(values[name]) for name in ("sales", "margin", "orders")}
+
+    p = found.periods
+    return {
+        "policy": found.policy.pk,
+        "name": found.policy.name,
+        "status": found.policy.status,
+        "currency": found.currency,
+        "targeting": found.targeting,
+        "before": {"start": p.before_start, "end": p.start - dt.timedelta(days=1)},
+        "during": {"start": p.start, "end": p.last_day, "running": p.running},
+        "targeted": {k: figures(v) for k, v in found.targeted.items()},
+        "comparison": {k: figures(v) for k, v in found.comparison.items()},
+        "targeted_change": change(found.targeted_change),
+        "comparison_change": change(found.comparison_change),
+        "did": did(found.did),
+        "did_mix": did(found.did_mix),
+        "mix_coverage": _text(found.mix_coverage, "0.0001"),
+        "discount_total": _text(found.discount_total),
+        "discount_orders": found.discount_orders,
+        "months": found.months,
+        "monthly": {k: [_text(v) for v in values] for k, values in found.monthly.items()},
+        "notes": [{**n, "text": note_text(n)} for n in found.notes],
+    }
