@@ -214,3 +214,64 @@ def test_a_draft_or_archived_policy_is_refused_with_409_and_an_unknown_one_is_40
     assert api.post("/api/discount-policies/999999/publish").status_code == 404
     assert api.get("/api/discount-policies/999999/publications").status_code == 404
     assert api.get("/api/discount-publications/999999/recipients").status_code == 404
+
+
+# --- the policy page's Publish button -----------------------------------------------------------------------------
+
+
+def signed_in(user: Any, language: str = "en") -> Client:
+    user.language = language
+    user.save(update_fields=["language"])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_an_editor_publishes_from_the_policy_page_and_sees_the_emails_go(world, django_capture_on_commit_callbacks):
+    policy = two_region_policy(world)
+    client = signed_in(world.staff.manager)
+    page = client.get(f"/discounts/{policy.pk}/").content.decode()
+    assert 'data-testid="publish"' in page
+    assert "The rules reach 4 accounts today." in page
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client.post(f"/discounts/{policy.pk}/publish/")
+    assert answer.status_code == 302
+    html = client.get(answer["Location"]).content.decode()  # the emails left after the commit
+    assert "is on its way: 4 emails to 4 accounts; 1 accounts have no email address." in html
+    assert len(mail.outbox) == 4
+    assert 'data-testid="publish"' not in html
+    assert f"Version {policy.version} has been published" in html
+    assert '<td class="num" data-testid="publication-sent">4</td>' in html
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(f"/discounts/{policy.pk}/publish/", follow=True)
+    assert "nobody was written to again" in again.content.decode()
+    assert len(mail.outbox) == 4
+
+
+def test_the_page_offers_to_publish_the_changes_and_refuses_a_draft(world, django_capture_on_commit_callbacks):
+    policy = two_region_policy(world)
+    published(world, policy, django_capture_on_commit_callbacks)
+    services.rule_update(
+        actor=world.staff.manager,
+        rule=policy.rules.get(name="Hangzhou only"),
+        data={"benefit": {"kind": "percent_off", "percent": "8"}},
+    )
+    client = signed_in(world.staff.manager, "zh-hans")
+    page = client.get(f"/discounts/{policy.pk}/")
+    assert page.status_code == 200
+    assert 'data-testid="publish"' in page.content.decode()
+    services.policy_set_status(actor=world.staff.manager, policy=policy, status=Policy.DRAFT)
+    client = signed_in(world.staff.manager)
+    assert 'data-testid="publish"' not in client.get(f"/discounts/{policy.pk}/").content.decode()
+    refused = client.post(f"/discounts/{policy.pk}/publish/", follow=True).content.decode()
+    assert "Only an active policy can be published" in refused
+    assert PolicyPublication.objects.count() == 1
+
+
+def test_a_salesperson_sees_no_publication_card_and_may_not_publish(world):
+    policy = two_region_policy(world)
+    client = signed_in(world.staff.sales)
+    page = client.get(f"/discounts/{policy.pk}/")
+    assert 'data-testid="publications"' not in page.content.decode()
+    assert client.post(f"/discounts/{policy.pk}/publish/").status_code == 403
+    assert not PolicyPublication.objects.exists()

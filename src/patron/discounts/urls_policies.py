@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_publication
 
 urlpatterns = [
     path("", views.policy_list, name="policy_list"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.policy_edit, name="policy_edit"),
     path("<int:pk>/status/", views.policy_status, name="policy_status"),
     path("<int:pk>/copy/", views.policy_copy, name="policy_copy"),
+    path("<int:pk>/publish/", views_publication.policy_publish, name="policy_publish"),
     path("<int:pk>/rules/new/", views.rule_edit, name="rule_new"),
     path("rules/<int:rule_pk>/", views.rule_edit, name="rule_edit"),
     path("rules/<int:rule_pk>/delete/", views.rule_delete, name="rule_delete"),
