@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.core.exceptions import PermissionDenied
 from django.test import Client
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 
 from patron.accounts.models import Contact, Tag
 from patron.audit.models import AuditEvent
@@ -334,8 +334,8 @@ def test_a_change_is_published_to_the_accounts_it_concerns_with_what_changed_and
     ]
     english = next(m for m in smtp_server.messages if m.rcpt_tos == ["buy@canton.example"])
     assert english.subject == "Changes to your offer: Winter tea"
-    changed_on = timezone.localtime(second.changes_from)
-    assert f"changes from {changed_on:%b}. {changed_on.day}, {changed_on.year}" in english.body
+    assert second.changes_from == dt.datetime.fromisoformat(STARTS)  # not started yet: from its start
+    assert "The offer “Winter tea” changes from Dec. 1, 2030." in english.body
     assert "Changed: 15% off on everything in Green tea. (before: 10% off on everything in Green tea.)" in english.body
     assert "What you get:\n- 15% off on everything in Green tea." in english.body
 
@@ -532,3 +532,45 @@ def test_sending_keeps_to_the_rate(world, smtp_server, settings):
 def test_the_backoff_grows_to_an_hour():
     assert [publication.backoff(n) for n in (1, 2, 3, 4)] == [60.0, 120.0, 240.0, 480.0]
     assert publication.backoff(20) == 3600.0
+
+
+def test_an_outage_schedules_the_next_try_later_and_the_sweeper_waits_for_it(world, settings):
+    from huey.contrib.djhuey import HUEY
+
+    from patron.discounts.publication_tasks import send_publication
+
+    p = prepared(world, count=1)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens there
+    HUEY.flush()
+    send_publication(p.pk)  # runs at once under the test settings
+    (retry,) = HUEY.scheduled()
+    assert retry.args == (p.pk, 1)
+    assert retry.eta is not None
+    held = PolicyPublication.objects.get(pk=p.pk)
+    assert held.lease_owner == ""
+    assert held.lease_until is not None
+    assert held.lease_until > timezone.now() + dt.timedelta(seconds=50)  # a minute's back-off first
+    assert publication.publications_due() == []
+    assert publication.publication_send(p.pk).busy
+    assert PublicationRecipient.objects.filter(publication=p, status="queued").count() == 4
+    HUEY.flush()
+
+
+def test_a_change_to_a_running_policy_applies_from_when_it_was_made(
+    world, smtp_server, django_capture_on_commit_callbacks
+):
+    started = (timezone.now() - dt.timedelta(days=3)).isoformat()
+    policy = world.policy(world.guangdong_rule(), effective_from=started)
+    publish(world, policy, django_capture_on_commit_callbacks)
+    services.policy_update(actor=world.staff.manager, policy=policy, data={"customer_text": "Now with cups."})
+    policy.refresh_from_db()
+    second = publish(world, policy, django_capture_on_commit_callbacks).publication
+    assert second.changes_from == policy.updated_at
+    assert second.changes["text"] is True
+    with translation.override("en"):
+        day = formats.date_format(timezone.localtime(second.changes_from), "DATE_FORMAT")
+    body = next(m for m in smtp_server.messages[3:] if m.rcpt_tos == ["buy@canton.example"]).body
+    assert f"changes from {day}." in body
+    assert "The description of the offer was updated." in body
+    assert "Now with cups." in body

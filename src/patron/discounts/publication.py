@@ -61,6 +61,7 @@ BATCH = 200  # recipients a sender reads at a time
 LEASE = dt.timedelta(minutes=5)  # a sender that stops renewing its lease for this long is taken over
 RUN_BUDGET = 300.0  # seconds a sending task runs before it hands over to a fresh one
 MAX_ATTEMPTS = 5
+SMTP_TIMEOUT = 60  # seconds, when EMAIL_TIMEOUT is not set
 TOKEN_BYTES = 32
 CUSTOMER_PARTS = ("benefit", "what", "when", "stacking", "caps")
 
@@ -823,7 +824,9 @@ def publication_send(
                 pace.wait()
                 try:
                     if connection is None:
-                        connection = get_connection(fail_silently=False)
+                        # A server that hangs must not hold the lease past its term: wait at most a minute.
+                        timeout = getattr(settings, "EMAIL_TIMEOUT", None) or SMTP_TIMEOUT
+                        connection = get_connection(fail_silently=False, timeout=timeout)
                         try:
                             connection.open()
                         except Exception as exc:
