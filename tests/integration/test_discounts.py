@@ -317,3 +317,31 @@ def test_a_new_category_made_after_the_book_was_built_is_found(staff, shop):
     oolong = Category.objects.create(code="OOLONG", name_zh="乌龙", name_en="Oolong", parent=shop.tea)
     tieguanyin = make_product("TGY", price="100.00", cost="50.00", category=oolong)
     assert quote(shop, (tieguanyin, "1")).quote.net_total.amount == Decimal("90.00")
+
+
+def test_a_rule_on_a_product_set_that_was_emptied_discounts_nothing(staff, shop):
+    gifts = services.product_set_save(actor=staff.manager, data={"name": "Gifts", "products": [shop.cup.pk]})
+    policy_with(staff, {"name": "gifts", "what": {"product_sets": [gifts.pk]}, "benefit": PERCENT_10})
+    services.product_set_save(actor=staff.manager, product_set=gifts, data={"products": []})
+    priced = quote(shop, (shop.cup, "1"), (shop.longjing, "1"))
+    assert priced.quote.net_total.amount == Decimal("230.00")
+    assert priced.quote.outcomes == ()
+
+
+def test_a_product_price_change_reaches_the_next_quote(staff, shop):
+    from patron.sales.services import product_update
+
+    assert quote(shop, (shop.cup, "1")).quote.list_total.amount == Decimal("30.00")
+    product_update(actor=staff.admin, product=shop.cup, data={"list_price": "35.00"})
+    assert quote(shop, (shop.cup, "1")).quote.list_total.amount == Decimal("35.00")
+
+
+def test_the_reasons_for_approval_read_as_sentences(staff, shop):
+    from patron.discounts.messages import reason_text
+
+    need = manual_quote(shop, staff.sales, "10").need
+    assert need is not None
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert reason_text(need.reasons[0]) == "Line 1: 10% off by hand, above the limit of 0%."

@@ -22,10 +22,9 @@ from patron.domain.money import UNIT_PRICE_PLACES, Money
 from patron.domain.pricing import ManualDiscount, Quote, Rule, RuleBook, price_cart
 from patron.domain.pricing.cart import MANUAL_KINDS, Cart
 from patron.domain.pricing.limits import Need
-from patron.sales.models import Product
 
 from . import selectors
-from .mappers import LineRequest, account_profile, cart_for, compiled_for
+from .mappers import LineRequest, account_profile, cart_for, compiled, compiled_for, refresh_products
 from .messages import reason_text
 
 QUANTITY_PLACES = 3
@@ -73,15 +72,19 @@ def line_requests(lines: Sequence[Mapping[str, Any]], *, currency: str) -> list[
     if len(lines) > MAX_LINES:
         raise ValidationError({"lines": [_("At most %(n)s lines.") % {"n": MAX_LINES}]})
     refs = [line.get("product") for line in lines]
-    skus = {r for r in refs if isinstance(r, str)}
-    ids = {r for r in refs if isinstance(r, int) and not isinstance(r, bool)}
-    found = {p.sku: p for p in Product.objects.filter(sku__in=skus)} if skus else {}
-    by_id = {p.pk: p for p in Product.objects.filter(pk__in=ids)} if ids else {}
+    held = compiled()
+    if any(
+        (isinstance(r, str) and r.upper() not in held.products)
+        or (isinstance(r, int) and not isinstance(r, bool) and r not in held.product_ids)
+        for r in refs
+    ):
+        held = refresh_products()  # a product made since the book was built, or a mistyped one
+    found, by_id = held.products, held.product_ids
     out: list[LineRequest] = []
     for i, line in enumerate(lines):
         prefix = f"lines.{i}."
         ref = line.get("product")
-        product = found.get(ref) if isinstance(ref, str) else by_id.get(ref) if isinstance(ref, int) else None
+        product = found.get(ref.upper()) if isinstance(ref, str) else by_id.get(ref) if isinstance(ref, int) else None
         if product is None:
             errors[prefix + "product"] = [_("Unknown product.")]
         elif not product.active:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from patron.accounts.models import Account
@@ -17,8 +17,8 @@ from patron.domain.pricing import Quote, Rule, RuleBook, price_cart
 from patron.domain.pricing.cart import Cart
 from patron.domain.pricing.limits import UNLIMITED, Limit, Need, required_approval
 
-from .mappers import Catalogue, LineRequest, account_profile, cart_for, compiled
-from .models import DiscountLimit, Policy
+from .mappers import Catalogue, LimitRow, LineRequest, account_profile, cart_for, compiled
+from .models import Policy
 
 
 def now_local() -> dt.datetime:
@@ -55,7 +55,7 @@ def _role(user: Any) -> str:
     return str(getattr(user, "role", "") or "")
 
 
-def _as_limit(rows: Sequence[DiscountLimit]) -> Limit:
+def _as_limit(rows: Sequence[LimitRow]) -> Limit:
     """No general row means nothing may be given by hand (0%, 0); a row's empty field means no limit on it."""
     general = next((r for r in rows if r.category_id is None), None)
     return Limit(
@@ -73,9 +73,9 @@ class PersonLimits:
 
 def limits_for(user: Any) -> PersonLimits:
     """A user's own rows win over their role's; an admin has no limit of their own; nothing written for a
-    salesperson means every manual discount is asked for."""
+    salesperson means every manual discount is asked for. Read from the rule book's copy (no query)."""
     role = _role(user)
-    rows = list(DiscountLimit.objects.filter(Q(user=user) | Q(role__in=[role, Role.SALES_MANAGER.value], user=None)))
+    rows = compiled().limits
     mine = [r for r in rows if r.user_id == user.pk] or [r for r in rows if r.role == role and r.user_id is None]
     managers = [r for r in rows if r.role == Role.SALES_MANAGER.value and r.user_id is None]
     own = UNLIMITED if role == Role.ADMIN.value else _as_limit(mine)

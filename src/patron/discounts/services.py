@@ -165,7 +165,12 @@ def rule_create(*, actor: Any, policy: Policy, data: Mapping[str, Any]) -> Disco
     policy = _editable(policy)
     values = _rule_values(data, None)
     rule = DiscountRule.objects.create(policy=policy, **values)
-    audit_record(actor=actor, action="DISCOUNT_RULE_CREATED", instance=rule, changes={"rule": [None, values]})
+    audit_record(
+        actor=actor,
+        action="DISCOUNT_RULE_CREATED",
+        instance=rule,
+        changes={"policy": [None, policy.pk], "rule": [None, values]},
+    )
     _touch(policy)
     return rule
 
@@ -181,7 +186,12 @@ def rule_update(*, actor: Any, rule: DiscountRule, data: Mapping[str, Any]) -> D
         for name, value in values.items():
             setattr(rule, name, value)
         rule.save()
-        audit_record(actor=actor, action="DISCOUNT_RULE_UPDATED", instance=rule, changes={"rule": [before, values]})
+        audit_record(
+            actor=actor,
+            action="DISCOUNT_RULE_UPDATED",
+            instance=rule,
+            changes={"policy": [policy.pk, policy.pk], "rule": [before, values]},
+        )
         _touch(policy)
     return rule
 
@@ -191,7 +201,12 @@ def rule_delete(*, actor: Any, rule: DiscountRule) -> None:
     require_editor(actor)
     policy = _editable(rule.policy)
     before = {"name": rule.name, "priority": rule.priority, "definition": rule.definition}
-    audit_record(actor=actor, action="DISCOUNT_RULE_DELETED", instance=rule, changes={"rule": [before, None]})
+    audit_record(
+        actor=actor,
+        action="DISCOUNT_RULE_DELETED",
+        instance=rule,
+        changes={"policy": [policy.pk, None], "rule": [before, None]},
+    )
     rule.delete()
     _touch(policy)
 
@@ -395,6 +410,7 @@ def discount_limit_set(*, actor: Any, data: Mapping[str, Any]) -> DiscountLimit:
     limit, _created = DiscountLimit.objects.update_or_create(
         role=role, user_id=user_id or None, category_id=category_id, defaults={"percent": percent, "amount": amount}
     )
+    bump_version()  # the rule book holds a copy of the limits
     audit_record(
         actor=actor,
         action="DISCOUNT_LIMIT_SET",

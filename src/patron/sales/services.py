@@ -150,6 +150,13 @@ def _apply_product(product: Product, data: dict[str, Any], errors: FieldErrors) 
 
 
 @transaction.atomic
+def _prices_changed() -> None:
+    """Quotes read products from the discount rule book's copy: tell every process to read them again."""
+    from patron.discounts.mappers import bump_version
+
+    bump_version()
+
+
 def product_create(*, actor: Any, data: dict[str, Any]) -> Product:
     require(actor, Action.EDIT_PRODUCT)
     product = Product()
@@ -158,6 +165,7 @@ def product_create(*, actor: Any, data: dict[str, Any]) -> Product:
     errors.full_clean(product)
     errors.raise_if_any()
     product.save()
+    _prices_changed()
     audit_record(
         actor=actor, action="PRODUCT_CREATED", instance=product, changes=diff({}, snapshot(product, PRODUCT_FIELDS))
     )
@@ -174,6 +182,7 @@ def product_update(*, actor: Any, product: Product, data: dict[str, Any]) -> Pro
     errors.full_clean(product)
     errors.raise_if_any()
     product.save()
+    _prices_changed()
     changes = diff(before, snapshot(product, PRODUCT_FIELDS))
     if changes:
         action = "PRODUCT_PRICE_CHANGED" if {"list_price", "unit_cost"} & set(changes) else "PRODUCT_UPDATED"

@@ -36,8 +36,24 @@ def _may(user: Any, action: Action | tuple[Action, ...] | None) -> bool:
     return any(can(user, a) for a in (action if isinstance(action, tuple) else (action,)))
 
 
+def _current(request: HttpRequest, entries: list[tuple[str, Any]]) -> str:
+    """The entry to mark: the page's own, else the first entry of the page's app (a detail page's list)."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return ""
+    names = [name for name, _label in entries]
+    if match.view_name in names:
+        return str(match.view_name)
+    same_app = [name for name in names if match.app_name and name.split(":")[0] == match.app_name]
+    # "sales:invoice_detail" belongs under "sales:invoice_list", "discounts:rule_edit" under the app's first entry.
+    word = str(match.url_name or "").split("_")[0]
+    fallback = same_app[0] if same_app else ""
+    return next((name for name in same_app if name.split(":")[1].split("_")[0] == word), fallback)
+
+
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"navigation": []}
-    return {"navigation": [(name, label) for name, label, action in NAVIGATION if _may(user, action)]}
+        return {"navigation": [], "navigation_current": ""}
+    entries = [(name, label) for name, label, action in NAVIGATION if _may(user, action)]
+    return {"navigation": entries, "navigation_current": _current(request, entries)}

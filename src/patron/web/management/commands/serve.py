@@ -20,8 +20,14 @@ class Command(BaseCommand):
         parser.add_argument("--host", default=os.environ.get("PATRON_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PATRON_PORT", "8000")))
         parser.add_argument("--no-worker", action="store_true", help="do not start the background worker")
+        parser.add_argument(
+            "--web-workers",
+            type=int,
+            default=int(os.environ.get("PATRON_WEB_WORKERS", "0")) or 2 * (os.cpu_count() or 1),
+            help="web server processes (default: two per CPU core)",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, no_worker: bool, **options: Any) -> None:
+    def handle(self, *args: Any, host: str, port: int, no_worker: bool, web_workers: int, **options: Any) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
         worker = None
         if not no_worker:
@@ -36,8 +42,32 @@ class Command(BaseCommand):
         for username, role, _team in DEMO_USERS:
             self.stdout.write(f"    {username:<12} {role}")
         self.stdout.write("Press Ctrl+C to stop.")
+        # gunicorn: several processes use every core (Django's runserver is one process, for development).
+        web = subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "patron.config.wsgi:application",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                str(max(1, web_workers)),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
+                "--graceful-timeout",
+                "10",
+                "--log-level",
+                "warning",
+            ]
+        )
         try:
-            call_command("runserver", f"{host}:{port}", use_reloader=False, use_threading=True, skip_checks=True)
+            web.wait()
+        except KeyboardInterrupt:
+            web.send_signal(signal.SIGTERM)
+            web.wait(timeout=15)
         finally:
             if worker is not None:
                 worker.send_signal(signal.SIGINT)
