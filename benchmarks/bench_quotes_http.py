@@ -60,7 +60,8 @@ def _make_data() -> tuple[str, list[str], list[str]]:
     seller = User.objects.create_user("sales", password="x", role="salesperson", team=team)
     cn = Region.objects.create(code="CN", name_zh="中国", name_en="China", level="country")
     provinces = [
-        Region.objects.create(code=f"P{i}", name_zh=f"省{i}", name_en=f"P{i}", level="province", parent=cn) for i in range(5)
+        Region.objects.create(code=f"P{i}", name_zh=f"省{i}", name_en=f"P{i}", level="province", parent=cn)
+        for i in range(5)
     ]
     cities = [
         Region.objects.create(code=f"C{i}", name_zh=f"市{i}", name_en=f"C{i}", level="city", parent=provinces[i % 5])
@@ -133,7 +134,11 @@ def _make_data() -> tuple[str, list[str], list[str]]:
         )
     discounts.policy_set_status(actor=manager, policy=policy, status=Policy.ACTIVE)
     token = ApiToken.issue(seller, "bench")[1]
-    return token, list(Account.objects.values_list("code", flat=True)), list(Product.objects.values_list("sku", flat=True))
+    return (
+        token,
+        list(Account.objects.values_list("code", flat=True)),
+        list(Product.objects.values_list("sku", flat=True)),
+    )
 
 
 def _free_port() -> int:
@@ -142,7 +147,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _client(port: int, token: str, accounts: list[str], skus: list[str], seconds: float, connections: int, out: Any) -> None:
+def _client(
+    port: int, token: str, accounts: list[str], skus: list[str], seconds: float, connections: int, out: Any
+) -> None:
     """Keep-alive connections, one thread each, sending quotes until time is up."""
     latencies: list[float] = []
     errors: list[int] = []
@@ -206,7 +213,7 @@ def main(seconds: float = 20, connections: int = 8, web_workers: int = 4) -> dic
         token, accounts, skus = _make_data()
         port = _free_port()
         env = dict(os.environ, PATRON_DATABASE_URL=server.url, PATRON_VAR_DIR=str(var), PATRON_LOG_LEVEL="WARNING")
-        web = subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
+        web = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
