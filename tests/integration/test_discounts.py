@@ -345,3 +345,17 @@ def test_the_reasons_for_approval_read_as_sentences(staff, shop):
 
     with translation.override("en"):
         assert reason_text(need.reasons[0]) == "Line 1: 10% off by hand, above the limit of 0%."
+
+
+def test_setting_a_limit_twice_keeps_one_row(staff, shop):
+    from patron.discounts.models import DiscountLimit
+
+    for percent in ("5", "7"):
+        services.discount_limit_set(
+            actor=staff.admin, data={"role": "salesperson", "percent": percent, "amount": "100"}
+        )
+        services.discount_limit_set(
+            actor=staff.admin, data={"role": "salesperson", "category": shop.tea.pk, "percent": percent}
+        )
+    assert DiscountLimit.objects.count() == 2
+    assert DiscountLimit.objects.get(category=None).percent == Decimal("7.00")

@@ -181,3 +181,21 @@ def test_replacing_lines_needs_a_draft(staff, shop):
         headers={"Authorization": f"Bearer {ApiClient(staff.sales).token}"},
     )
     assert response.status_code == 409
+
+
+def test_the_order_page_says_who_must_approve_and_offers_confirmation_only_after(staff, shop):
+    from django.test import Client
+    from django.urls import reverse
+
+    o = order(staff, shop, price="90")
+    client = Client()
+    client.force_login(staff.sales)
+    url = reverse("sales:order_detail", args=[o.number])
+    page = client.get(url, headers={"Accept-Language": "en"}).content.decode()
+    assert 'data-testid="order-approval"' in page
+    assert "a sales manager must approve them" in page
+    assert 'data-testid="confirm-order"' not in page
+    approval_approve(actor=staff.manager, request=ApprovalRequest.objects.get(subject_id=o.pk))
+    page = client.get(url, headers={"Accept-Language": "en"}).content.decode()
+    assert "were approved; it can be confirmed" in page
+    assert 'data-testid="confirm-order"' in page

@@ -127,8 +127,23 @@ class DiscountLimit(models.Model):
                 condition=(Q(role="") & Q(user__isnull=False)) | (~Q(role="") & Q(user__isnull=True)),
                 name="discount_limit_role_or_user",
             ),
+            # One limit per role or user, in general and per category (four partial constraints, as
+            # SQLite cannot treat empty columns as equal in one).
             models.UniqueConstraint(
-                fields=["role", "user", "category"], name="discount_limit_unique", nulls_distinct=False
+                fields=["role"], condition=Q(user__isnull=True, category__isnull=True), name="discount_limit_role"
+            ),
+            models.UniqueConstraint(
+                fields=["role", "category"],
+                condition=Q(user__isnull=True, category__isnull=False),
+                name="discount_limit_role_category",
+            ),
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(user__isnull=False, category__isnull=True), name="discount_limit_user"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "category"],
+                condition=Q(user__isnull=False, category__isnull=False),
+                name="discount_limit_user_category",
             ),
         ]
 

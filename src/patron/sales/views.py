@@ -32,7 +32,7 @@ from patron.core.pagination import BadCursor, Page, keyset_page
 from patron.domain.access import Action
 from patron.exports.views import list_export
 
-from . import exports, selectors, services
+from . import exports, pricing, selectors, services
 from .forms import (
     CHOICE_LIMIT,
     LINE_PREFIX,
@@ -206,8 +206,10 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     returned_total = sum((r.total for r in returns), Decimal(0))
     left_to_invoice = services.order_invoiceable(order) if order.status == Order.CONFIRMED else Decimal(0)
     may_order = can(user, Action.RECORD_ORDER, account)
+    approval = pricing.approval_state(order) if order.status == Order.DRAFT else None
+    waiting = order.status == Order.DRAFT and bool(order.approval_level) and not pricing.approved(order)
     actions = {
-        "confirm": may_order and order.status == Order.DRAFT,
+        "confirm": may_order and order.status == Order.DRAFT and not waiting,
         "cancel": may_order and order.status != Order.CANCELLED and not live_invoices and not returns,
         "return": may_order
         and order.status == Order.CONFIRMED
@@ -231,6 +233,8 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
             "left_to_invoice": left_to_invoice,
             "actions": actions,
             "cancel_form": CancelForm(),
+            "approval": approval,
+            "waiting": waiting,
         },
     )
 

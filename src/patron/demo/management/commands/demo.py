@@ -99,3 +99,7 @@ class Command(BaseCommand):
         run_perform(run)
         run.refresh_from_db()
         self.stdout.write(f"  segments: {run.accounts:,} accounts classified as of {run.as_of.isoformat()}")
+        from patron.discounts.demo import install_demo_policies
+
+        policies = install_demo_policies(spec.today)
+        self.stdout.write(f"  discounts: {len(policies)} policies with their rules, and manual discount limits")
