@@ -52,7 +52,11 @@ def install_demo_policies(today: dt.date) -> list[Policy]:
         actor=manager,
         data={"name": "Festival gift boxes", "description": "Sold before Spring Festival", "products": gift_products},
     )
-    key_accounts = list(Account.objects.filter(is_key_account=True, merged_into__isnull=True).order_by("id").values_list("id", flat=True)[:5])
+    key_accounts = list(
+        Account.objects.filter(is_key_account=True, merged_into__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)[:5]
+    )
     made = []
 
     def policy(data: dict[str, Any], rules: list[dict[str, Any]], *, active: bool = True) -> None:
