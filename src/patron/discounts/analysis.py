@@ -658,20 +658,19 @@ class Replay:
                 return local
         return dt.datetime.combine(day, self.noon, tzinfo=self.tz)
 
-    def chunk(self, first: int, last: int) -> _Partial:
-        spec = self.spec
+    def chunk(self, ids: Sequence[int]) -> _Partial:
+        """Replay the orders ``ids`` (of the period, ``order_ids()``): each query goes by their keys."""
         out = _Partial()
+        ids = list(ids)
         orders = _raw_rows(
-            Order.objects.filter(_confirmed_in(spec.start, spec.end), id__gte=first, id__lte=last)
+            Order.objects.filter(id__in=ids, status=Order.CONFIRMED)
             .order_by("id")
             .values_list("id", "account_id", "order_date", "channel", "currency", "confirmed_at"),
             dates=(2,),
             moments=(5,),
         )
         lines = _raw_rows(
-            OrderLine.objects.filter(
-                _confirmed_in(spec.start, spec.end, "order__"), order_id__gte=first, order_id__lte=last
-            )
+            OrderLine.objects.filter(order_id__in=ids)
             .order_by("order_id", "position")
             .values_list("order_id", "id", "position", "product_id", "quantity", "list_unit_price", "line_total"),
             decimals=((4, 3), (5, UNIT_PRICE_PLACES), (6, 2)),
@@ -679,7 +678,7 @@ class Replay:
         returned: dict[int, Decimal] = {}
         if self.has_returns:
             returned = dict(
-                ReturnLine.objects.filter(order_line__order_id__gte=first, order_line__order_id__lte=last)
+                ReturnLine.objects.filter(order_line__order_id__in=ids)
                 .values("order_line_id")
                 .annotate(quantity=Sum("quantity"))
                 .values_list("order_line_id", "quantity")
@@ -836,9 +835,9 @@ class Outcome:
 _WORKER_REPLAY: Replay | None = None  # the replay a forked worker inherits
 
 
-def _work(bounds: tuple[int, int]) -> _Partial:
+def _work(ids: list[int]) -> _Partial:
     assert _WORKER_REPLAY is not None
-    return _WORKER_REPLAY.chunk(*bounds)
+    return _WORKER_REPLAY.chunk(ids)
 
 
 def _may_fork() -> bool:
@@ -848,8 +847,8 @@ def _may_fork() -> bool:
     return not (connection.vendor == "sqlite" and connection.is_in_memory_db())  # type: ignore[attr-defined]
 
 
-def _chunks(ids: Sequence[int], size: int) -> list[tuple[int, int]]:
-    return [(ids[i], ids[min(i + size, len(ids)) - 1]) for i in range(0, len(ids), size)]
+def _chunks(ids: Sequence[int], size: int) -> list[list[int]]:
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
 def replay(
@@ -885,8 +884,8 @@ def replay(
         finally:
             _WORKER_REPLAY = None
     else:
-        for first, last in chunks:
-            done.merge(state.chunk(first, last))
+        for chunk in chunks:
+            done.merge(state.chunk(chunk))
             if progress is not None:
                 progress(done.lines, total)
     timings["replay"] = round(time.perf_counter() - lap, 3)
