@@ -204,7 +204,7 @@ def _tree_cpu(pid: int) -> float:
     return total / ticks
 
 
-def main(seconds: float = 20, connections: int = 8, web_workers: int = 4) -> dict[str, Any]:
+def main(seconds: float = 20, connections: int = 8, web_workers: int = 4, threads: int = 4) -> dict[str, Any]:
     server = Server()
     web = None
     try:
@@ -226,7 +226,7 @@ def main(seconds: float = 20, connections: int = 8, web_workers: int = 4) -> dic
                 "--worker-class",
                 "gthread",
                 "--threads",
-                "4",
+                str(threads),
                 "--log-level",
                 "warning",
             ],
@@ -265,6 +265,7 @@ def main(seconds: float = 20, connections: int = 8, web_workers: int = 4) -> dic
             "wall_s": round(wall, 1),
             "connections": connections,
             "web_workers": web_workers,
+            "threads_per_worker": threads,
             "rules": RULES,
             "lines_per_quote": 10,
         }
@@ -280,6 +281,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="threads per web worker (patron serve uses 4)")
     args = parser.parse_args()
-    for key, value in main(args.seconds, args.connections, args.web_workers).items():
+    for key, value in main(args.seconds, args.connections, args.web_workers, args.threads).items():
         print(f"{key:20} {value}")

@@ -359,3 +359,21 @@ def test_setting_a_limit_twice_keeps_one_row(staff, shop):
         )
     assert DiscountLimit.objects.count() == 2
     assert DiscountLimit.objects.get(category=None).percent == Decimal("7.00")
+
+
+def test_the_quotes_account_lookup_follows_the_access_table(staff, shop):
+    from patron.accounts.access import visible_accounts
+    from patron.accounts.models import Account
+    from patron.discounts.mappers import visible_account
+
+    north = make_account(staff.sales3)
+    merged = make_account(staff.sales)
+    Account.objects.filter(pk=merged.pk).update(merged_into=shop.account)
+    for user in (staff.sales, staff.sales2, staff.sales3, staff.manager, staff.manager2, staff.finance, staff.admin):
+        for account in (shop.account, north, merged):
+            expected = visible_accounts(user).filter(pk=account.pk).exists()
+            found = visible_account(user, account.code)
+            assert (found is not None) == expected, (user.username, account.code)
+    found = visible_account(staff.sales, shop.account.code)
+    assert found is not None
+    assert (found.pk, found.region_id, found.industry_id) == (shop.account.pk, shop.account.region_id, shop.retail.pk)

@@ -199,6 +199,9 @@ PATRON_EXPORT_DIRECT_ROWS = int(os.environ.get("PATRON_EXPORT_DIRECT_ROWS", "500
 # The floor price of a product is its unit cost plus this margin (percent); no rule may
 # price below it, and a manual discount below it needs approval.
 PATRON_FLOOR_MARGIN_PERCENT = os.environ.get("PATRON_FLOOR_MARGIN_PERCENT", "0")
+# An API token once found is trusted by a server process this many seconds without a query;
+# revoking a token takes effect in every process at most this long after (0: check every call).
+PATRON_TOKEN_CACHE_SECONDS = float(os.environ.get("PATRON_TOKEN_CACHE_SECONDS", "5"))
 PATRON_EXPORT_KEEP_DAYS = int(os.environ.get("PATRON_EXPORT_KEEP_DAYS", "7"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -11,3 +11,4 @@ HUEY = {**HUEY, "immediate": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LANGUAGE_CODE = "en"
+PATRON_TOKEN_CACHE_SECONDS = 0  # tests revoke tokens and expect the next call refused

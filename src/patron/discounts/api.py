@@ -10,21 +10,22 @@ Reasons come as data (``code``, ``params``) with their ``text`` in the caller's 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Path, Router, Schema, Status
 from pydantic import BaseModel
 
-from patron.accounts.access import visible_accounts
 from patron.api.schemas import AmountIn, CodeIn, UserRef, responses
 from patron.core.errors import error_dict
 
 from . import quoting, selectors, services
+from .mappers import compiled, visible_account
 from .models import DiscountLimit, DiscountRule, Policy, ProductSet
 
 router = Router(tags=["discounts"])
@@ -277,17 +278,18 @@ def _with_rule_errors(call: Any) -> Any:
 @router.post("/quotes", response=responses({200: QuoteOut}, 422), summary="Price a cart for an account, explained")
 def quote_create(request: HttpRequest, payload: QuoteIn) -> Any:
     user = _user(request)
-    fields = ("id", "region_id", "industry_id", "first_order_date")  # what pricing reads of the account
-    account = visible_accounts(user).filter(code=payload.account).only(*fields).first()
+    account = visible_account(user, payload.account)
     if account is None:
         raise ValidationError({"account": [_("Unknown account.")]})
     if payload.at is not None and payload.at.tzinfo is None:
         raise ValidationError({"at": [_("Give the moment with its time zone, e.g. 2026-12-01T10:00:00+08:00.")]})
-    lines = quoting.line_requests([line.dict() for line in payload.lines], currency=payload.currency)
+    held = compiled()
+    lines = quoting.line_requests([line.dict() for line in payload.lines], currency=payload.currency, held=held)
     priced = quoting.price(
-        account, lines, currency=payload.currency, channel=payload.channel, now=payload.at, user=user
+        account, lines, currency=payload.currency, channel=payload.channel, now=payload.at, user=user, held=held
     )
-    return quoting.quote_data(priced)
+    # Built from data that already has the schema's shape: sent as it is, not validated once more.
+    return HttpResponse(json.dumps(quoting.quote_data(priced), ensure_ascii=False), content_type="application/json")
 
 
 # --- policies and rules -------------------------------------------------------

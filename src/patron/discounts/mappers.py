@@ -246,9 +246,11 @@ def compiled() -> Compiled:
         return fresh
 
 
-def compiled_for(region_ids: Iterable[int | None], category_ids: Iterable[int | None]) -> Compiled:
+def compiled_for(
+    region_ids: Iterable[int | None], category_ids: Iterable[int | None], held: Compiled | None = None
+) -> Compiled:
     """``compiled()``, with its trees read again if they miss a region or category made since they were read."""
-    held = compiled()
+    held = held or compiled()
     regions, categories = held.catalogue.regions, held.catalogue.categories
     if all(r is None or r in regions for r in region_ids) and all(c is None or c in categories for c in category_ids):
         return held
@@ -301,6 +303,38 @@ def account_profile(account: Account, catalogue: Catalogue, *, day: dt.date | No
         tags=frozenset(int(tag) for key, tag in rows if not key),
         has_ordered=account.first_order_date is not None,
     )
+
+
+def visible_account(user: Any, code: str) -> Account | None:
+    """The account with ``code`` if ``user`` may see it, with what pricing reads of it; else None.
+
+    One plain query (account, its owner's team manager) and the access table applied to the
+    answer, as ``patron.accounts.access.can`` does: a quote's cheapest way to the account.
+    """
+    from patron.accounts.access import relation_to, role_of
+    from patron.domain.access import Action, allows
+    from patron.staff.models import Team, User
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return None
+    q = connection.ops.quote_name
+    accounts, users, teams = q(Account._meta.db_table), q(User._meta.db_table), q(Team._meta.db_table)
+    sql = (
+        f"SELECT a.id, a.region_id, a.industry_id, a.first_order_date, a.owner_id, t.manager_id "  # noqa: S608
+        f"FROM {accounts} a LEFT JOIN {users} o ON o.id = a.owner_id LEFT JOIN {teams} t ON t.id = o.team_id "
+        f"WHERE a.code = %s AND a.merged_into_id IS NULL"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [code])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, region_id, industry_id, first_order, owner_id, manager_id = row
+    if not allows(role_of(user), Action.VIEW_ACCOUNT, relation_to(user, owner_id, manager_id)):
+        return None
+    if isinstance(first_order, str):  # SQLite hands dates back as text through a plain cursor
+        first_order = dt.date.fromisoformat(first_order)
+    return Account(id=pk, code=code, region_id=region_id, industry_id=industry_id, first_order_date=first_order)
 
 
 def floor_price(product: Any) -> Decimal | None:

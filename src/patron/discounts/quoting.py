@@ -24,7 +24,7 @@ from patron.domain.pricing.cart import MANUAL_KINDS, Cart
 from patron.domain.pricing.limits import Need
 
 from . import selectors
-from .mappers import LineRequest, account_profile, cart_for, compiled, compiled_for, refresh_products
+from .mappers import Compiled, LineRequest, account_profile, cart_for, compiled, compiled_for, refresh_products
 from .messages import reason_text
 
 QUANTITY_PLACES = 3
@@ -64,7 +64,9 @@ def _number(errors: dict[str, list[str]], field: str, raw: Any, places: int, *, 
     return value
 
 
-def line_requests(lines: Sequence[Mapping[str, Any]], *, currency: str) -> list[LineRequest]:
+def line_requests(
+    lines: Sequence[Mapping[str, Any]], *, currency: str, held: Compiled | None = None
+) -> list[LineRequest]:
     """Lines as sent (``product`` id or SKU, ``quantity``, optional ``manual`` {kind, value, reason})."""
     errors: dict[str, list[str]] = {}
     if not lines:
@@ -72,7 +74,7 @@ def line_requests(lines: Sequence[Mapping[str, Any]], *, currency: str) -> list[
     if len(lines) > MAX_LINES:
         raise ValidationError({"lines": [_("At most %(n)s lines.") % {"n": MAX_LINES}]})
     refs = [line.get("product") for line in lines]
-    held = compiled()
+    held = held or compiled()
     if any(
         (isinstance(r, str) and r.upper() not in held.products)
         or (isinstance(r, int) and not isinstance(r, bool) and r not in held.product_ids)
@@ -133,12 +135,13 @@ def price(
     user: Any = None,
     book: RuleBook | None = None,
     coupons: Sequence[Rule] = (),
+    held: Compiled | None = None,
 ) -> Priced:
-    active = compiled_for([account.region_id], [r.product.category_id for r in lines])
+    active = compiled_for([account.region_id], [r.product.category_id for r in lines], held)
     cart = cart_for(lines, active.catalogue, currency=currency, channel=channel)
     profile = account_profile(account, active.catalogue)
     quote = price_cart(cart, book or active.book, profile, now=now or timezone.localtime(), coupons=coupons)
-    need = selectors.approval_needed(cart, quote, user) if user is not None else None
+    need = selectors.approval_needed(cart, quote, user, active) if user is not None else None
     # Manual prices above what the rules give would be a surcharge: refuse them by name.
     errors = {}
     for i, (request, line) in enumerate(zip(lines, quote.lines, strict=True)):

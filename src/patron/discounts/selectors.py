@@ -17,7 +17,7 @@ from patron.domain.pricing import Quote, Rule, RuleBook, price_cart
 from patron.domain.pricing.cart import Cart
 from patron.domain.pricing.limits import UNLIMITED, Limit, Need, required_approval
 
-from .mappers import Catalogue, LimitRow, LineRequest, account_profile, cart_for, compiled
+from .mappers import Catalogue, Compiled, LimitRow, LineRequest, account_profile, cart_for, compiled
 from .models import Policy
 
 
@@ -71,11 +71,11 @@ class PersonLimits:
     manager: Limit  # what a sales manager may approve
 
 
-def limits_for(user: Any) -> PersonLimits:
+def limits_for(user: Any, held: Compiled | None = None) -> PersonLimits:
     """A user's own rows win over their role's; an admin has no limit of their own; nothing written for a
     salesperson means every manual discount is asked for. Read from the rule book's copy (no query)."""
     role = _role(user)
-    rows = compiled().limits
+    rows = (held or compiled()).limits
     mine = [r for r in rows if r.user_id == user.pk] or [r for r in rows if r.role == role and r.user_id is None]
     managers = [r for r in rows if r.role == Role.SALES_MANAGER.value and r.user_id is None]
     own = UNLIMITED if role == Role.ADMIN.value else _as_limit(mine)
@@ -83,6 +83,6 @@ def limits_for(user: Any) -> PersonLimits:
     return PersonLimits(own=own, manager=_as_limit(managers) if managers else UNLIMITED)
 
 
-def approval_needed(cart: Cart, quote: Quote, user: Any) -> Need:
-    limits = limits_for(user)
+def approval_needed(cart: Cart, quote: Quote, user: Any, held: Compiled | None = None) -> Need:
+    limits = limits_for(user, held)
     return required_approval(cart, quote, own=limits.own, manager=limits.manager)

@@ -5,32 +5,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('discounts', '0003_publications'),
-        ('sales', '0007_order_approval_level'),
+        ("discounts", "0003_publications"),
+        ("sales", "0007_order_approval_level"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='discountlimit',
-            name='discount_limit_unique',
+            model_name="discountlimit",
+            name="discount_limit_unique",
         ),
         migrations.AddConstraint(
-            model_name='discountlimit',
-            constraint=models.UniqueConstraint(condition=models.Q(('category__isnull', True), ('user__isnull', True)), fields=('role',), name='discount_limit_role'),
+            model_name="discountlimit",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("category__isnull", True), ("user__isnull", True)),
+                fields=("role",),
+                name="discount_limit_role",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='discountlimit',
-            constraint=models.UniqueConstraint(condition=models.Q(('category__isnull', False), ('user__isnull', True)), fields=('role', 'category'), name='discount_limit_role_category'),
+            model_name="discountlimit",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("category__isnull", False), ("user__isnull", True)),
+                fields=("role", "category"),
+                name="discount_limit_role_category",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='discountlimit',
-            constraint=models.UniqueConstraint(condition=models.Q(('category__isnull', True), ('user__isnull', False)), fields=('user',), name='discount_limit_user'),
+            model_name="discountlimit",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("category__isnull", True), ("user__isnull", False)),
+                fields=("user",),
+                name="discount_limit_user",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='discountlimit',
-            constraint=models.UniqueConstraint(condition=models.Q(('category__isnull', False), ('user__isnull', False)), fields=('user', 'category'), name='discount_limit_user_category'),
+            model_name="discountlimit",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("category__isnull", False), ("user__isnull", False)),
+                fields=("user", "category"),
+                name="discount_limit_user_category",
+            ),
         ),
     ]
