@@ -140,3 +140,20 @@ def test_every_operation_declares_its_error_responses(staff):
             has_input = operation.get("requestBody") or any(p["in"] == "query" for p in operation.get("parameters", []))
             if has_input:
                 assert "422" in codes, (method, path)
+
+
+def test_a_remembered_token_is_refused_once_its_time_is_up_after_revocation(staff, settings, monkeypatch):
+    from patron.api import auth
+
+    settings.PATRON_TOKEN_CACHE_SECONDS = 5
+    auth.forget_tokens()
+    clock = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    raw = _create_token("sales")
+    client = ApiClient(token=raw)
+    assert client.get("/api/me").status_code == 200
+    ApiToken.objects.filter(prefix=raw[:12]).update(revoked_at=timezone.now())
+    assert client.get("/api/me").status_code == 200  # remembered by this process for up to 5 s
+    clock[0] += 5.1
+    assert client.get("/api/me").status_code == 401
+    auth.forget_tokens()
