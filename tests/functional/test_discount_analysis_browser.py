@@ -5,7 +5,9 @@ The data and its hand-worked figures are those of ``tests/integration/test_disco
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +23,15 @@ _builtins = data._builtins
 _fresh_book = data._fresh_book
 
 
-def test_a_manager_replays_a_draft_and_reads_an_effect(
-    live_server: Any, sign_in: Any, staff: Any, march: Any, vip: Any
-):
+def _screenshot(page: Any, name: str) -> None:
+    """Keep a picture of the page when PATRON_SCREENSHOT_DIR is set (for a human to look at)."""
+    folder = os.environ.get("PATRON_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_a_manager_replays_a_draft_on_march_and_finds_it_again(live_server: Any, sign_in: Any, staff: Any, march: Any):
     staff.manager.language = "en"
     staff.manager.save(update_fields=["language"])
     page = sign_in("manager")
@@ -38,6 +46,7 @@ def test_a_manager_replays_a_draft_and_reads_an_effect(
     page.fill("#id_end", "2025-03-01")
     page.select_option("#id_classification", "value_tier")
     page.get_by_test_id("run-what-if").click()
+    _screenshot(page, "what-if-form-error")
     expect(page.locator('[data-field="end"] .error')).to_contain_text("The last day must not come before the first.")
 
     page.fill("#id_start", "2025-03-01")
@@ -51,9 +60,12 @@ def test_a_manager_replays_a_draft_and_reads_an_effect(
     expect(high.get_by_test_id("policy-discount")).to_contain_text("59.50")
     expect(high.get_by_test_id("policy-margin")).to_have_text("120.50")
     expect(high.get_by_test_id("extra-discount")).to_have_text("19.50")
-    expect(page.get_by_test_id("what-if-totals")).to_be_visible()
+    totals = page.get_by_test_id("what-if-totals")
+    expect(totals.get_by_test_id("policy-discount")).to_have_text("79.50")
+    expect(totals.get_by_test_id("extra-discount")).to_have_text("19.50")
     expect(page.get_by_test_id("discount-chart").locator("rect")).to_have_count(9)  # 3 classes x 3 bars
     expect(page.get_by_test_id("margin-chart")).to_be_visible()
+    _screenshot(page, "what-if-result")
 
     # The run is listed with the policy's earlier replays.
     page.get_by_test_id("new-what-if").click()
@@ -76,6 +88,7 @@ def test_a_manager_reads_the_effect_of_a_policy_in_english_and_chinese(
     expect(page.get_by_test_id("did-sales")).to_have_text("93.33")
     expect(page.get_by_test_id("did-mix-sales")).to_have_text("-40.00")
     expect(page.get_by_test_id("effect-monthly").locator("polyline")).to_have_count(2)
+    _screenshot(page, "effect")
 
     page.select_option("#topbar-language", "zh-hans")
     expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
