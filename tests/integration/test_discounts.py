@@ -377,3 +377,26 @@ def test_the_quotes_account_lookup_follows_the_access_table(staff, shop):
     found = visible_account(staff.sales, shop.account.code)
     assert found is not None
     assert (found.pk, found.region_id, found.industry_id) == (shop.account.pk, shop.account.region_id, shop.retail.pk)
+
+
+def test_the_quote_context_reads_the_same_account_and_profile_in_one_query(staff, shop, django_assert_num_queries):
+    from patron.accounts.access import visible_accounts
+    from patron.accounts.models import Tag
+    from patron.discounts.mappers import account_profile, compiled, quote_context
+
+    tag = Tag.objects.create(name="VIP")
+    shop.account.tags.add(tag)
+    make_order(staff.sales, shop.account, [(shop.cup, "1")])
+    shop.account.refresh_from_db()
+    held = compiled()
+    with django_assert_num_queries(1):
+        context = quote_context(staff.sales, shop.account.code)
+    assert context.profile == account_profile(shop.account, held.catalogue)
+    assert context.profile.tags == frozenset({tag.pk})
+    assert context.profile.has_ordered
+    assert context.profile.region_path == (shop.regions["SZ"].pk, shop.regions["GD"].pk, shop.regions["CN"].pk)
+    north = make_account(staff.sales3)
+    for user in (staff.sales, staff.manager, staff.manager2, staff.finance):
+        for account in (shop.account, north):
+            expected = visible_accounts(user).filter(pk=account.pk).exists()
+            assert (quote_context(user, account.code).account is not None) == expected

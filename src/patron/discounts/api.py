@@ -25,7 +25,7 @@ from patron.api.schemas import AmountIn, CodeIn, UserRef, responses
 from patron.core.errors import error_dict
 
 from . import quoting, selectors, services
-from .mappers import compiled, visible_account
+from .mappers import quote_context
 from .models import DiscountLimit, DiscountRule, Policy, ProductSet
 
 router = Router(tags=["discounts"])
@@ -278,15 +278,23 @@ def _with_rule_errors(call: Any) -> Any:
 @router.post("/quotes", response=responses({200: QuoteOut}, 422), summary="Price a cart for an account, explained")
 def quote_create(request: HttpRequest, payload: QuoteIn) -> Any:
     user = _user(request)
-    account = visible_account(user, payload.account)
+    context = quote_context(user, payload.account)
+    account = context.account
     if account is None:
         raise ValidationError({"account": [_("Unknown account.")]})
     if payload.at is not None and payload.at.tzinfo is None:
         raise ValidationError({"at": [_("Give the moment with its time zone, e.g. 2026-12-01T10:00:00+08:00.")]})
-    held = compiled()
+    held = context.held
     lines = quoting.line_requests([line.dict() for line in payload.lines], currency=payload.currency, held=held)
     priced = quoting.price(
-        account, lines, currency=payload.currency, channel=payload.channel, now=payload.at, user=user, held=held
+        account,
+        lines,
+        currency=payload.currency,
+        channel=payload.channel,
+        now=payload.at,
+        user=user,
+        held=held,
+        profile=context.profile,
     )
     # Built from data that already has the schema's shape: sent as it is, not validated once more.
     return HttpResponse(json.dumps(quoting.quote_data(priced), ensure_ascii=False), content_type="application/json")

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from patron.accounts.models import Account
 from patron.domain.explain import Reason
 from patron.domain.money import UNIT_PRICE_PLACES, Money
-from patron.domain.pricing import ManualDiscount, Quote, Rule, RuleBook, price_cart
+from patron.domain.pricing import AccountProfile, ManualDiscount, Quote, Rule, RuleBook, price_cart
 from patron.domain.pricing.cart import MANUAL_KINDS, Cart
 from patron.domain.pricing.limits import Need
 
@@ -136,10 +136,12 @@ def price(
     book: RuleBook | None = None,
     coupons: Sequence[Rule] = (),
     held: Compiled | None = None,
+    profile: AccountProfile | None = None,
 ) -> Priced:
+    """``profile``: the account's, if the caller read it already (``mappers.quote_context``)."""
     active = compiled_for([account.region_id], [r.product.category_id for r in lines], held)
     cart = cart_for(lines, active.catalogue, currency=currency, channel=channel)
-    profile = account_profile(account, active.catalogue)
+    profile = profile or account_profile(account, active.catalogue)
     quote = price_cart(cart, book or active.book, profile, now=now or timezone.localtime(), coupons=coupons)
     need = selectors.approval_needed(cart, quote, user, active) if user is not None else None
     # Manual prices above what the rules give would be a surcharge: refuse them by name.
