@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from patron.domain.explain import Reason
-from patron.domain.money import Money, allocate, quantize
+from patron.domain.money import ROUNDING, Money, allocate, quantum
 from patron.domain.pricing.cart import (
     AccountProfile,
     Cart,
@@ -240,6 +240,7 @@ class _Pricing:
         self.profile = profile
         self.now = now
         self.cur = cart.currency
+        self._quantum = quantum(cart.currency)
         q = self.q
         self.lines = [
             _Line(
@@ -254,12 +255,41 @@ class _Pricing:
         self.outcomes: list[RuleOutcome] = []
         self.hints: list[Reason] = []
         self._concerns: dict[str, bool] = {}
+        self._scopes: dict[str, list[int]] = {}
+        self._by_product: dict[int, list[int]] = {}
+        self._by_category: dict[int, list[int]] = {}
+        for i, ln in enumerate(cart.lines):
+            self._by_product.setdefault(ln.product, []).append(i)
+            for category in ln.category_path:
+                self._by_category.setdefault(category, []).append(i)
 
     def q(self, amount: Decimal) -> Decimal:
-        return quantize(amount, self.cur)
+        """money.quantize, with the currency's minor unit looked up once per quote."""
+        return amount.quantize(self._quantum, rounding=ROUNDING)
 
     def money(self, amount: Decimal) -> Money:
         return Money(amount, self.cur)
+
+    def scope(self, rule: Rule) -> list[int]:
+        """The lines a rule's products and categories cover, in cart order: looked up by product and
+        category in the cart's own index, not tested line by line (a cart meets hundreds of rules)."""
+        found = self._scopes.get(rule.key)
+        if found is not None:
+            return found
+        what = rule.what
+        if what.everything:
+            lines = set(range(len(self.lines)))
+        else:
+            lines = set()
+            for product in what.products:
+                lines.update(self._by_product.get(product, ()))
+            for category in what.categories:
+                lines.update(self._by_category.get(category, ()))
+        if lines and (what.exclude_products or what.exclude_categories):
+            lines = {i for i in lines if _in_scope(rule, self.lines[i])}
+        found = sorted(lines)
+        self._scopes[rule.key] = found
+        return found
 
     def concerns(self, rule: Rule) -> bool:
         """Whether the rule targets this account now and has a line in scope (what cannot change in a pass)."""
@@ -267,7 +297,7 @@ class _Pricing:
             self._concerns[rule.key] = (
                 _who_problem(rule, self.profile) is None
                 and _when_problem(rule, self.cart, self.profile, self.now) is None
-                and any(_in_scope(rule, ln) for ln in self.lines)
+                and bool(self.scope(rule))
             )
         return self._concerns[rule.key]
 
@@ -279,7 +309,7 @@ class _Pricing:
         if reason is not None:
             prop.reasons.append(reason)
             return prop
-        scope = [i for i, ln in enumerate(self.lines) if _in_scope(rule, ln)]
+        scope = self.scope(rule)
         if not scope:
             prop.reasons.append(Reason("NO_LINE_IN_SCOPE"))
             return prop
