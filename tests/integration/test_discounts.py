@@ -400,3 +400,27 @@ def test_the_quote_context_reads_the_same_account_and_profile_in_one_query(staff
         for account in (shop.account, north):
             expected = visible_accounts(user).filter(pk=account.pk).exists()
             assert (quote_context(user, account.code).account is not None) == expected
+
+
+def test_a_segments_limit_gives_its_accounts_more_room(staff, shop):
+    from patron.segments.models import Classification, Membership
+    from patron.segments.services import install_builtins
+
+    install_builtins()
+    services.discount_limit_set(actor=staff.admin, data={"role": "salesperson", "percent": "5", "amount": "1000"})
+    services.discount_limit_set(
+        actor=staff.admin, data={"role": "salesperson", "segment": "value_tier:high", "percent": "12", "amount": "5000"}
+    )
+    assert manual_quote(shop, staff.sales, "10").need.level == "manager"  # type: ignore[union-attr]
+    Membership.objects.create(
+        classification=Classification.objects.get(key="value_tier"),
+        account=shop.account,
+        class_key="high",
+        snapshot_id=0,
+        valid_from=timezone.localdate() - dt.timedelta(days=1),
+    )
+    assert manual_quote(shop, staff.sales, "10").need.level == ""  # type: ignore[union-attr]
+    assert manual_quote(shop, staff.sales, "13").need.level == "manager"  # type: ignore[union-attr]
+    with pytest.raises(ValidationError) as caught:
+        services.discount_limit_set(actor=staff.admin, data={"role": "salesperson", "segment": "value_tier:gold"})
+    assert "segment" in caught.value.message_dict

@@ -188,6 +188,8 @@ def test_the_order_page_says_who_must_approve_and_offers_confirmation_only_after
     from django.urls import reverse
 
     o = order(staff, shop, price="90")
+    staff.sales.language = "en"
+    staff.sales.save(update_fields=["language"])
     client = Client()
     client.force_login(staff.sales)
     url = reverse("sales:order_detail", args=[o.number])

@@ -211,6 +211,9 @@ class LimitIn(Schema):
     role: Literal["admin", "sales_manager", "salesperson", "finance", "marketing", ""] = ""
     user: int | None = None
     category: int | None = None
+    segment: Annotated[str, Field(max_length=110)] = Field(
+        "", description='"classification:class": the limit for accounts in that segment; empty: every account.'
+    )
     percent: AmountIn | None = Field(None, description="Manual discount per line, percent; empty: no limit.")
     amount: AmountIn | None = Field(None, description="Manual discount per order, in money; empty: no limit.")
 
@@ -220,6 +223,7 @@ class LimitOut(Schema):
     role: str
     user: int | None
     category: int | None
+    segment: str
     percent: str | None
     amount: str | None
 
@@ -418,6 +422,7 @@ def _limit_out(limit: DiscountLimit) -> dict[str, Any]:
         "role": limit.role,
         "user": limit.user_id,
         "category": limit.category_id,
+        "segment": limit.segment,
         "percent": None if limit.percent is None else str(limit.percent),
         "amount": None if limit.amount is None else str(limit.amount),
     }
@@ -425,7 +430,8 @@ def _limit_out(limit: DiscountLimit) -> dict[str, Any]:
 
 @router.get("/discount-limits", response=responses({200: list[LimitOut]}, 422), summary="Manual discount limits")
 def limit_list(request: HttpRequest) -> Any:
-    return [_limit_out(limit) for limit in DiscountLimit.objects.order_by("role", "user_id", "category_id")]
+    limits = DiscountLimit.objects.order_by("role", "user_id", "segment", "category_id")
+    return [_limit_out(limit) for limit in limits]
 
 
 @router.put("/discount-limits", response=responses({200: LimitOut}, 422), summary="Set a role's or a user's limit")

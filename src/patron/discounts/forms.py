@@ -816,6 +816,11 @@ class LimitForm(forms.Form):
         required=False,
         help_text=gettext_lazy("Empty: every category. A category's limit wins over the general one."),
     )
+    segment = forms.ChoiceField(
+        label=gettext_lazy("Segment"),
+        required=False,
+        help_text=gettext_lazy("Empty: every account. A segment's limit wins for the accounts in it."),
+    )
     percent = NumberField(
         gettext_lazy("Percent per line"),
         help_text=gettext_lazy("Empty: no limit. 0: every manual discount is asked for."),
@@ -834,6 +839,9 @@ class LimitForm(forms.Form):
         category = self.fields["category"]
         assert isinstance(category, forms.ChoiceField)
         category.choices = [("", _("Every category")), *category_choices()]
+        segment = self.fields["segment"]
+        assert isinstance(segment, forms.ChoiceField)
+        segment.choices = [("", _("Every account")), *class_choices()]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -850,6 +858,7 @@ class LimitForm(forms.Form):
             "role": "" if by_user else d.get("role") or "",
             "user": int(d["user"]) if by_user and d.get("user") else None,
             "category": int(d["category"]) if d.get("category") else None,
+            "segment": d.get("segment") or "",
             "percent": d.get("percent") or None,
             "amount": d.get("amount") or None,
         }

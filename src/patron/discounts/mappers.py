@@ -145,6 +145,7 @@ class LimitRow:
     category_id: int | None
     percent: Decimal | None
     amount: Decimal | None
+    segment: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def _limits() -> tuple[LimitRow, ...]:
 
     return tuple(
         LimitRow(*row)
-        for row in DiscountLimit.objects.values_list("role", "user_id", "category_id", "percent", "amount")
+        for row in DiscountLimit.objects.values_list("role", "user_id", "category_id", "percent", "amount", "segment")
     )
 
 

@@ -102,7 +102,8 @@ class DiscountLimit(models.Model):
     """How much manual discount a role (or one user) may give without approval.
 
     A user's own limit wins over their role's; a limit for a category applies to lines
-    in it (and below it) and wins over the general one."""
+    in it (and below it) and wins over the general one; a limit for a segment applies to
+    accounts in it and wins over the one for every account."""
 
     role = models.CharField(_("role"), max_length=20, blank=True)
     user = models.ForeignKey(
@@ -116,6 +117,8 @@ class DiscountLimit(models.Model):
     category = models.ForeignKey(
         "sales.Category", verbose_name=_("category"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
+    # "classification:class": the limit for accounts in that segment (e.g. key accounts get more room).
+    segment = models.CharField(_("segment"), max_length=110, blank=True, default="")
     percent = models.DecimalField(_("percent"), max_digits=5, decimal_places=2, null=True, blank=True)
     amount = money_field(_("amount per order"), null=True, blank=True)
 
@@ -130,18 +133,22 @@ class DiscountLimit(models.Model):
             # One limit per role or user, in general and per category (four partial constraints, as
             # SQLite cannot treat empty columns as equal in one).
             models.UniqueConstraint(
-                fields=["role"], condition=Q(user__isnull=True, category__isnull=True), name="discount_limit_role"
+                fields=["role", "segment"],
+                condition=Q(user__isnull=True, category__isnull=True),
+                name="discount_limit_role",
             ),
             models.UniqueConstraint(
-                fields=["role", "category"],
+                fields=["role", "category", "segment"],
                 condition=Q(user__isnull=True, category__isnull=False),
                 name="discount_limit_role_category",
             ),
             models.UniqueConstraint(
-                fields=["user"], condition=Q(user__isnull=False, category__isnull=True), name="discount_limit_user"
+                fields=["user", "segment"],
+                condition=Q(user__isnull=False, category__isnull=True),
+                name="discount_limit_user",
             ),
             models.UniqueConstraint(
-                fields=["user", "category"],
+                fields=["user", "category", "segment"],
                 condition=Q(user__isnull=False, category__isnull=False),
                 name="discount_limit_user_category",
             ),
@@ -149,7 +156,7 @@ class DiscountLimit(models.Model):
 
     def __str__(self) -> str:
         who = self.role or f"user {self.user_id}"
-        return f"{who}: {self.percent}% / {self.amount}"
+        return f"{who}{' ' + self.segment if self.segment else ''}: {self.percent}% / {self.amount}"
 
 
 class AppliedDiscount(models.Model):

@@ -143,7 +143,7 @@ def price(
     cart = cart_for(lines, active.catalogue, currency=currency, channel=channel)
     profile = profile or account_profile(account, active.catalogue)
     quote = price_cart(cart, book or active.book, profile, now=now or timezone.localtime(), coupons=coupons)
-    need = selectors.approval_needed(cart, quote, user, active) if user is not None else None
+    need = selectors.approval_needed(cart, quote, user, active, profile.classes) if user is not None else None
     # Manual prices above what the rules give would be a surcharge: refuse them by name.
     errors = {}
     for i, (request, line) in enumerate(zip(lines, quote.lines, strict=True)):

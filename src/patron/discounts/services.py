@@ -405,16 +405,26 @@ def discount_limit_set(*, actor: Any, data: Mapping[str, Any]) -> DiscountLimit:
         errors["category"] = [_("No category has this id.")]
     percent = _decimal(errors, "percent", data.get("percent"), Decimal(100))
     amount = _decimal(errors, "amount", data.get("amount"))
+    segment = str(data.get("segment") or "").strip()
+    if segment:
+        found: dict[str, list[str]] = {}
+        _check_references({"who": {"classes": [segment]}}, found)
+        if found or segment.count(":") != 1:
+            errors["segment"] = found.get("who.classes[0]") or [_("Choose a segment as classification:class.")]
     if errors:
         raise ValidationError(errors)
     limit, _created = DiscountLimit.objects.update_or_create(
-        role=role, user_id=user_id or None, category_id=category_id, defaults={"percent": percent, "amount": amount}
+        role=role,
+        user_id=user_id or None,
+        category_id=category_id,
+        segment=segment,
+        defaults={"percent": percent, "amount": amount},
     )
     bump_version()  # the rule book holds a copy of the limits
     audit_record(
         actor=actor,
         action="DISCOUNT_LIMIT_SET",
         instance=limit,
-        changes={"percent": [None, str(percent)], "amount": [None, str(amount)]},
+        changes={"percent": [None, str(percent)], "amount": [None, str(amount)], "segment": [None, segment]},
     )
     return limit

@@ -42,6 +42,7 @@ from .forms import (
     RuleForm,
     SimulatorForm,
     channel_choices,
+    class_choices,
     line_forms,
     local_input,
     role_choices,
@@ -479,19 +480,22 @@ def limit_list(request: HttpRequest) -> HttpResponse:
                 "role": limit.role,
                 "user": str(limit.user_id or ""),
                 "category": str(limit.category_id or ""),
+                "segment": limit.segment,
                 "percent": "" if limit.percent is None else str(limit.percent),
                 "amount": "" if limit.amount is None else str(limit.amount),
             }
         form = LimitForm(initial=initial)
     roles = dict(role_choices())
     limits = DiscountLimit.objects.select_related("user", "category").order_by(
-        "role", "user__username", "category__path"
+        "role", "user__username", "segment", "category__path"
     )
+    segments = dict(class_choices()) if any(limit.segment for limit in limits) else {}
     rows = [
         {
             "limit": limit,
             "who": roles.get(limit.role, limit.role) if limit.role else (limit.user.display_name if limit.user else ""),
             "is_user": limit.user_id is not None,
+            "segment": segments.get(limit.segment, limit.segment),
         }
         for limit in limits
     ]
