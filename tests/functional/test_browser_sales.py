@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from patron.discounts.models import DiscountLimit
 from patron.sales import services as sales
 from patron.sales.models import Invoice, Order, Payment
 from tests.factories import make_account, make_product
@@ -27,6 +28,8 @@ def _screenshot(page, name: str) -> None:
 
 @pytest.fixture
 def shop(staff):
+    # A salesperson may take 10% off by hand; 80 for 88 (9.1%) needs nobody's approval.
+    DiscountLimit.objects.create(role="salesperson", percent=Decimal(10), amount=Decimal(1000))
     staff.sales.language = "en"
     staff.sales.save(update_fields=["language"])
     account = make_account(staff.sales, code="SZ-TEA", name="Shenzhen Tea House")
@@ -69,6 +72,12 @@ def test_salesperson_takes_an_order_and_records_a_partial_payment(live_server, s
 
     page.select_option("#id_lines-2-product", "")
     page.fill("#id_lines-2-quantity", "")
+    # Prices first, as the rules and the limit see them; nothing is saved yet.
+    page.get_by_test_id("preview-prices").click()
+    quote = page.get_by_test_id("order-quote")
+    expect(quote.get_by_test_id("net-total")).to_have_text("CNY 291.00")  # 3 x 80 + 2 x 25.50
+    expect(quote.get_by_test_id("approval")).to_contain_text("within your limit")
+    assert not Order.objects.exists()
     page.get_by_test_id("save-confirm").click()
 
     expect(page.get_by_test_id("order-status")).to_have_text("Confirmed")

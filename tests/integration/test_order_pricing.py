@@ -201,3 +201,23 @@ def test_the_order_page_says_who_must_approve_and_offers_confirmation_only_after
     page = client.get(url, headers={"Accept-Language": "en"}).content.decode()
     assert "were approved; it can be confirmed" in page
     assert 'data-testid="confirm-order"' in page
+
+
+def test_the_order_form_shows_the_rules_prices_before_saving(staff, shop):
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.functional.test_pages_sales import order_post
+
+    winter_policy(staff)
+    staff.sales.language = "en"
+    staff.sales.save(update_fields=["language"])
+    client = Client()
+    client.force_login(staff.sales)
+    data = order_post(shop.account.code, [("TEA-1", "2", ""), ("TEA-1", "1", "85")], action="preview")
+    page = client.post(reverse("sales:order_new"), data).content.decode()
+    assert 'data-testid="order-quote"' in page
+    assert "Winter tea" in page  # the rule that gave the discount, on each line
+    assert "CNY 265.00" in page  # 180.00 + 85.00
+    assert "need a sales manager" in page  # 85 after the rules' 90: 5.56% by hand, over the 5% limit
+    assert not Order.objects.exists()

@@ -345,3 +345,21 @@ def compare(live: Quote, sandbox: Quote) -> Comparison:
         live_discount=live.discount_total,
         sandbox_discount=sandbox.discount_total,
     )
+
+
+def quote_panel(priced: quoting.Priced, requests: Sequence[LineRequest]) -> dict[str, Any]:
+    """A quote as the pages show it (discounts/_quote.html): product names, applied and not, who must approve."""
+    data = quoting.quote_data(priced)
+    lines = []
+    for line, request in zip(data["lines"], requests, strict=True):
+        lines.append({**line, "name": request.product.name, "unit": request.product.unit})
+    need = priced.need
+    return {
+        **data,
+        "lines": lines,
+        "applied": [r for r in data["rules"] if r["applied"]],
+        "not_applied": [r for r in data["rules"] if not r["applied"]],
+        "has_manual": not priced.quote.manual_total.is_zero(),
+        "need_level": need.level if need else "",
+        "need_reasons": [need_text(r) for r in need.reasons] if need else [],
+    }

@@ -564,23 +564,6 @@ def _line_errors(exc: ValidationError, kept: Sequence[LineForm], page_errors: li
             page_errors.extend(problems)
 
 
-def _quote_panel(priced: quoting.Priced, requests: Sequence[mappers.LineRequest]) -> dict[str, Any]:
-    data = quoting.quote_data(priced)
-    lines = []
-    for line, request in zip(data["lines"], requests, strict=True):
-        lines.append({**line, "name": request.product.name, "unit": request.product.unit})
-    need = priced.need
-    return {
-        **data,
-        "lines": lines,
-        "applied": [r for r in data["rules"] if r["applied"]],
-        "not_applied": [r for r in data["rules"] if not r["applied"]],
-        "has_manual": not priced.quote.manual_total.is_zero(),
-        "need_level": need.level if need else "",
-        "need_reasons": [simulator.need_text(r) for r in need.reasons] if need else [],
-    }
-
-
 def _simulate(
     request: HttpRequest,
     form: SimulatorForm,
@@ -640,8 +623,8 @@ def _simulate(
         "account": account,
         "described": described,
         "now": now,
-        "live": _quote_panel(live, requests),
-        "sandbox": _quote_panel(sandboxed, requests) if sandboxed is not None else None,
+        "live": simulator.quote_panel(live, requests),
+        "sandbox": simulator.quote_panel(sandboxed, requests) if sandboxed is not None else None,
         "comparison": simulator.compare(live.quote, sandboxed.quote) if sandboxed is not None else None,
         "names": {str(i + 1): r.product.name for i, r in enumerate(requests)},
         "channel_label": dict(channel_choices()).get(d["channel"], d["channel"]),

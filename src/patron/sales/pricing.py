@@ -38,6 +38,8 @@ class PricedLines:
     level: str  # approval needed: "" | "manager" | "admin"
     reasons: list[dict[str, Any]]
     manual_reasons: str
+    priced: Any = None  # the quote itself (discounts.quoting.Priced), for a preview
+    requests: Any = None
 
 
 def price_lines(*, actor: Any, account: Account, lines: Sequence[Any], currency: str, channel: str) -> PricedLines:
@@ -83,6 +85,8 @@ def price_lines(*, actor: Any, account: Account, lines: Sequence[Any], currency:
         level=need.level if need else "",
         reasons=[quoting.reason_data(r) for r in need.reasons] if need else [],
         manual_reasons="; ".join(sorted({r.manual.reason for r in requests if r.manual and r.manual.reason})),
+        priced=priced,
+        requests=requests,
     )
 
 

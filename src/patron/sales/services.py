@@ -354,6 +354,16 @@ def _price(
     )
 
 
+def order_preview(
+    *, actor: Any, account: Account, lines: Sequence[LineInput], currency: str = "CNY", channel: str = "sales_rep"
+) -> pricing.PricedLines:
+    """What ``order_create`` would price, and who would have to approve it, writing nothing."""
+    require(actor, Action.RECORD_ORDER, account)
+    errors = FieldErrors()
+    _check_currency(errors, currency)
+    return _price(actor, account, lines, currency, channel, errors)
+
+
 @transaction.atomic
 def order_create(
     *,

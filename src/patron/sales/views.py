@@ -240,12 +240,17 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _order_form_context(
-    form: OrderForm, formset: Any, products: list[tuple[str, str]], lines_errors: list[str] | None = None
+    form: OrderForm,
+    formset: Any,
+    products: list[tuple[str, str]],
+    lines_errors: list[str] | None = None,
+    quote: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "form": form,
         "formset": formset,
         "lines_errors": lines_errors or [],
+        "quote": quote,
         # Many products: the lines take a typed SKU, with this list as suggestions.
         "product_options": products if len(products) > CHOICE_LIMIT else [],
     }
@@ -307,6 +312,26 @@ def order_new(request: HttpRequest) -> HttpResponse:
             for i in entered
         ]
         data = form.cleaned_data
+        if request.POST.get("action") == "preview":
+            # The same engine and the same checks as saving, nothing written: what each line will cost and why.
+            try:
+                preview = services.order_preview(
+                    actor=user,
+                    account=data["account"],
+                    lines=inputs,
+                    currency=data["currency"],
+                    channel=data["channel"],
+                )
+            except ValidationError as exc:
+                apply_errors(form, _explain_blanks(exc, entered, formset), _line_router(entered, formset, lines_errors))
+            else:
+                from patron.discounts.simulator import quote_panel
+
+                panel = quote_panel(preview.priced, preview.requests)
+                return render(
+                    request, "sales/order_form.html", _order_form_context(form, formset, products, lines_errors, panel)
+                )
+            return render(request, "sales/order_form.html", _order_form_context(form, formset, products, lines_errors))
         try:
             order = services.order_create(
                 actor=user,
