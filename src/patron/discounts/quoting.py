@@ -144,7 +144,12 @@ def price(
     profile = profile or account_profile(account, active.catalogue)
     quote = price_cart(cart, book or active.book, profile, now=now or timezone.localtime(), coupons=coupons)
     need = selectors.approval_needed(cart, quote, user, active, profile.classes) if user is not None else None
-    # Manual prices above what the rules give would be a surcharge: refuse them by name.
+    refuse_surcharges(lines, quote)
+    return Priced(cart=cart, quote=quote, need=need)
+
+
+def refuse_surcharges(lines: Sequence[LineRequest], quote: Quote) -> None:
+    """A manual price above what the rules give would be a surcharge: refused, naming the line."""
     errors = {}
     for i, (request, line) in enumerate(zip(lines, quote.lines, strict=True)):
         manual = request.manual
@@ -159,7 +164,6 @@ def price(
             errors[f"lines.{i}.manual.value"] = [message]
     if errors:
         raise ValidationError(errors)
-    return Priced(cart=cart, quote=quote, need=need)
 
 
 # --- as data, for the API, the pages and the order's stored breakdown ------------------------------------------

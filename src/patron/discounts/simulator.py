@@ -69,23 +69,6 @@ def described_profile(described: Described, catalogue: Catalogue) -> AccountProf
     )
 
 
-def _refuse_surcharges(lines: Sequence[LineRequest], quote: Quote) -> None:
-    """As ``quoting.price``: a manual price above what the rules give is refused by name."""
-    errors = {}
-    for i, (request, line) in enumerate(zip(lines, quote.lines, strict=True)):
-        manual = request.manual
-        lowered = any(d.source == "manual" for d in line.discounts)
-        if (
-            manual is not None
-            and manual.kind == "price"
-            and not lowered
-            and manual.value * request.quantity > line.net_amount.amount
-        ):
-            errors[f"lines.{i}.manual.value"] = [_("Above the price the rules give; a manual price can only lower it.")]
-    if errors:
-        raise ValidationError(errors)
-
-
 def price_described(
     described: Described,
     lines: Sequence[LineRequest],
@@ -101,7 +84,7 @@ def price_described(
     profile = described_profile(described, active.catalogue)
     quote = price_cart(cart, book or active.book, profile, now=now)
     need = selectors.approval_needed(cart, quote, user) if user is not None else None
-    _refuse_surcharges(lines, quote)
+    quoting.refuse_surcharges(lines, quote)
     return quoting.Priced(cart=cart, quote=quote, need=need)
 
 
