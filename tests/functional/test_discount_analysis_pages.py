@@ -293,3 +293,14 @@ def test_every_page_renders_in_both_languages(staff, march, vip, language, monke
         page = client.get(url)
         assert page.status_code == 200, url
         assert f'<html lang="{language}"'.encode() in page.content
+
+
+def test_the_policy_list_links_the_analysis_for_those_who_may_read_it(staff):
+    from django.test import Client
+    from django.urls import reverse
+
+    for user, shown in ((staff.manager, True), (staff.finance, True), (staff.sales, False)):
+        client = Client()
+        client.force_login(user)
+        page = client.get(reverse("discounts:policy_list")).content.decode()
+        assert ('data-testid="open-analysis"' in page) is shown, user.username

@@ -121,6 +121,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         "can_edit": _editor(request),
         "can_simulate": can(request.user, Action.RECORD_ORDER),
         "can_limits": can(request.user, Action.MANAGE_SETTINGS),
+        "can_analyse": analysis.may_read_analysis(request.user),
     }
     return render(request, "discounts/policy_list.html", context)
 
