@@ -9,7 +9,7 @@ fixed time. Prints quotes per second, latency percentiles, errors, and where the
 
 Bar (issue 5): 300 quotes per second on this 2-core machine.
 
-    python benchmarks/bench_quotes_http.py [--seconds 20] [--connections 8] [--web-workers 4]
+    python benchmarks/bench_quotes_http.py [--seconds 20] [--connections 6] [--web-workers 2] [--threads 1]
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def _tree_cpu(pid: int) -> float:
     return total / ticks
 
 
-def main(seconds: float = 20, connections: int = 8, web_workers: int = 4, threads: int = 4) -> dict[str, Any]:
+def main(seconds: float = 20, connections: int = 6, web_workers: int = 2, threads: int = 1) -> dict[str, Any]:
     server = Server()
     web = None
     try:
@@ -279,9 +279,9 @@ def main(seconds: float = 20, connections: int = 8, web_workers: int = 4, thread
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--web-workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=4, help="threads per web worker (patron serve uses 4)")
+    parser.add_argument("--connections", type=int, default=6)
+    parser.add_argument("--web-workers", type=int, default=2, help="patron serve: one per core")
+    parser.add_argument("--threads", type=int, default=1, help="threads per web worker (patron serve: 1)")
     args = parser.parse_args()
     for key, value in main(args.seconds, args.connections, args.web_workers, args.threads).items():
         print(f"{key:20} {value}")

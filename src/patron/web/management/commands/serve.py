@@ -23,11 +23,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--web-workers",
             type=int,
-            default=int(os.environ.get("PATRON_WEB_WORKERS", "0")) or 2 * (os.cpu_count() or 1),
-            help="web server processes (default: two per CPU core)",
+            default=int(os.environ.get("PATRON_WEB_WORKERS", "0")) or (os.cpu_count() or 1),
+            help="web server processes (default: one per CPU core)",
+        )
+        parser.add_argument(
+            "--web-threads",
+            type=int,
+            default=int(os.environ.get("PATRON_WEB_THREADS", "1")),
+            help="threads per web server process (default 1: Patron's requests are short and CPU-bound)",
         )
 
-    def handle(self, *args: Any, host: str, port: int, no_worker: bool, web_workers: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, host: str, port: int, no_worker: bool, web_workers: int, web_threads: int, **options: Any
+    ) -> None:
         call_command("collectstatic", interactive=False, verbosity=0)
         worker = None
         if not no_worker:
@@ -42,7 +50,9 @@ class Command(BaseCommand):
         for username, role, _team in DEMO_USERS:
             self.stdout.write(f"    {username:<12} {role}")
         self.stdout.write("Press Ctrl+C to stop.")
-        # gunicorn: several processes use every core (Django's runserver is one process, for development).
+        # gunicorn: one process per core uses every core (Django's runserver is one process, for development).
+        # More processes or threads than cores measured slower (benchmarks/bench_quotes_http.py: 2 x 1 on
+        # 2 cores ~300 quotes/s, 2 x 2 ~257, 4 x 4 ~200): the work is CPU-bound and the GIL is per process.
         web = subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
             [
                 sys.executable,
@@ -56,7 +66,7 @@ class Command(BaseCommand):
                 "--worker-class",
                 "gthread",
                 "--threads",
-                "4",
+                str(max(1, web_threads)),
                 "--graceful-timeout",
                 "10",
                 "--log-level",
