@@ -52,7 +52,7 @@ def pending(staff: Any) -> ApprovalRequest:
 
 
 def test_a_manager_lists_what_waits_and_opens_it(api, staff, pending):
-    body = api("manager").get("/api/approvals", {"to_decide": "true"}).json()
+    body = api("manager").get("/api/approvals", {"to_decide": "true"}, headers={"Accept-Language": "en"}).json()
     assert [item["id"] for item in body["items"]] == [pending.pk]
     item = body["items"][0]
     assert item["status"] == "pending"
@@ -75,15 +75,12 @@ def test_a_manager_lists_what_waits_and_opens_it(api, staff, pending):
 
 
 def test_the_registered_subject_describes_itself(api, staff, pending):
-    registry.register(
+    with registry.replaced(
         "order_discount",
         label="Order discount",
         describe=lambda r: registry.Subject(f"Order SO-{r.subject_id}", f"/sales/orders/SO-{r.subject_id}/", "3 lines"),
-    )
-    try:
+    ):
         subject = api("manager").get(f"/api/approvals/{pending.pk}").json()["subject"]
-    finally:
-        registry.unregister("order_discount")
     assert subject == {
         "type": "order_discount",
         "id": 1,

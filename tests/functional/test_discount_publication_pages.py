@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import translation
 
 from patron.discounts import mappers, publication, services
+from patron.discounts.describe import benefit_text
 from patron.discounts.models import Policy, PolicyPublication, PublicationRecipient
 from tests.api_client import ApiClient
-from tests.integration.test_discount_publication import PERCENT_5, World
+from tests.integration.test_discount_publication import PERCENT_5, PERCENT_10, World
 
 EN = {"Accept-Language": "en"}
 
@@ -63,7 +65,9 @@ def test_the_page_needs_no_sign_in_and_shows_only_that_accounts_offer_in_its_lan
     assert '<html lang="zh-hans">' in html
     assert "Winter tea" in html
     assert "Stock up for winter." in html
-    assert "10% off on everything in 绿茶." in html
+    with translation.override("zh-hans"):  # the account reads Chinese: the rule in Chinese words
+        assert benefit_text(PERCENT_10) in html
+    assert "绿茶" in html
     assert "2030年12月1日" in html
     assert "2030年12月31日" in html
     # Nothing of the Hangzhou rule, nor any other account, nor who the rule is for.
@@ -130,7 +134,8 @@ def test_a_signed_in_user_sees_the_same_public_page(world, django_capture_on_com
     client = Client()
     client.force_login(world.staff.admin)
     html = client.get(f"/offers/{token_of('hz@example.cn')}/").content.decode()
-    assert "5% off on every product." in html
+    with translation.override("zh-hans"):
+        assert benefit_text(PERCENT_5) in html
     assert "Sign out" not in html
     assert "10% off" not in html
 
@@ -190,7 +195,8 @@ def test_a_change_is_published_again_over_the_api(world, django_capture_on_commi
     assert (answer.json()["kind"], answer.json()["accounts_unchanged"]) == ("change", 3)
     assert answer.json()["changes"]["changed"] == [rule.pk]
     assert [m.to for m in mail.outbox] == [["hz@example.cn"]]
-    assert "8% off on every product." in mail.outbox[0].body
+    with translation.override("zh-hans"):
+        assert benefit_text({"kind": "percent_off", "percent": "8"}) in mail.outbox[0].body
 
 
 def test_only_editors_publish_or_read_publications(world, django_capture_on_commit_callbacks):

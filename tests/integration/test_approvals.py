@@ -284,8 +284,7 @@ def test_deciding_a_decided_request_says_who_decided_it_and_when(people, shop):
 
 def test_the_subjects_app_hears_of_decisions_inside_the_transaction(people, shop):
     heard: list[tuple[int, str]] = []
-    registry.register("order_discount", on_decided=lambda r: heard.append((r.pk, r.status)))
-    try:
+    with registry.replaced("order_discount", on_decided=lambda r: heard.append((r.pk, r.status))):
         first = submit(people.sales, shop)
         approval_approve(actor=people.manager, request=first, comment="")
         second = submit(people.sales, shop, subject_id=2)
@@ -293,21 +292,16 @@ def test_the_subjects_app_hears_of_decisions_inside_the_transaction(people, shop
         third = submit(people.sales, shop, subject_id=3)
         approval_withdraw(actor=people.sales, request=third)
         assert heard == [(first.pk, "approved"), (second.pk, "rejected")]
-    finally:
-        registry.unregister("order_discount")
 
 
 def test_a_failing_handler_takes_the_decision_back(people, shop):
     def explode(request: ApprovalRequest) -> None:
         raise RuntimeError("the order is gone")
 
-    registry.register("order_discount", on_decided=explode)
-    try:
+    with registry.replaced("order_discount", on_decided=explode):
         request = submit(people.sales, shop)
         with pytest.raises(RuntimeError):
             approval_approve(actor=people.manager, request=request, comment="")
-    finally:
-        registry.unregister("order_discount")
     request.refresh_from_db()
     assert request.status == "pending"
     assert not AuditEvent.objects.filter(action="APPROVAL_REQUEST_APPROVED").exists()
@@ -450,7 +444,7 @@ def test_an_email_reaches_a_real_smtp_server(people, shop, settings, django_capt
         with django_capture_on_commit_callbacks(execute=True):
             approval_approve(actor=people.admin, request=request, comment="同意，仅限本单。")
     assert [m.rcpt_tos for m in server.messages] == [["admin@example.cn"], ["sales@example.cn"]]
-    assert server.messages[0].subject.startswith("Approval requested: order_discount #1")
+    assert server.messages[0].subject.startswith("Approval requested: Order #1 (deleted)")
     assert "同意，仅限本单。" in server.messages[1].body
 
 

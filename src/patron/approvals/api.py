@@ -94,8 +94,8 @@ def _user_ref(user: Any) -> Any:
     return user  # UserRef reads username and display_name()
 
 
-def _item(approval: ApprovalRequest) -> dict[str, Any]:
-    subject = registry.describe(approval)
+def _item(approval: ApprovalRequest, subject: registry.Subject | None = None) -> dict[str, Any]:
+    subject = subject or registry.describe(approval)
     account = approval.account
     return {
         "id": approval.pk,
@@ -182,7 +182,8 @@ def approval_list(request: HttpRequest, query: Query[ApprovalQuery]) -> Any:
     if query.status:
         qs = qs.filter(status=query.status)
     page = page_of(qs, sort="-created_at", query=query)
-    return {"items": [_item(r) for r in page.items], "next_cursor": page.next_cursor}
+    subjects = registry.describe_all(page.items)
+    return {"items": [_item(r, subjects[r.pk]) for r in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get(

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patron.domain.approvals import LIVE, Level, Status, Verb
 
@@ -29,7 +30,7 @@ class ApprovalRequest(models.Model):
     LEVELS = [(Level.MANAGER.value, _("Sales manager")), (Level.ADMIN.value, _("Admin"))]
 
     subject_type = models.CharField(_("subject type"), max_length=40)
-    subject_id = models.BigIntegerField(_("subject"))
+    subject_id = models.BigIntegerField(pgettext_lazy("what an approval is about", "subject"))
     account = models.ForeignKey(
         "accounts.Account",
         verbose_name=_("account"),
@@ -120,8 +121,10 @@ class ApprovalEvent(models.Model):
     )
     at = models.DateTimeField(_("when"), auto_now_add=True)
     comment = models.TextField(_("comment"), blank=True)
-    from_status = models.CharField(_("from"), max_length=12, choices=ApprovalRequest.STATUSES, blank=True)
-    to_status = models.CharField(_("to"), max_length=12, choices=ApprovalRequest.STATUSES)
+    from_status = models.CharField(
+        pgettext_lazy("status before", "from"), max_length=12, choices=ApprovalRequest.STATUSES, blank=True
+    )
+    to_status = models.CharField(pgettext_lazy("status after", "to"), max_length=12, choices=ApprovalRequest.STATUSES)
 
     class Meta:
         verbose_name = _("approval event")

@@ -22,7 +22,8 @@ An unregistered subject type still works: it is shown as "<type> #<id>" and noth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,8 @@ class Handler:
     describe: Callable[[ApprovalRequest], Subject] | None = None
     on_decided: Callable[[ApprovalRequest], None] | None = None
     term_labels: Mapping[str, Any] = field(default_factory=dict)
+    # Many requests at once (a list page), in a fixed number of queries: request pk -> Subject.
+    describe_many: Callable[[Sequence[ApprovalRequest]], Mapping[int, Subject]] | None = None
 
 
 _HANDLERS: dict[str, Handler] = {}
@@ -58,17 +61,31 @@ def register(
     describe: Callable[[ApprovalRequest], Subject] | None = None,
     on_decided: Callable[[ApprovalRequest], None] | None = None,
     term_labels: Mapping[str, Any] | None = None,
+    describe_many: Callable[[Sequence[ApprovalRequest]], Mapping[int, Subject]] | None = None,
 ) -> Handler:
     """Register (or replace) what the approvals app calls for ``subject_type``."""
     if not subject_type or len(subject_type) > 40:
         raise ValueError("subject_type: 1 to 40 characters")
-    handler = Handler(subject_type, label, describe, on_decided, dict(term_labels or {}))
+    handler = Handler(subject_type, label, describe, on_decided, dict(term_labels or {}), describe_many)
     _HANDLERS[subject_type] = handler
     return handler
 
 
 def unregister(subject_type: str) -> None:
     _HANDLERS.pop(subject_type, None)
+
+
+@contextmanager
+def replaced(subject_type: str, **handler: Any) -> Iterator[Handler]:
+    """Another handler for a subject type for a while (tests), and the app's own back afterwards."""
+    previous = _HANDLERS.get(subject_type)
+    try:
+        yield register(subject_type, **handler)
+    finally:
+        if previous is None:
+            _HANDLERS.pop(subject_type, None)
+        else:
+            _HANDLERS[subject_type] = previous
 
 
 def handler_for(subject_type: str) -> Handler | None:
@@ -85,6 +102,21 @@ def describe(request: ApprovalRequest) -> Subject:
     if handler is not None and handler.describe is not None:
         return handler.describe(request)
     return Subject(f"{type_label(request.subject_type)} #{request.subject_id}")
+
+
+def describe_all(requests: Sequence[ApprovalRequest]) -> dict[int, Subject]:
+    """``describe`` for a page of requests: each type's ``describe_many`` when it has one."""
+    out: dict[int, Subject] = {}
+    by_type: dict[str, list[ApprovalRequest]] = {}
+    for request in requests:
+        by_type.setdefault(request.subject_type, []).append(request)
+    for subject_type, group in by_type.items():
+        handler = _HANDLERS.get(subject_type)
+        if handler is not None and handler.describe_many is not None:
+            out.update(handler.describe_many(group))
+        else:
+            out.update({r.pk: describe(r) for r in group})
+    return out
 
 
 def decided(request: ApprovalRequest) -> None:

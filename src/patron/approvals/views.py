@@ -44,9 +44,8 @@ def _tab_label(tab: str) -> str:
 
 
 def _rows(requests: list[ApprovalRequest]) -> list[dict[str, Any]]:
-    return [
-        {"request": r, "subject": registry.describe(r), "type": registry.type_label(r.subject_type)} for r in requests
-    ]
+    subjects = registry.describe_all(requests)
+    return [{"request": r, "subject": subjects[r.pk], "type": registry.type_label(r.subject_type)} for r in requests]
 
 
 @login_required

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from patron.accounts.models import Account, Industry, Region, Tag
-from patron.sales.models import Category, Product
+from patron.sales.models import Category, Order, Product
 
 from .models import ProductSet
 
@@ -152,7 +152,7 @@ def rule_sentences(definition: Mapping[str, Any], names: Names, currency: str = 
     if who.get("tags"):
         parts_who.append(_("tagged %(names)s") % {"names": _list(who["tags"], names.tags)})
     if who.get("stages"):
-        parts_who.append(_("lifecycle stage %(names)s") % {"names": ", ".join(who["stages"])})
+        parts_who.append(_("lifecycle stage %(names)s") % {"names": _(", ").join(who["stages"])})
     if who.get("new_customers"):
         parts_who.append(_("new customers"))
     parts_what = []
@@ -184,9 +184,11 @@ def rule_sentences(definition: Mapping[str, Any], names: Names, currency: str = 
             values = {"amount": _money(cm["amount"], currency), "category": category}
             parts_when.append(_("%(amount)s or more of %(category)s") % values)
     if when.get("channels"):
-        parts_when.append(_("ordered through %(channels)s") % {"channels": ", ".join(when["channels"])})
+        channels = dict(Order.CHANNELS)
+        names = _(", ").join(str(channels.get(c, c)) for c in when["channels"])
+        parts_when.append(_("ordered through %(channels)s") % {"channels": names})
     if when.get("weekdays"):
-        parts_when.append(_("on %(days)s") % {"days": ", ".join(str(WEEKDAYS.get(d, d)) for d in when["weekdays"])})
+        parts_when.append(_("on %(days)s") % {"days": _(", ").join(str(WEEKDAYS.get(d, d)) for d in when["weekdays"])})
     if when.get("hours"):
         parts_when.append(_("from %(start)s to %(end)s") % {"start": when["hours"][0], "end": when["hours"][1]})
     if when.get("starts"):
@@ -202,7 +204,7 @@ def rule_sentences(definition: Mapping[str, Any], names: Names, currency: str = 
     if stacking.get("group"):
         parts_stack.append(_("the best of group “%(group)s” applies") % {"group": stacking["group"]})
     if stacking.get("combines_with") is not None and not stacking.get("exclusive"):
-        groups = ", ".join(stacking["combines_with"]) or _("nothing")
+        groups = _(", ").join(stacking["combines_with"]) or _("nothing")
         parts_stack.append(_("combines only with %(groups)s") % {"groups": groups})
     caps = definition.get("caps") or {}
     if caps.get("per_line"):

@@ -358,7 +358,7 @@ class RuleForm(forms.Form):
     price = NumberField(gettext_lazy("Unit price"))
     cart_amount = NumberField(gettext_lazy("Amount off the order"))
     spend = NumberField(gettext_lazy("For every (spend)"))
-    save = NumberField(gettext_lazy("Save"))
+    save = NumberField(pgettext_lazy("spend X, save Y: the amount saved", "Save"))
     repeat = forms.BooleanField(label=gettext_lazy("Repeat: save again for every further step"), required=False)
     buy = forms.IntegerField(label=gettext_lazy("Buy (units)"), required=False, min_value=1, max_value=10_000)
     free = forms.IntegerField(label=gettext_lazy("Get free (units)"), required=False, min_value=1, max_value=10_000)
@@ -810,7 +810,7 @@ class LimitForm(forms.Form):
 
     who = forms.ChoiceField(label=gettext_lazy("For"), choices=WHO, initial="role", widget=forms.RadioSelect)
     role = forms.ChoiceField(label=gettext_lazy("Role"), required=False)
-    user = forms.ChoiceField(label=gettext_lazy("Person"), required=False)
+    user = forms.ChoiceField(label=pgettext_lazy("a user of Patron", "Person"), required=False)
     category = forms.ChoiceField(
         label=gettext_lazy("Category"),
         required=False,

@@ -12,13 +12,14 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patron.sales.models import money_field
 
 
 class Policy(models.Model):
     DRAFT, ACTIVE, ARCHIVED = "draft", "active", "archived"
-    STATUSES = [(DRAFT, _("Draft")), (ACTIVE, _("Active")), (ARCHIVED, _("Archived"))]
+    STATUSES = [(DRAFT, _("Draft")), (ACTIVE, pgettext_lazy("policy status", "Active")), (ARCHIVED, _("Archived"))]
 
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)

@@ -15,13 +15,17 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 __all__ = ["PolicyPublication", "PublicationRecipient"]
 
 
 class PolicyPublication(models.Model):
     FIRST, CHANGE = "first", "change"
-    KINDS = [(FIRST, _("First publication")), (CHANGE, _("Changes"))]
+    KINDS = [
+        (FIRST, _("First publication")),
+        (CHANGE, pgettext_lazy("a publication that announces changes", "Changes")),
+    ]
     SENDING, DONE = "sending", "done"
     STATUSES = [(SENDING, _("Sending")), (DONE, _("Done"))]
 

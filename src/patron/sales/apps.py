@@ -16,6 +16,7 @@ class SalesConfig(AppConfig):
             "order_discount",
             label=_("Order discount"),
             describe=_describe,
+            describe_many=_describe_many,
             on_decided=_decided,
             term_labels={
                 "order": _("Order"),
@@ -34,6 +35,11 @@ class SalesConfig(AppConfig):
 
 
 def _describe(request: Any) -> Any:
+    return _describe_many([request])[request.pk]
+
+
+def _describe_many(requests: Any) -> dict[int, Any]:
+    """The orders of a page of approval requests, in one query."""
     from django.urls import reverse
     from django.utils.translation import gettext
 
@@ -41,14 +47,20 @@ def _describe(request: Any) -> Any:
 
     from .models import Order
 
-    order = Order.objects.filter(pk=request.subject_id).only("number", "net_total", "currency").first()
-    if order is None:
-        return Subject(gettext("Order #%(id)s (deleted)") % {"id": request.subject_id})
-    return Subject(
-        gettext("Order %(number)s") % {"number": order.number},
-        reverse("sales:order_detail", args=[order.number]),
-        f"{order.currency} {order.net_total}",
-    )
+    ids = {r.subject_id for r in requests}
+    orders = {o.pk: o for o in Order.objects.filter(pk__in=ids).only("number", "net_total", "currency")}
+    out = {}
+    for request in requests:
+        order = orders.get(request.subject_id)
+        if order is None:
+            out[request.pk] = Subject(gettext("Order #%(id)s (deleted)") % {"id": request.subject_id})
+        else:
+            out[request.pk] = Subject(
+                gettext("Order %(number)s") % {"number": order.number},
+                reverse("sales:order_detail", args=[order.number]),
+                f"{order.currency} {order.net_total}",
+            )
+    return out
 
 
 def _decided(request: Any) -> None:
