@@ -185,8 +185,8 @@ def rule_sentences(definition: Mapping[str, Any], names: Names, currency: str = 
             parts_when.append(_("%(amount)s or more of %(category)s") % values)
     if when.get("channels"):
         channels = dict(Order.CHANNELS)
-        names = _(", ").join(str(channels.get(c, c)) for c in when["channels"])
-        parts_when.append(_("ordered through %(channels)s") % {"channels": names})
+        listed = _(", ").join(str(channels.get(c, c)) for c in when["channels"])
+        parts_when.append(_("ordered through %(channels)s") % {"channels": listed})
     if when.get("weekdays"):
         parts_when.append(_("on %(days)s") % {"days": _(", ").join(str(WEEKDAYS.get(d, d)) for d in when["weekdays"])})
     if when.get("hours"):
