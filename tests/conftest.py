@@ -24,6 +24,21 @@ def _settings_language() -> Iterator[None]:
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rule_book() -> Iterator[None]:
+    """Each test prices with a rule book built from its own database.
+
+    A process keeps its rule book (with products and limits) until the stamp moves; a test that
+    writes a limit or a product straight to the database, not through a service, does not move it,
+    and the database of the test before may have had the same stamp.
+    """
+    from patron.discounts import mappers
+
+    mappers.forget()
+    yield
+    mappers.forget()
+
+
 @dataclass
 class Staff:
     """One user per role, in two teams: South (manager, sales, sales2) and North (manager2, sales3)."""
