@@ -424,3 +424,16 @@ def test_a_segments_limit_gives_its_accounts_more_room(staff, shop):
     with pytest.raises(ValidationError) as caught:
         services.discount_limit_set(actor=staff.admin, data={"role": "salesperson", "segment": "value_tier:gold"})
     assert "segment" in caught.value.message_dict
+
+
+def test_a_rule_for_lifecycle_stages_reads_with_the_stages_names(staff, shop):
+    from django.utils import translation
+
+    from patron.discounts.describe import Names, rule_text
+    from patron.segments.services import install_builtins
+
+    install_builtins()
+    definition = {"who": {"stages": ["new", "at_risk"]}, "benefit": PERCENT_10}
+    with translation.override("en"):
+        text = rule_text(definition, Names.for_rules([definition]))
+    assert "lifecycle stage New, At risk" in text

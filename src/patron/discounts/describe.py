@@ -46,13 +46,14 @@ class Names:
     categories: dict[int, str] = field(default_factory=dict)
     product_sets: dict[int, str] = field(default_factory=dict)
     classes: dict[str, str] = field(default_factory=dict)
+    stages: dict[str, str] = field(default_factory=dict)  # lifecycle stage key -> its label
 
     @classmethod
     def for_rules(cls, definitions: Iterable[Mapping[str, Any]]) -> Names:
         wanted: dict[str, set[Any]] = {}
         for d in definitions:
             who, what, when = (d.get(k) or {} for k in ("who", "what", "when"))
-            for kind in ("regions", "industries", "tags", "accounts", "classes"):
+            for kind in ("regions", "industries", "tags", "accounts", "classes", "stages"):
                 wanted.setdefault(kind, set()).update(who.get(kind) or [])
             for kind in ("products", "exclude_products"):
                 wanted.setdefault("products", set()).update(what.get(kind) or [])
@@ -75,6 +76,13 @@ class Names:
         names.categories = {c.pk: c.name for c in Category.objects.filter(pk__in=wanted.get("categories", set()))}
         names.product_sets = fetch(ProductSet, wanted.get("product_sets", set()))
         classes = {c for c in wanted.get("classes", set()) if isinstance(c, str) and ":" in c}
+        stages = {s for s in wanted.get("stages", set()) if isinstance(s, str)}
+        if stages:
+            from patron.segments.messages import class_label
+            from patron.segments.models import Classification
+
+            lifecycle = Classification.objects.filter(key="lifecycle").first()
+            names.stages = {s: class_label(lifecycle, s) if lifecycle else s for s in stages}
         if classes:
             from patron.segments.messages import class_label
             from patron.segments.models import Classification
@@ -152,7 +160,7 @@ def rule_sentences(definition: Mapping[str, Any], names: Names, currency: str = 
     if who.get("tags"):
         parts_who.append(_("tagged %(names)s") % {"names": _list(who["tags"], names.tags)})
     if who.get("stages"):
-        parts_who.append(_("lifecycle stage %(names)s") % {"names": _(", ").join(who["stages"])})
+        parts_who.append(_("lifecycle stage %(names)s") % {"names": _list(who["stages"], names.stages)})
     if who.get("new_customers"):
         parts_who.append(_("new customers"))
     parts_what = []
