@@ -301,7 +301,10 @@ def quote_create(request: HttpRequest, payload: QuoteIn) -> Any:
         profile=context.profile,
     )
     # Built from data that already has the schema's shape: sent as it is, not validated once more.
-    return HttpResponse(json.dumps(quoting.quote_data(priced), ensure_ascii=False), content_type="application/json")
+    return HttpResponse(
+        json.dumps(quoting.quote_data(priced), ensure_ascii=False, separators=(",", ":")),
+        content_type="application/json",
+    )
 
 
 # --- policies and rules -------------------------------------------------------

@@ -277,7 +277,7 @@ def forget() -> None:
     _cache.clear()
 
 
-def account_profile(account: Account, catalogue: Catalogue, *, day: dt.date | None = None) -> AccountProfile:
+def account_profile(account: Any, catalogue: Catalogue, *, day: dt.date | None = None) -> AccountProfile:
     """Region path, industry, classes and lifecycle stage today, tags, whether it ever ordered: one query."""
     from patron.segments.models import Classification, Membership
 
@@ -308,9 +308,20 @@ def account_profile(account: Account, catalogue: Catalogue, *, day: dt.date | No
 
 
 @dataclass(frozen=True)
+class PricedAccount:
+    """What pricing reads of an account (a model instance costs more to make than a quote's rules)."""
+
+    pk: int
+    code: str
+    region_id: int | None
+    industry_id: int | None
+    first_order_date: dt.date | None
+
+
+@dataclass(frozen=True)
 class QuoteContext:
     held: Compiled
-    account: Account | None  # None: no such account, or not one the user may see
+    account: PricedAccount | None  # None: no such account, or not one the user may see
     profile: AccountProfile | None
 
 
@@ -364,13 +375,12 @@ def quote_context(user: Any, code: str, *, day: dt.date | None = None) -> QuoteC
     if not allows(role_of(user), Action.VIEW_ACCOUNT, relation_to(user, owner_id, manager_id)):
         return QuoteContext(held, None, None)
     first_order = dt.date.fromisoformat(found[4][:10]) if found[4] else None
-    account = Account(
-        id=number(found[1]),
+    account = PricedAccount(
+        pk=int(found[1]),
         code=code,
         region_id=number(found[2]),
         industry_id=number(found[3]),
         first_order_date=first_order,
-        owner_id=owner_id,
     )
     if account.region_id is not None and account.region_id not in held.catalogue.regions:
         held = compiled_for([account.region_id], [], held)
@@ -386,38 +396,6 @@ def quote_context(user: Any, code: str, *, day: dt.date | None = None) -> QuoteC
         has_ordered=first_order is not None,
     )
     return QuoteContext(held, account, profile)
-
-
-def visible_account(user: Any, code: str) -> Account | None:
-    """The account with ``code`` if ``user`` may see it, with what pricing reads of it; else None.
-
-    One plain query (account, its owner's team manager) and the access table applied to the
-    answer, as ``patron.accounts.access.can`` does: a quote's cheapest way to the account.
-    """
-    from patron.accounts.access import relation_to, role_of
-    from patron.domain.access import Action, allows
-    from patron.staff.models import Team, User
-
-    if user is None or not user.is_authenticated or not user.is_active:
-        return None
-    q = connection.ops.quote_name
-    accounts, users, teams = q(Account._meta.db_table), q(User._meta.db_table), q(Team._meta.db_table)
-    sql = (
-        f"SELECT a.id, a.region_id, a.industry_id, a.first_order_date, a.owner_id, t.manager_id "  # noqa: S608
-        f"FROM {accounts} a LEFT JOIN {users} o ON o.id = a.owner_id LEFT JOIN {teams} t ON t.id = o.team_id "
-        f"WHERE a.code = %s AND a.merged_into_id IS NULL"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [code])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    pk, region_id, industry_id, first_order, owner_id, manager_id = row
-    if not allows(role_of(user), Action.VIEW_ACCOUNT, relation_to(user, owner_id, manager_id)):
-        return None
-    if isinstance(first_order, str):  # SQLite hands dates back as text through a plain cursor
-        first_order = dt.date.fromisoformat(first_order)
-    return Account(id=pk, code=code, region_id=region_id, industry_id=industry_id, first_order_date=first_order)
 
 
 def floor_price(product: Any) -> Decimal | None:

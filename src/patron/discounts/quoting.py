@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from patron.accounts.models import Account
 from patron.domain.explain import Reason
 from patron.domain.money import UNIT_PRICE_PLACES, Money
 from patron.domain.pricing import AccountProfile, ManualDiscount, Quote, Rule, RuleBook, price_cart
@@ -126,7 +125,7 @@ def line_requests(
 
 
 def price(
-    account: Account,
+    account: Any,  # an Account, or mappers.PricedAccount
     lines: Sequence[LineRequest],
     *,
     currency: str = "CNY",
