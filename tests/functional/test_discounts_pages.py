@@ -700,6 +700,7 @@ def test_the_simulator_refuses_what_it_cannot_price_with_errors_not_failures(sta
     body = text(response)
     assert 'id="id_at_error"' in body
     assert 'id="id_channel_error"' in body
+    assert 'id="id_currency_error"' in body
     assert client.get("/discounts/simulator/?mode=account&line0-product=LJ&rows=99999").status_code == 400
     assert as_user(staff.finance).get("/discounts/simulator/").status_code == 403
 

@@ -153,7 +153,6 @@ class Compiled:
     version: tuple[int, str | None]
     book: RuleBook
     catalogue: Catalogue
-    built_at: dt.datetime
     products: Mapping[str, ProductInfo]  # by SKU, upper case
     product_ids: Mapping[int, ProductInfo]
     limits: tuple[LimitRow, ...]
@@ -178,20 +177,6 @@ def _limits() -> tuple[LimitRow, ...]:
     return tuple(
         LimitRow(*row)
         for row in DiscountLimit.objects.values_list("role", "user_id", "category_id", "percent", "amount", "segment")
-    )
-
-
-def product_info(product: Product) -> ProductInfo:
-    return ProductInfo(
-        product.pk,
-        product.sku,
-        product.name,
-        Decimal(product.list_price),
-        Decimal(product.unit_cost or 0),
-        product.category_id,
-        product.currency,
-        product.active,
-        product.unit,
     )
 
 
@@ -239,7 +224,6 @@ def compiled(version: tuple[int, str | None] | None = None) -> Compiled:
             version=version,
             book=book,
             catalogue=Catalogue(regions=_paths(Region), categories=_paths(Category)),
-            built_at=timezone.now(),
             products=by_sku,
             product_ids=by_id,
             limits=_limits(),

@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, QuerySet
-from django.utils import timezone
 
-from patron.accounts.models import Account
 from patron.domain.access import Role
-from patron.domain.pricing import Quote, Rule, RuleBook, price_cart
+from patron.domain.pricing import Quote
 from patron.domain.pricing.cart import Cart
 from patron.domain.pricing.limits import UNLIMITED, Limit, Need, required_approval
 
-from .mappers import Catalogue, Compiled, LimitRow, LineRequest, account_profile, cart_for, compiled
+from .mappers import Compiled, LimitRow, compiled
 from .models import Policy
-
-
-def now_local() -> dt.datetime:
-    return timezone.localtime()
-
-
-def quote_for(
-    account: Account,
-    lines: Sequence[LineRequest],
-    *,
-    currency: str = "CNY",
-    channel: str = "sales_rep",
-    now: dt.datetime | None = None,
-    book: RuleBook | None = None,
-    coupons: Sequence[Rule] = (),
-    catalogue: Catalogue | None = None,
-) -> Quote:
-    """Price ``lines`` for ``account`` by the active rules (or ``book``, for the simulator)."""
-    active = compiled()
-    catalogue = catalogue or active.catalogue
-    profile = account_profile(account, catalogue)
-    cart = cart_for(lines, catalogue, currency=currency, channel=channel)
-    return price_cart(cart, book or active.book, profile, now=now or now_local(), coupons=coupons)
 
 
 def policy_list(status: str | None = None) -> QuerySet[Policy]:

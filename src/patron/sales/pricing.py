@@ -148,12 +148,19 @@ def approval_state(order: Order) -> Any:
     return approval_current(subject_type=SUBJECT, subject_id=order.pk)
 
 
-def approved(order: Order) -> bool:
+_UNREAD = object()
+
+
+def approved(order: Order, live: Any = _UNREAD) -> bool:
+    """Were the order's terms, as they stand, approved? ``live``: its live request, if read already."""
     if not order.approval_level:
         return True
-    from patron.approvals.selectors import approval_granted
+    from patron.approvals.selectors import approval_current
+    from patron.approvals.terms import terms_hash
 
-    return approval_granted(subject_type=SUBJECT, subject_id=order.pk, terms=order_terms(order))
+    if live is _UNREAD:
+        live = approval_current(subject_type=SUBJECT, subject_id=order.pk)
+    return live is not None and live.status == "approved" and live.terms_hash == terms_hash(order_terms(order))
 
 
 def waiting_message(order: Order) -> str:

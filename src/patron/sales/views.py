@@ -207,7 +207,7 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     left_to_invoice = services.order_invoiceable(order) if order.status == Order.CONFIRMED else Decimal(0)
     may_order = can(user, Action.RECORD_ORDER, account)
     approval = pricing.approval_state(order) if order.status == Order.DRAFT else None
-    waiting = order.status == Order.DRAFT and bool(order.approval_level) and not pricing.approved(order)
+    waiting = order.status == Order.DRAFT and bool(order.approval_level) and not pricing.approved(order, approval)
     actions = {
         "confirm": may_order and order.status == Order.DRAFT and not waiting,
         "cancel": may_order and order.status != Order.CANCELLED and not live_invoices and not returns,
