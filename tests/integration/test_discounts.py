@@ -440,3 +440,14 @@ def test_a_rule_for_lifecycle_stages_reads_with_the_stages_names(staff, shop):
     with translation.override("en"):
         text = rule_text(definition, Names.for_rules([definition]))
     assert "lifecycle stage New, At risk" in text
+
+
+def test_a_rule_for_another_channel_says_which_by_its_name(staff, shop):
+    from django.utils import translation
+
+    from patron.discounts.messages import reason_text
+
+    policy_with(staff, {"name": "shop only", "when": {"channels": ["web_shop"]}, "benefit": PERCENT_10})
+    (outcome,) = quote(shop, (shop.cup, "1")).quote.outcomes
+    with translation.override("en"):
+        assert reason_text(outcome.reasons[0]) == "Only for orders through Web shop."

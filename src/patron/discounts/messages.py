@@ -129,5 +129,10 @@ def reason_text(reason: Reason) -> str:
     if reason.code == "NOT_FOR_ACCOUNT":
         part = reason.params.get("part", "")
         return _("Not for this account: it targets other %(part)s.") % {"part": PART_NAMES.get(part, part)}
+    if reason.code == "WRONG_CHANNEL":
+        from patron.sales.models import Order
+
+        names = dict(Order.CHANNELS)
+        p["channels"] = _(", ").join(str(names.get(c, c)) for c in reason.params.get("channels", ()))
     message = REASONS.get(reason.code)
     return str(message) % p if message is not None else reason.code
