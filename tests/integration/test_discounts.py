@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.utils import timezone
 
+from patron.accounts.models import Account
 from patron.audit.models import AuditEvent
 from patron.core.errors import Conflict
 from patron.discounts import mappers, quoting, services
@@ -363,7 +365,6 @@ def test_setting_a_limit_twice_keeps_one_row(staff, shop):
 
 def test_the_quotes_account_lookup_follows_the_access_table(staff, shop):
     from patron.accounts.access import visible_accounts
-    from patron.accounts.models import Account
     from patron.discounts.mappers import quote_context
 
     def visible_account(user, code):
@@ -451,3 +452,67 @@ def test_a_rule_for_another_channel_says_which_by_its_name(staff, shop):
     (outcome,) = quote(shop, (shop.cup, "1")).quote.outcomes
     with translation.override("en"):
         assert reason_text(outcome.reasons[0]) == "Only for orders through Web shop."
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_the_quote_context_is_prepared_once_on_postgresql(staff, shop):
+    """Planning the query cost PostgreSQL five times running it; a prepared statement plans once."""
+    from patron.discounts.mappers import quote_context
+
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            return [row[0] for row in cursor.fetchall()]
+
+    for _ in range(8):
+        assert quote_context(staff.sales, shop.account.code).account is not None
+    statements = [s for s in prepared() if "merged_into_id IS NULL" in s]
+    assert len(statements) == 1
+    # Django's own queries stay unprepared: binding on the client, safe behind any pooler.
+    for _ in range(8):
+        list(Account.objects.filter(code=shop.account.code))
+    assert not [s for s in prepared() if "merged_into_id IS NULL" not in s and "accounts_account" in s]
+
+
+def test_preparing_can_be_turned_off_for_a_pooler(monkeypatch):
+    from patron.config.settings import database_from_url
+
+    url = "postgres://u@db:5432/patron"
+    assert database_from_url(url)["OPTIONS"] == {"prepare_threshold": 5}
+    monkeypatch.setenv("PATRON_DATABASE_PREPARE", "0")
+    assert database_from_url(url)["OPTIONS"] == {"prepare_threshold": None}
+    assert "prepare_threshold" not in database_from_url("sqlite:///x.db")["OPTIONS"]  # type: ignore[operator]
+
+
+def test_worded_reasons_are_remembered_by_language_and_written_form():
+    """The quote words each reason once; what it remembers must read exactly as wording it afresh."""
+    from django.utils import translation
+
+    from patron.discounts.messages import reason_text
+    from patron.domain.explain import Reason
+
+    quoting._WORDED.clear()
+    one = Reason("MIN_SPEND_NOT_MET", {"missing": Money(Decimal("1.0"), "CNY")})
+    same_sum = Reason("MIN_SPEND_NOT_MET", {"missing": Money(Decimal("1.00"), "CNY")})
+    listed = Reason("WRONG_CHANNEL", {"channels": ["web_shop", "store"]})
+    for language in ("en", "zh-hans", "en"):
+        with translation.override(language):
+            for reason in (one, same_sum, listed, one):
+                data = quoting.reason_data(reason)
+                assert data["text"] == reason_text(reason)
+                assert data["code"] == reason.code
+            assert quoting.reason_data(one)["params"]["missing"]["amount"] == "1.0"
+            assert quoting.reason_data(same_sum)["params"]["missing"]["amount"] == "1.00"
+            assert quoting.reason_data(listed)["params"]["channels"] == ["web_shop", "store"]
+    with translation.override("zh-hans"):
+        chinese = quoting.reason_data(listed)["text"]
+    with translation.override("en"):
+        assert quoting.reason_data(listed)["text"] == "Only for orders through Web shop, Store."
+    assert chinese != "Only for orders through Web shop, Store."
+    # A caller changing its copy does not change what the next quote reads.
+    with translation.override("en"):
+        quoting.reason_data(one)["text"] = "changed"
+        assert quoting.reason_data(one)["text"] == reason_text(one)
+    # Parameters that cannot be remembered are worded every time.
+    odd = Reason("NO_BENEFIT", {"detail": {"a": 1}})
+    assert quoting.reason_data(odd)["params"] == {"detail": {"a": 1}}

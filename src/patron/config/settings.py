@@ -43,6 +43,10 @@ def database_from_url(url: str) -> dict[str, object]:
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": 60,
+            # Prepared statements for the few queries that ask for them (the quote's): Django's own
+            # cursors bind on the client and never prepare. Off (PATRON_DATABASE_PREPARE=0) behind a
+            # pooler in transaction mode, which cannot keep a statement between transactions.
+            "OPTIONS": {"prepare_threshold": 5 if _flag("PATRON_DATABASE_PREPARE", default=True) else None},
         }
     raise ValueError(f"PATRON_DATABASE_URL: unsupported scheme {parsed.scheme!r}")
 

@@ -38,6 +38,7 @@ _INDEX = re.compile(r"\[(\d+)\]")
 # --- schemas ------------------------------------------------------------------
 # The quote's output models are plain pydantic models: they are built from dicts, and a quote
 # explains dozens of rules, so ninja's attribute-resolving Schema would cost milliseconds a quote.
+# Its input models are plain too: ninja's Schema runs a resolver for every line of the cart.
 
 
 class ReasonOut(BaseModel):
@@ -46,7 +47,7 @@ class ReasonOut(BaseModel):
     text: str
 
 
-class ManualIn(Schema):
+class ManualIn(BaseModel):
     kind: Literal["percent", "amount", "price"] = Field(
         description="percent off what the rules left; amount off each unit; or the net unit price asked for."
     )
@@ -54,13 +55,13 @@ class ManualIn(Schema):
     reason: Annotated[str, Field(max_length=500)] = ""
 
 
-class QuoteLineIn(Schema):
+class QuoteLineIn(BaseModel):
     product: CodeIn | int = Field(description="SKU (text) or product id (number).")
     quantity: AmountIn = Field(examples=["12"])
     manual: ManualIn | None = None
 
 
-class QuoteIn(Schema):
+class QuoteIn(BaseModel):
     account: CodeIn = Field(description="Account code.")
     lines: list[QuoteLineIn] = Field(max_length=500)
     currency: Annotated[str, Field(max_length=3)] = "CNY"
@@ -289,7 +290,7 @@ def quote_create(request: HttpRequest, payload: QuoteIn) -> Any:
     if payload.at is not None and payload.at.tzinfo is None:
         raise ValidationError({"at": [_("Give the moment with its time zone, e.g. 2026-12-01T10:00:00+08:00.")]})
     held = context.held
-    lines = quoting.line_requests([line.dict() for line in payload.lines], currency=payload.currency, held=held)
+    lines = quoting.line_requests([line.model_dump() for line in payload.lines], currency=payload.currency, held=held)
     priced = quoting.price(
         account,
         lines,

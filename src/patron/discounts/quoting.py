@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from patron.domain.explain import Reason
@@ -188,8 +189,44 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# Worded reasons by language, code and parameters. A quote explains dozens of rules and most of the
+# sentences repeat from quote to quote ("gives more in the same group", "no product is covered"), so
+# the HTTP quote words each once. Cleared whole when it grows past its bound; the bound keeps it small.
+_WORDED: dict[tuple[Any, ...], dict[str, Any]] = {}
+_WORDED_MAX = 20_000
+
+
+def _token(value: Any) -> Any:
+    # By type and written form: 1.0 and 1.00 are equal Decimals but read differently.
+    kind = value.__class__
+    if kind is Decimal:
+        return (kind, str(value))
+    if kind is Money:
+        return (kind, str(value.amount), value.currency)
+    if kind is list or kind is tuple:
+        return (kind, *map(_token, value))
+    return (kind, value)
+
+
+def _worded(reason: Reason, language: str | None) -> dict[str, Any]:
+    params = reason.params
+    key = (language, reason.code, *[(k, _token(v)) for k, v in params.items()])
+    try:
+        worded = _WORDED.get(key)
+        remember = True
+    except TypeError:  # something unhashable among the parameters: worded every time
+        worded, remember = None, False
+    if worded is None:
+        worded = {"code": reason.code, "params": _jsonable(params), "text": reason_text(reason)}
+        if remember:
+            if len(_WORDED) >= _WORDED_MAX:
+                _WORDED.clear()
+            _WORDED[key] = worded
+    return dict(worded)
+
+
 def reason_data(reason: Reason) -> dict[str, Any]:
-    return {"code": reason.code, "params": _jsonable(reason.params), "text": reason_text(reason)}
+    return _worded(reason, get_language())
 
 
 def rule_id(key: str) -> int | None:
@@ -203,6 +240,7 @@ def policy_id(key: str) -> int | None:
 def quote_data(priced: Priced) -> dict[str, Any]:
     quote = priced.quote
     need = priced.need
+    language = get_language()
     return {
         "currency": quote.currency,
         "list_total": _money(quote.list_total),
@@ -221,7 +259,7 @@ def quote_data(priced: Priced) -> dict[str, Any]:
                 "floor_amount": _money(ln.floor_amount),
                 "below_floor": ln.below_floor,
                 "margin": _money(ln.margin),
-                "discounts": [line_discount_data(d) for d in ln.discounts],
+                "discounts": [line_discount_data(d, language) for d in ln.discounts],
             }
             for ln in quote.lines
         ],
@@ -235,18 +273,19 @@ def quote_data(priced: Priced) -> dict[str, Any]:
                 "applied": o.applied,
                 "amount": _money(o.amount),
                 "lines": list(o.lines),
-                "reasons": [reason_data(r) for r in o.reasons],
+                "reasons": [_worded(r, language) for r in o.reasons],
             }
             for o in quote.outcomes
         ],
-        "hints": [reason_data(h) for h in quote.hints],
+        "hints": [_worded(h, language) for h in quote.hints],
         "approval": None
         if need is None
-        else {"level": need.level or None, "reasons": [reason_data(r) for r in need.reasons]},
+        else {"level": need.level or None, "reasons": [_worded(r, language) for r in need.reasons]},
     }
 
 
-def line_discount_data(d: Any) -> dict[str, Any]:
+def line_discount_data(d: Any, language: str | None = None) -> dict[str, Any]:
+    language = language or get_language()
     return {
         "rule": d.rule,
         "rule_id": rule_id(d.rule),
@@ -254,6 +293,6 @@ def line_discount_data(d: Any) -> dict[str, Any]:
         "policy": d.policy,
         "source": d.source,
         "amount": _money(d.amount),
-        "how": reason_data(d.detail),
-        "notes": [reason_data(n) for n in d.notes],
+        "how": _worded(d.detail, language),
+        "notes": [_worded(n, language) for n in d.notes],
     }
