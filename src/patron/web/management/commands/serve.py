@@ -13,6 +13,34 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
+def gunicorn_command(bind: str, workers: int, threads: int, *, extra: tuple[str, ...] = ()) -> list[str]:
+    """How Patron's web server runs, for ``patron serve`` and the HTTP benchmark alike.
+
+    One process per core uses every core (Django's runserver is one process, for development).
+    More processes or threads than cores measured slower (benchmarks/bench_quotes_http.py: 2 x 1 on
+    2 cores ~300 quotes/s, 2 x 2 ~257, 4 x 4 ~200): the work is CPU-bound and the GIL is per process.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "patron.config.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        str(max(1, workers)),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(max(1, threads)),
+        "--graceful-timeout",
+        "10",
+        "--log-level",
+        "warning",
+        *extra,
+    ]
+
+
 class Command(BaseCommand):
     help = "Serve Patron's pages and API, with the huey worker, until interrupted."
 
@@ -50,29 +78,7 @@ class Command(BaseCommand):
         for username, role, _team in DEMO_USERS:
             self.stdout.write(f"    {username:<12} {role}")
         self.stdout.write("Press Ctrl+C to stop.")
-        # gunicorn: one process per core uses every core (Django's runserver is one process, for development).
-        # More processes or threads than cores measured slower (benchmarks/bench_quotes_http.py: 2 x 1 on
-        # 2 cores ~300 quotes/s, 2 x 2 ~257, 4 x 4 ~200): the work is CPU-bound and the GIL is per process.
-        web = subprocess.Popen(  # noqa: S603  (our own interpreter and arguments)
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "patron.config.wsgi:application",
-                "--bind",
-                f"{host}:{port}",
-                "--workers",
-                str(max(1, web_workers)),
-                "--worker-class",
-                "gthread",
-                "--threads",
-                str(max(1, web_threads)),
-                "--graceful-timeout",
-                "10",
-                "--log-level",
-                "warning",
-            ]
-        )
+        web = subprocess.Popen(gunicorn_command(f"{host}:{port}", web_workers, web_threads))  # noqa: S603
         try:
             web.wait()
         except KeyboardInterrupt:
