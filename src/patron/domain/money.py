@@ -26,6 +26,12 @@ This module is the one place where money is rounded. The rules:
    is split over its lines with ``allocate`` (rule 5). So every line's net amount is
    its list amount less its discounts, and the lines add up to the quote's total
    exactly. A net *unit* price is the net amount / quantity to 4 places, for display.
+8. Rebates (``patron.domain.rebates``) are worked out exactly on the period's volume and
+   rounded half-up to the minor unit once, per account and period; incremental bands
+   share that rounded amount with ``allocate`` (rule 5), so they add up to it. Documents
+   in another currency are converted line by line first (rule 6). A cap applies to the
+   rounded amount. A settlement pays what was earned less what was paid before, so
+   partial and final settlements never round twice.
 """
 
 from __future__ import annotations

@@ -60,10 +60,10 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from patron.domain.problems import Problems, join_path
+from patron.domain.problems import Reader, join_path
 
 BENEFIT_KINDS = ("percent_off", "amount_off_unit", "fixed_price", "cart_amount_off", "spend_save", "buy_get", "tiers")
 # Kinds computed on each line on its own; the others on the lines in scope together.
@@ -115,6 +115,12 @@ class What:
     @property
     def everything(self) -> bool:
         return not (self.products or self.categories)
+
+    def covers(self, product: int, category_path: tuple[int, ...] | frozenset[int]) -> bool:
+        """``category_path``: the product's category and every category above it."""
+        if product in self.exclude_products or not self.exclude_categories.isdisjoint(category_path):
+            return False
+        return self.everything or product in self.products or not self.categories.isdisjoint(category_path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,169 +245,7 @@ _STACKING = {"exclusive", "group", "combines_with"}
 _CAPS = {"per_line", "per_order"}
 
 
-class _Parser:
-    def __init__(self) -> None:
-        self.problems = Problems()
-
-    def add(self, path: str, code: str, **params: Any) -> None:
-        self.problems.add(path, code, **params)
-
-    def obj(self, data: Any, path: str, allowed: set[str]) -> Mapping[str, Any]:
-        if data is None:
-            return {}
-        if not isinstance(data, Mapping):
-            self.add(path, "wrong_type", expected="object")
-            return {}
-        for name in sorted(set(data) - allowed, key=str):
-            self.add(join_path(path, str(name)), "unknown_field")
-        return data
-
-    def number(
-        self,
-        data: Mapping[str, Any],
-        name: str,
-        path: str,
-        *,
-        required: bool = False,
-        positive: bool = False,
-        places: int = MONEY_PLACES,
-        high: Decimal | None = None,
-    ) -> Decimal | None:
-        where = join_path(path, name)
-        value = data.get(name)
-        if value is None or value == "":
-            if required:
-                self.add(where, "required")
-            return None
-        if isinstance(value, (bool, float)) or not isinstance(value, int | str | Decimal):
-            # JSON floats are refused for money, as everywhere in Patron: "0.1" is exact, 0.1 is not.
-            self.add(where, "wrong_type", expected="number")
-            return None
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            self.add(where, "wrong_type", expected="number")
-            return None
-        if not number.is_finite():
-            self.add(where, "wrong_type", expected="number")
-            return None
-        exponent = number.as_tuple().exponent
-        if isinstance(exponent, int) and -exponent > places:
-            self.add(where, "out_of_range", places=places)
-            return None
-        if positive and number <= 0:
-            self.add(where, "not_positive")
-            return None
-        if number < 0:
-            self.add(where, "out_of_range", min="0", max=str(high) if high is not None else None)
-            return None
-        if high is not None and number > high:
-            self.add(where, "out_of_range", min="0", max=str(high))
-            return None
-        if number.adjusted() >= 13:
-            self.add(where, "out_of_range", min="0", max="9999999999999")
-            return None
-        return number
-
-    def integer(self, data: Mapping[str, Any], name: str, path: str, *, low: int, high: int, default: int) -> int:
-        where = join_path(path, name)
-        value = data.get(name, default)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                value = int(value)
-            else:
-                self.add(where, "wrong_type", expected="integer")
-                return default
-        if not low <= value <= high:
-            self.add(where, "out_of_range", min=low, max=high)
-            return default
-        return value
-
-    def flag(self, data: Mapping[str, Any], name: str, path: str) -> bool:
-        value = data.get(name, False)
-        if value is None:
-            return False
-        if not isinstance(value, bool):
-            self.add(join_path(path, name), "wrong_type", expected="boolean")
-            return False
-        return value
-
-    def ids(self, data: Mapping[str, Any], name: str, path: str) -> frozenset[int]:
-        where = join_path(path, name)
-        value = data.get(name)
-        if value is None:
-            return frozenset()
-        if not isinstance(value, list | tuple):
-            self.add(where, "wrong_type", expected="list")
-            return frozenset()
-        seen: set[int] = set()
-        for i, item in enumerate(value):
-            if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
-                self.add(join_path(where, i), "wrong_type", expected="id")
-            elif item in seen:
-                self.add(join_path(where, i), "duplicate")
-            else:
-                seen.add(item)
-        return frozenset(seen)
-
-    def texts(
-        self, data: Mapping[str, Any], name: str, path: str, *, allowed: tuple[str, ...] | None = None
-    ) -> frozenset[str]:
-        where = join_path(path, name)
-        value = data.get(name)
-        if value is None:
-            return frozenset()
-        if not isinstance(value, list | tuple):
-            self.add(where, "wrong_type", expected="list")
-            return frozenset()
-        seen: set[str] = set()
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not item.strip():
-                self.add(join_path(where, i), "wrong_type", expected="text")
-            elif allowed is not None and item not in allowed:
-                self.add(join_path(where, i), "invalid_choice", allowed=list(allowed))
-            elif item in seen:
-                self.add(join_path(where, i), "duplicate")
-            else:
-                seen.add(item)
-        return frozenset(seen)
-
-    def moment(self, data: Mapping[str, Any], name: str, path: str) -> dt.datetime | None:
-        where = join_path(path, name)
-        value = data.get(name)
-        if value is None or value == "":
-            return None
-        if isinstance(value, dt.datetime):
-            moment = value
-        elif isinstance(value, str):
-            try:
-                moment = dt.datetime.fromisoformat(value)
-            except ValueError:
-                self.add(where, "wrong_type", expected="datetime")
-                return None
-        else:
-            self.add(where, "wrong_type", expected="datetime")
-            return None
-        if moment.tzinfo is None:
-            # A naive time means a different moment on every server: refuse it.
-            self.add(where, "wrong_type", expected="datetime_with_zone")
-            return None
-        return moment
-
-    def clock(self, value: Any, where: str) -> dt.time | None:
-        if not isinstance(value, str):
-            self.add(where, "wrong_type", expected="time")
-            return None
-        try:
-            return dt.time.fromisoformat(value)
-        except ValueError:
-            self.add(where, "wrong_type", expected="time")
-            return None
-
-
-def _parse_who(p: _Parser, data: Any) -> Who:
+def _parse_who(p: Reader, data: Any) -> Who:
     d = p.obj(data, "who", _WHO)
     classes = p.texts(d, "classes", "who")
     for i, item in enumerate(sorted(classes)):
@@ -418,22 +262,27 @@ def _parse_who(p: _Parser, data: Any) -> Who:
     )
 
 
-def _parse_what(p: _Parser, data: Any) -> What:
-    d = p.obj(data, "what", _WHAT)
+def what_to_dict(what: What) -> dict[str, list[int]]:
+    return {name: sorted(v) for name in _WHAT if (v := getattr(what, name))}
+
+
+def parse_what(p: Reader, data: Any, path: str = "what") -> What:
+    """Which products, as discount rules and rebate programs both write it."""
+    d = p.obj(data, path, _WHAT)
     what = What(
-        products=p.ids(d, "products", "what"),
-        categories=p.ids(d, "categories", "what"),
-        exclude_products=p.ids(d, "exclude_products", "what"),
-        exclude_categories=p.ids(d, "exclude_categories", "what"),
+        products=p.ids(d, "products", path),
+        categories=p.ids(d, "categories", path),
+        exclude_products=p.ids(d, "exclude_products", path),
+        exclude_categories=p.ids(d, "exclude_categories", path),
     )
     if what.products and not what.categories and what.products <= what.exclude_products:
-        p.add("what.exclude_products", "excluded_included")
+        p.add(join_path(path, "exclude_products"), "excluded_included")
     if what.categories and not what.products and what.categories <= what.exclude_categories:
-        p.add("what.exclude_categories", "excluded_included")
+        p.add(join_path(path, "exclude_categories"), "excluded_included")
     return what
 
 
-def _parse_when(p: _Parser, data: Any) -> When:
+def _parse_when(p: Reader, data: Any) -> When:
     d = p.obj(data, "when", _WHEN)
     category_min = None
     if d.get("category_min") is not None:
@@ -487,7 +336,7 @@ def _parse_when(p: _Parser, data: Any) -> When:
     )
 
 
-def _parse_benefit(p: _Parser, data: Any) -> Benefit:
+def _parse_benefit(p: Reader, data: Any) -> Benefit:
     if data is None:
         p.add("benefit", "required")
         return Benefit("percent_off", percent=Decimal(0))
@@ -549,7 +398,7 @@ def _parse_benefit(p: _Parser, data: Any) -> Benefit:
     return Benefit(kind, basis=basis, tiers=tuple(tiers))
 
 
-def _parse_stacking(p: _Parser, data: Any) -> Stacking:
+def _parse_stacking(p: Reader, data: Any) -> Stacking:
     d = p.obj(data, "stacking", _STACKING)
     group = d.get("group") or ""
     if not isinstance(group, str) or (group and not GROUP_PATTERN.match(group)):
@@ -566,7 +415,7 @@ def _parse_stacking(p: _Parser, data: Any) -> Stacking:
 
 def parse_rule(data: Any, *, key: str | None = None) -> Rule:
     """A ``Rule`` from its dict, or ``DefinitionError`` with every problem found."""
-    p = _Parser()
+    p = Reader(places=MONEY_PLACES)
     d = p.obj(data, "", _TOP)
     if not isinstance(data, Mapping):
         p.problems.raise_if_any()
@@ -578,7 +427,7 @@ def parse_rule(data: Any, *, key: str | None = None) -> Rule:
         p.add("name", "out_of_range", max=MAX_NAME)
     priority = p.integer(d, "priority", "", low=-MAX_PRIORITY, high=MAX_PRIORITY, default=0)
     who = _parse_who(p, d.get("who"))
-    what = _parse_what(p, d.get("what"))
+    what = parse_what(p, d.get("what"))
     when = _parse_when(p, d.get("when"))
     benefit = _parse_benefit(p, d.get("benefit"))
     stacking = _parse_stacking(p, d.get("stacking"))
@@ -626,7 +475,7 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
             out_who[name] = sorted(values)
     if who.new_customers:
         out_who["new_customers"] = True
-    out_what = {name: sorted(v) for name in _WHAT if (v := getattr(rule.what, name))}
+    out_what = what_to_dict(rule.what)
     w = rule.when
     out_when: dict[str, Any] = {}
     for name in ("min_quantity", "min_line_amount", "min_cart_amount"):
