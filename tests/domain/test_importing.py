@@ -153,6 +153,7 @@ def test_bool_list_and_text() -> None:
     assert parse_text(1001.0) == "1001"
     assert parse_text("'=SUM(A1)") == "=SUM(A1)"
     assert parse_text("'plain") == "'plain"
+    assert parse_text(safe_cell("'=typed")) == "'=typed"  # an apostrophe the user typed stays
 
 
 @given(st.text(max_size=40))

@@ -185,7 +185,8 @@ def parse_text(raw: Any) -> str:
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)  # a code typed as 1001 that Excel stored as 1001.0
     text = str(raw).strip()
-    if text.startswith("'") and text[1:2] and text[1:].startswith(FORMULA_STARTS):
+    # Apostrophes before a formula sign are text the user typed, and Patron's export adds one more.
+    if text.startswith("'") and text.lstrip("'").startswith(FORMULA_STARTS):
         return text[1:]
     return text
 
