@@ -198,6 +198,17 @@ def probe_edit_discounts(w: World, account: Account) -> bool:
     return not _refused(lambda: discounts.policy_create(actor=w.actor, data={"name": f"probe {next(_names)}"}))
 
 
+def probe_edit_rebates(w: World, account: Account) -> bool:
+    from patron.rebates import services as rebates
+
+    data = {
+        "name": f"probe {next(_names)}",
+        "effective_from": "2026-01-01",
+        "terms": {"tiers": [{"from": "0", "percent": "1"}]},
+    }
+    return not _refused(lambda: rebates.program_create(actor=w.actor, data=data))
+
+
 PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.VIEW_ACCOUNT: probe_view_account,
     Action.EDIT_ACCOUNT: probe_edit_account,
@@ -214,6 +225,7 @@ PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.MERGE_ACCOUNTS: probe_merge_accounts,
     Action.EDIT_SEGMENTS: probe_edit_segments,
     Action.EDIT_DISCOUNTS: probe_edit_discounts,
+    Action.EDIT_REBATES: probe_edit_rebates,
 }
 
 # Actions that are not about one account: the table grants them for all relations or none.
@@ -223,6 +235,7 @@ NOT_PER_ACCOUNT = {
     Action.MANAGE_SETTINGS,
     Action.EDIT_SEGMENTS,
     Action.EDIT_DISCOUNTS,
+    Action.EDIT_REBATES,
 }
 
 

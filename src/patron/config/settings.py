@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "patron.segments",
     "patron.approvals",
     "patron.discounts",
+    "patron.rebates",
     "patron.web",
     "patron.demo",
 ]

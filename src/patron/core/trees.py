@@ -48,3 +48,15 @@ class TreePathMixin:
                 manager.filter(path__startswith=old_path).exclude(pk=self.pk).update(
                     path=Concat(Value(self.path), Substr("path", len(old_path) + 1))
                 )
+
+
+def id_paths(model: Any) -> dict[int, tuple[int, ...]]:
+    """Each node's id -> its own id and its ancestors' ids, nearest first (one query)."""
+    rows = list(model.objects.values_list("id", "path"))
+    by_path = {path: pk for pk, path in rows}
+    out: dict[int, tuple[int, ...]] = {}
+    for pk, path in rows:
+        codes = [c for c in path.split("/") if c]
+        prefixes = ["/".join(codes[: i + 1]) + "/" for i in range(len(codes))]
+        out[pk] = tuple(by_path[p] for p in reversed(prefixes) if p in by_path)
+    return out

@@ -80,6 +80,7 @@ from patron.accounts.models import Account, Region
 from patron.audit.models import AuditEvent
 from patron.audit.services import audit_record
 from patron.core.errors import Conflict, FieldErrors
+from patron.core.trees import id_paths
 from patron.domain.access import Action, Role
 from patron.domain.money import ROUNDING, UNIT_PRICE_PLACES, MoneyError, quantize, quantum
 from patron.domain.periods import PeriodKind, period_containing, previous_period
@@ -88,7 +89,7 @@ from patron.domain.pricing.rules import Who
 from patron.sales.models import Category, ExchangeRate, Order, OrderLine, Product, ReturnLine
 from patron.segments.models import Classification, Membership
 
-from .mappers import LIFECYCLE, _paths, build_rules
+from .mappers import LIFECYCLE, build_rules
 from .models import AppliedDiscount, Policy, WhatIfRun
 
 logger = logging.getLogger(__name__)
@@ -623,7 +624,7 @@ class Replay:
         self.tz = timezone.get_current_timezone()
         self.books = books_for(policy, self.now)
         self.currency = company_currency()
-        categories = _paths(Category)
+        categories = id_paths(Category)
         margin = Decimal(str(getattr(settings, "PATRON_FLOOR_MARGIN_PERCENT", "0")))
         self.products = {
             pk: (categories.get(category_id, ()) if category_id else (), _floor(cost, margin), cost)
@@ -635,7 +636,7 @@ class Replay:
             orders.values("account_id"),
             start=spec.start,
             end=spec.end,
-            regions=_paths(Region),
+            regions=id_paths(Region),
             rules=self.books.combined.rules,
             segment_key=spec.classification.key,
             single_day=single,
@@ -1313,7 +1314,7 @@ def effect(policy: Policy, *, today: dt.date | None = None) -> Effect:
             received[account_id] += value
     discount_orders = applied.values("order_id").distinct().count()
     accounts = set(figures) | set(received)
-    regions = _paths(Region)
+    regions = id_paths(Region)
     # Every account with orders in either period (those that got the policy's discount among them), as a
     # subquery: a list of ids would make one parameter per account.
     in_span = Order.objects.filter(

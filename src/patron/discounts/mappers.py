@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from patron.accounts.models import Account, Region
+from patron.core.trees import id_paths
 from patron.domain.money import UNIT_PRICE_PLACES
 from patron.domain.pricing import AccountProfile, Cart, CartLine, ManualDiscount, Rule, RuleBook, parse_rule
 from patron.sales.models import Category, Product
@@ -27,18 +28,6 @@ from patron.sales.models import Category, Product
 from .models import DiscountRule, Policy, ProductSet, RuleBookStamp
 
 LIFECYCLE = "lifecycle"
-
-
-def _paths(model: Any) -> dict[int, tuple[int, ...]]:
-    """Each node's id -> its own id and its ancestors' ids, nearest first."""
-    rows = list(model.objects.values_list("id", "path"))
-    by_path = {path: pk for pk, path in rows}
-    out: dict[int, tuple[int, ...]] = {}
-    for pk, path in rows:
-        codes = [c for c in path.split("/") if c]
-        prefixes = ["/".join(codes[: i + 1]) + "/" for i in range(len(codes))]
-        out[pk] = tuple(by_path[p] for p in reversed(prefixes) if p in by_path)
-    return out
 
 
 @dataclass(frozen=True)
@@ -223,7 +212,7 @@ def compiled(version: tuple[int, str | None] | None = None) -> Compiled:
         fresh = Compiled(
             version=version,
             book=book,
-            catalogue=Catalogue(regions=_paths(Region), categories=_paths(Category)),
+            catalogue=Catalogue(regions=id_paths(Region), categories=id_paths(Category)),
             products=by_sku,
             product_ids=by_id,
             limits=_limits(),
@@ -241,7 +230,7 @@ def compiled_for(
     if all(r is None or r in regions for r in region_ids) and all(c is None or c in categories for c in category_ids):
         return held
     with _lock:
-        fresh = replace(held, catalogue=Catalogue(regions=_paths(Region), categories=_paths(Category)))
+        fresh = replace(held, catalogue=Catalogue(regions=id_paths(Region), categories=id_paths(Category)))
         _cache["active"] = fresh
         return fresh
 

@@ -52,6 +52,7 @@ def problem_text(problem: Problem) -> str:
         "duplicate": _("Listed twice."),
         "empty": _("Give at least one."),
         "excluded_included": _("The exclusions remove everything the rule includes."),
+        "mixed_tiers": _("Tiers are either all percents or all fixed amounts."),
         "scope_mismatch": _("This benefit cannot apply to the rule's scope."),
     }
     if problem.code == "out_of_range" and "max" in problem.params and problem.params.get("max") is not None:

@@ -46,8 +46,9 @@ def _missing_ids(model: Any, ids: set[int]) -> set[int]:
     return ids - set(model.objects.filter(pk__in=ids).values_list("pk", flat=True)) if ids else set()
 
 
-def _check_references(data: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
-    """Ids the core cannot know: each missing one named by its place in the list."""
+def check_references(data: Mapping[str, Any], errors: dict[str, list[str]], *, prefix: str = "") -> None:
+    """Ids the core cannot know: each missing one named by its place in the list (rebate programs
+    write ``who`` and ``what`` as discount rules do, and name them under ``prefix``)."""
     who, what, when = (data.get(k) or {} for k in ("who", "what", "when"))
     checks: list[tuple[str, Any, Any, str]] = [
         ("who.accounts", who.get("accounts"), Account, _("No account has this id.")),
@@ -65,11 +66,11 @@ def _check_references(data: Mapping[str, Any], errors: dict[str, list[str]]) -> 
             continue
         wanted = {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
         for missing in sorted(_missing_ids(model, wanted)):
-            errors.setdefault(f"{path}[{ids.index(missing)}]", []).append(message)
+            errors.setdefault(f"{prefix}{path}[{ids.index(missing)}]", []).append(message)
     category_min = when.get("category_min") if isinstance(when.get("category_min"), Mapping) else None
     category = category_min.get("category") if category_min else None
     if isinstance(category, int) and not isinstance(category, bool) and _missing_ids(Category, {category}):
-        errors.setdefault("when.category_min.category", []).append(_("No category has this id."))
+        errors.setdefault(f"{prefix}when.category_min.category", []).append(_("No category has this id."))
     classes = who.get("classes")
     if isinstance(classes, list):
         from patron.segments.models import Classification
@@ -80,11 +81,11 @@ def _check_references(data: Mapping[str, Any], errors: dict[str, list[str]]) -> 
                 continue
             key, cls = item.split(":", 1)
             if key not in known:
-                errors.setdefault(f"who.classes[{i}]", []).append(
+                errors.setdefault(f"{prefix}who.classes[{i}]", []).append(
                     _("No classification has the key “%(key)s”.") % {"key": key}
                 )
             elif cls not in known[key]:
-                errors.setdefault(f"who.classes[{i}]", []).append(
+                errors.setdefault(f"{prefix}who.classes[{i}]", []).append(
                     _("The classification “%(key)s” has no class “%(cls)s”.") % {"key": key, "cls": cls}
                 )
     stages = who.get("stages")
@@ -93,7 +94,7 @@ def _check_references(data: Mapping[str, Any], errors: dict[str, list[str]]) -> 
 
         for i, stage in enumerate(stages):
             if stage not in LIFECYCLE_STAGES:
-                errors.setdefault(f"who.stages[{i}]", []).append(_("Unknown lifecycle stage."))
+                errors.setdefault(f"{prefix}who.stages[{i}]", []).append(_("Unknown lifecycle stage."))
 
 
 def _class_keys(definition: Mapping[str, Any]) -> list[str]:
@@ -131,7 +132,7 @@ def checked_rule(data: Mapping[str, Any]) -> dict[str, Any]:
     except DefinitionError as exc:
         for problem in exc.problems:
             errors.setdefault(problem.path or "rule", []).append(problem_text(problem))
-    _check_references(data, errors)
+    check_references(data, errors)
     if errors:
         raise ValidationError(errors)
     return definition
@@ -408,7 +409,7 @@ def discount_limit_set(*, actor: Any, data: Mapping[str, Any]) -> DiscountLimit:
     segment = str(data.get("segment") or "").strip()
     if segment:
         found: dict[str, list[str]] = {}
-        _check_references({"who": {"classes": [segment]}}, found)
+        check_references({"who": {"classes": [segment]}}, found)
         if found or segment.count(":") != 1:
             errors["segment"] = found.get("who.classes[0]") or [_("Choose a segment as classification:class.")]
     if errors:

@@ -44,6 +44,8 @@ class Action(StrEnum):
     EDIT_SEGMENTS = "edit_segments"
     # Discount policies and rules set every price; limits on manual discounts too.
     EDIT_DISCOUNTS = "edit_discounts"
+    # Rebate programs and the agreements that tie accounts to them.
+    EDIT_REBATES = "edit_rebates"
 
 
 _ALL = frozenset(Relation)
@@ -70,6 +72,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.MERGE_ACCOUNTS: _TEAM,
         Action.EDIT_SEGMENTS: _ALL,
         Action.EDIT_DISCOUNTS: _ALL,
+        Action.EDIT_REBATES: _ALL,
     },
     Role.SALESPERSON: {
         Action.VIEW_ACCOUNT: _OWN,
@@ -87,6 +90,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.MERGE_ACCOUNTS: _NONE,
         Action.EDIT_SEGMENTS: _NONE,
         Action.EDIT_DISCOUNTS: _NONE,
+        Action.EDIT_REBATES: _NONE,
     },
     Role.FINANCE: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -104,6 +108,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.MERGE_ACCOUNTS: _NONE,
         Action.EDIT_SEGMENTS: _NONE,
         Action.EDIT_DISCOUNTS: _NONE,
+        Action.EDIT_REBATES: _NONE,
     },
     Role.MARKETING: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -121,6 +126,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.MERGE_ACCOUNTS: _NONE,
         Action.EDIT_SEGMENTS: _ALL,
         Action.EDIT_DISCOUNTS: _NONE,
+        Action.EDIT_REBATES: _NONE,
     },
 }
 

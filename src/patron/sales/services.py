@@ -36,7 +36,7 @@ from patron.domain.money import (
 )
 from patron.domain.text import TextError, check_code
 
-from . import pricing
+from . import hooks, pricing
 from .models import (
     Category,
     CreditAllocation,
@@ -499,6 +499,7 @@ def order_confirm(*, actor: Any, order: Order) -> Order:
     order.confirmed_at = timezone.now()
     order.save(update_fields=["status", "confirmed_at"])
     pricing.record_applied(order)
+    hooks.documents_changed(hooks.DocumentsChanged("order_confirmed", order.pk))
     refresh_order_dates(order.account_id)
     audit_record(
         actor=actor,
@@ -533,6 +534,8 @@ def order_cancel(*, actor: Any, order: Order, reason: str = "") -> Order:
     order.cancelled_at = timezone.now()
     order.save(update_fields=["status", "cancelled_at"])
     pricing.forget_applied(order)
+    if before == Order.CONFIRMED:
+        hooks.documents_changed(hooks.DocumentsChanged("order_cancelled", order.pk))
     if order.approval_level:
         from patron.approvals.services import approval_supersede
 
@@ -645,6 +648,7 @@ def return_create(
     for b in built:
         b.ret = ret
     ReturnLine.objects.bulk_create(built)
+    hooks.documents_changed(hooks.DocumentsChanged("return_recorded", order.pk, ret.pk))
     audit_record(
         actor=actor,
         action="RETURN_RECORDED",

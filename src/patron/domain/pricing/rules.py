@@ -245,20 +245,21 @@ _STACKING = {"exclusive", "group", "combines_with"}
 _CAPS = {"per_line", "per_order"}
 
 
-def _parse_who(p: Reader, data: Any) -> Who:
-    d = p.obj(data, "who", _WHO)
-    classes = p.texts(d, "classes", "who")
+def parse_who(p: Reader, data: Any, path: str = "who") -> Who:
+    """Which accounts, as discount rules and rebate programs' eligibility both write it."""
+    d = p.obj(data, path, _WHO)
+    classes = p.texts(d, "classes", path)
     for i, item in enumerate(sorted(classes)):
         if item.count(":") != 1 or not all(item.split(":")):
-            p.add(join_path("who.classes", i), "wrong_type", expected="classification:class")
+            p.add(join_path(join_path(path, "classes"), i), "wrong_type", expected="classification:class")
     return Who(
-        accounts=p.ids(d, "accounts", "who"),
-        regions=p.ids(d, "regions", "who"),
-        industries=p.ids(d, "industries", "who"),
+        accounts=p.ids(d, "accounts", path),
+        regions=p.ids(d, "regions", path),
+        industries=p.ids(d, "industries", path),
         classes=classes,
-        stages=p.texts(d, "stages", "who"),
-        tags=p.ids(d, "tags", "who"),
-        new_customers=p.flag(d, "new_customers", "who"),
+        stages=p.texts(d, "stages", path),
+        tags=p.ids(d, "tags", path),
+        new_customers=p.flag(d, "new_customers", path),
     )
 
 
@@ -426,7 +427,7 @@ def parse_rule(data: Any, *, key: str | None = None) -> Rule:
     elif len(name) > MAX_NAME:
         p.add("name", "out_of_range", max=MAX_NAME)
     priority = p.integer(d, "priority", "", low=-MAX_PRIORITY, high=MAX_PRIORITY, default=0)
-    who = _parse_who(p, d.get("who"))
+    who = parse_who(p, d.get("who"))
     what = parse_what(p, d.get("what"))
     when = _parse_when(p, d.get("when"))
     benefit = _parse_benefit(p, d.get("benefit"))
