@@ -209,6 +209,22 @@ def probe_edit_rebates(w: World, account: Account) -> bool:
     return not _refused(lambda: rebates.program_create(actor=w.actor, data=data))
 
 
+def probe_settle_rebates(w: World, account: Account) -> bool:
+    import datetime as dt
+
+    from patron.rebates.models import RebateProgram
+    from patron.rebates.settlement import settlement_start
+
+    program = RebateProgram.objects.create(
+        name=f"probe {next(_names)}",
+        status=RebateProgram.ACTIVE,
+        effective_from=dt.date(2026, 1, 1),
+        terms={"tiers": [{"from": "0", "percent": "1"}]},
+        owner=w.actor,
+    )
+    return not _refused(lambda: settlement_start(actor=w.actor, program=program, day=dt.date(2026, 1, 15)))
+
+
 PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.VIEW_ACCOUNT: probe_view_account,
     Action.EDIT_ACCOUNT: probe_edit_account,
@@ -226,6 +242,7 @@ PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.EDIT_SEGMENTS: probe_edit_segments,
     Action.EDIT_DISCOUNTS: probe_edit_discounts,
     Action.EDIT_REBATES: probe_edit_rebates,
+    Action.SETTLE_REBATES: probe_settle_rebates,
 }
 
 # Actions that are not about one account: the table grants them for all relations or none.
@@ -236,6 +253,7 @@ NOT_PER_ACCOUNT = {
     Action.EDIT_SEGMENTS,
     Action.EDIT_DISCOUNTS,
     Action.EDIT_REBATES,
+    Action.SETTLE_REBATES,
 }
 
 

@@ -45,6 +45,7 @@ def test_every_event_renders_with_its_parameters_in_both_languages():
         "order": "SO1",
         "return": "R1",
         "by": "Li Lei",
+        "reason": "Q1 rebate",
     }
     for language in ("en", "zh-hans"):
         with translation.override(language):

@@ -23,6 +23,7 @@ EVENTS: dict[str, Promise] = {
     "invoice_issued": _("Invoice %(number)s, %(amount)s, due %(due)s"),
     "payment_received": _("Payment %(number)s received, %(amount)s"),
     "credit_note_issued": _("Credit note %(number)s for return %(return)s, %(amount)s"),
+    "credit_note_for": _("Credit note %(number)s, %(amount)s: %(reason)s"),
     "invoice_voided": _("Invoice %(number)s voided"),
     # "number": the merged account's code and name.
     "account_merged": _("Merged %(number)s into this account"),

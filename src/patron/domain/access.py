@@ -46,6 +46,8 @@ class Action(StrEnum):
     EDIT_DISCOUNTS = "edit_discounts"
     # Rebate programs and the agreements that tie accounts to them.
     EDIT_REBATES = "edit_rebates"
+    # Running, reviewing and approving rebate settlements: money leaves the company.
+    SETTLE_REBATES = "settle_rebates"
 
 
 _ALL = frozenset(Relation)
@@ -73,6 +75,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_SEGMENTS: _ALL,
         Action.EDIT_DISCOUNTS: _ALL,
         Action.EDIT_REBATES: _ALL,
+        Action.SETTLE_REBATES: _NONE,
     },
     Role.SALESPERSON: {
         Action.VIEW_ACCOUNT: _OWN,
@@ -91,6 +94,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_SEGMENTS: _NONE,
         Action.EDIT_DISCOUNTS: _NONE,
         Action.EDIT_REBATES: _NONE,
+        Action.SETTLE_REBATES: _NONE,
     },
     Role.FINANCE: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -109,6 +113,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_SEGMENTS: _NONE,
         Action.EDIT_DISCOUNTS: _NONE,
         Action.EDIT_REBATES: _NONE,
+        Action.SETTLE_REBATES: _ALL,
     },
     Role.MARKETING: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -127,6 +132,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_SEGMENTS: _ALL,
         Action.EDIT_DISCOUNTS: _NONE,
         Action.EDIT_REBATES: _NONE,
+        Action.SETTLE_REBATES: _NONE,
     },
 }
 

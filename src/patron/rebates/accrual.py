@@ -144,7 +144,11 @@ def stored_volume(row: RebateAccrual, currency: str) -> Volume:
 
 
 def period_documents(
-    program: RebateProgram, period: Period, account_ids: Sequence[int] | None = None
+    program: RebateProgram,
+    period: Period,
+    account_ids: Sequence[int] | None = None,
+    *,
+    up_to: dt.date | None = None,
 ) -> dict[int, list[DocumentLine]]:
     """Every qualifying line of the accounts' confirmed orders dated in the period, and of their returns
     (whenever recorded), in the program's currency at each order's dated rate."""

@@ -142,3 +142,164 @@ class RebateAccrual(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agreement_id} {self.period_start}: {self.earned}"
+
+
+class RebateSettlement(models.Model):
+    """A period's rebates computed for every agreement, reviewed by finance, then paid once.
+
+    A *partial* settlement pays during the period what the volume so far earns; the *final* one
+    (one per program and period) what the whole period earns, less what partial ones paid, and
+    corrects earlier periods whose documents changed after they were settled (a claw-back when
+    negative). Lines are written in chunks, each in its own transaction, so a run that is killed
+    is run again from where it stopped; ``computed_at`` says every agreement has its line.
+    """
+
+    PARTIAL, FINAL = "partial", "final"
+    KINDS = [(PARTIAL, _("Partial")), (FINAL, _("Final"))]
+    DRAFT, APPROVED, DISCARDED = "draft", "approved", "discarded"
+    STATUSES = [(DRAFT, _("Draft")), (APPROVED, _("Approved")), (DISCARDED, _("Discarded"))]
+
+    program = models.ForeignKey(
+        RebateProgram, verbose_name=_("program"), on_delete=models.PROTECT, related_name="settlements"
+    )
+    period_start = models.DateField(_("period start"))
+    period_end = models.DateField(_("period end"))  # exclusive
+    kind = models.CharField(_("kind"), max_length=8, choices=KINDS, default=FINAL)
+    as_of = models.DateField(_("volume as of"))  # documents dated up to and including this day
+    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=DRAFT, db_index=True)
+    computed_at = models.DateTimeField(_("computed"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("run by"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rebate settlement")
+        verbose_name_plural = _("rebate settlements")
+        ordering = ["-period_start", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "period_start"],
+                condition=Q(kind="final") & ~Q(status="discarded"),
+                name="rebate_settlement_one_final_per_period",
+            ),
+            models.UniqueConstraint(
+                fields=["program", "period_start", "as_of"],
+                condition=Q(kind="partial") & ~Q(status="discarded"),
+                name="rebate_settlement_one_partial_per_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program} {self.period_start} {self.kind}"
+
+
+class RebateSettlementLine(models.Model):
+    """One agreement's due for one period: earned less paid before; finance may override with a comment."""
+
+    settlement = models.ForeignKey(
+        RebateSettlement, verbose_name=_("settlement"), on_delete=models.CASCADE, related_name="lines"
+    )
+    agreement = models.ForeignKey(
+        RebateAgreement, verbose_name=_("agreement"), on_delete=models.PROTECT, related_name="settlement_lines"
+    )
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="rebate_lines"
+    )
+    # The period this line settles: the settlement's own, or an earlier one it corrects.
+    period_start = models.DateField(_("period start"))
+    amount = volume_field(_("net sales"))
+    quantity = volume_field(_("quantity"))
+    profit = volume_field(_("gross profit"))
+    tier = models.PositiveSmallIntegerField(_("tier reached"), default=0)
+    earned = money_field(_("earned"))
+    paid_before = money_field(_("paid before"), default=0)
+    due = money_field(_("due"))
+    override = money_field(_("override"), null=True, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+
+    class Meta:
+        verbose_name = _("rebate settlement line")
+        verbose_name_plural = _("rebate settlement lines")
+        ordering = ["settlement", "account", "period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["settlement", "agreement", "period_start"], name="rebate_line_once_per_agreement_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.settlement_id} {self.account_id} {self.period_start}: {self.payable}"
+
+    @property
+    def payable(self) -> object:
+        return self.override if self.override is not None else self.due
+
+
+class RebatePayout(models.Model):
+    """What approval paid for one line, in the program's form; made once per line."""
+
+    CREDIT_NOTE, CASH, DISCOUNT, POINTS, CLAWBACK = "credit_note", "cash", "discount", "points", "clawback"
+    FORMS = [*RebateProgram.PAYOUTS, (CLAWBACK, _("Claw-back"))]
+    TO_PAY, DONE = "to_pay", "done"
+    STATUSES = [(TO_PAY, _("To pay")), (DONE, _("Done"))]
+
+    line = models.OneToOneField(
+        RebateSettlementLine, verbose_name=_("settlement line"), on_delete=models.PROTECT, related_name="payout"
+    )
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="rebate_payouts"
+    )
+    form = models.CharField(_("form"), max_length=12, choices=FORMS)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    amount = money_field(_("amount"))  # negative: a claw-back, owed by the customer
+    status = models.CharField(_("status"), max_length=8, choices=STATUSES, default=TO_PAY)
+    credit_note = models.OneToOneField(
+        "sales.CreditNote", verbose_name=_("credit note"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    # The customer confirms receipt from a link carrying this token.
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    confirmed_at = models.DateTimeField(_("receipt confirmed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("rebate payout")
+        verbose_name_plural = _("rebate payouts")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.form} {self.amount} {self.currency}"
+
+
+class PointsEntry(models.Model):
+    """The points ledger: rebates paid as points (positive), spent or expired (negative)."""
+
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="points"
+    )
+    points = models.DecimalField(_("points"), max_digits=18, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=200)
+    payout = models.OneToOneField(
+        RebatePayout, verbose_name=_("rebate payout"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    expires_on = models.DateField(_("expires on"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points entries")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "expires_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.points}"

@@ -680,23 +680,70 @@ def _credit_returned_goods(*, actor: Any, ret: Return, order: Order) -> CreditNo
     due = totals["returned"] + totals["invoiced"] - order.net_total - totals["credited"]
     if due <= 0:
         return None
-    note = CreditNote.objects.create(
-        number=_temporary_number(),
+    return _issue_credit(
+        actor=actor,
         account=order.account,
-        ret=ret,
-        currency=order.currency,
         amount=due,
+        currency=order.currency,
         issue_date=ret.return_date,
         reason=ret.reason,
+        ret=ret,
+        first=order,
+        changes={"return": [None, ret.number]},
+        params={"return": ret.number},
+    )
+
+
+def credit_note_issue(
+    *, actor: Any, account: Account, amount: Decimal, currency: str, issue_date: dt.date, reason: str
+) -> CreditNote:
+    """Money owed to the account for something other than returned goods (a rebate): applied to its
+    open invoices in the currency, oldest due first; what is left stays as the account's credit."""
+    if amount <= 0:
+        raise ValueError("a credit note is for more than zero")
+    return _issue_credit(
+        actor=actor,
+        account=account,
+        amount=amount,
+        currency=currency,
+        issue_date=issue_date,
+        reason=reason,
+        event="credit_note_for",
+        params={"reason": reason},
+    )
+
+
+def _issue_credit(
+    *,
+    actor: Any,
+    account: Account,
+    amount: Decimal,
+    currency: str,
+    issue_date: dt.date,
+    reason: str,
+    ret: Return | None = None,
+    first: Order | None = None,
+    changes: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    event: str = "credit_note_issued",
+) -> CreditNote:
+    note = CreditNote.objects.create(
+        number=_temporary_number(),
+        account=account,
+        ret=ret,
+        currency=currency,
+        amount=amount,
+        issue_date=issue_date,
+        reason=reason[:200],
         created_by=actor,
     )
     _assign_number(note, "CN", None)
     invoices = list(
         Invoice.objects.select_for_update()
-        .filter(account=order.account, currency=order.currency, status=Invoice.OPEN)
-        .order_by(Case(When(order=order, then=0), default=1), "due_date", "id")
+        .filter(account=account, currency=currency, status=Invoice.OPEN)
+        .order_by(Case(When(order=first, then=0), default=1), "due_date", "id")
     )
-    plan = _oldest_first(invoices, due)
+    plan = _oldest_first(invoices, amount)
     CreditAllocation.objects.bulk_create(
         [CreditAllocation(credit_note=note, invoice=invoice, amount=part) for invoice, part in plan]
     )
@@ -708,16 +755,16 @@ def _credit_returned_goods(*, actor: Any, ret: Return, order: Order) -> CreditNo
         actor=actor,
         action="CREDIT_NOTE_ISSUED",
         instance=note,
-        account_id=order.account_id,
-        changes={"return": [None, ret.number], "amount": [None, str(due)], "applied": [None, applied]},
+        account_id=account.pk,
+        changes={**(changes or {}), "amount": [None, str(amount)], "applied": [None, applied]},
     )
     activity_add(
-        account=order.account,
+        account=account,
         kind="invoice",
         actor=actor,
         ref=note,
-        event="credit_note_issued",
-        params={"number": note.number, "return": ret.number, "amount": Money(due, order.currency)},
+        event=event,
+        params={"number": note.number, **(params or {}), "amount": Money(amount, currency)},
     )
     return note
 
