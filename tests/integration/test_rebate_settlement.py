@@ -98,10 +98,23 @@ def test_a_final_settlement_pays_each_account_once_as_a_credit_note(staff, progr
 
 
 def test_the_settlement_totals_the_customers_statements(staff, program):
+    from patron.sales.models import ExchangeRate
+
     accounts = signed(staff, program, 4)
     for i, account in enumerate(accounts):
-        buy(staff, account, str(8000 + 7000 * i), "2026-01-15")
+        order = buy(staff, account, str(8000 + 7000 * i), "2026-01-15")
         buy(staff, account, "1234.56", "2026-03-30")
+        sales.return_create(actor=staff.sales, order=order, lines=[sales.ReturnLineInput(order.lines.get(), "0.333")])
+    ExchangeRate.objects.create(currency="USD", valid_from=day("2026-01-01"), rate=D("7.12345"))
+    usd = make_product(price="333.33", cost="111.11", currency="USD")
+    sales.order_create(
+        actor=staff.sales,
+        account=accounts[0],
+        lines=[sales.LineInput(product=usd, quantity="7")],
+        order_date=day("2026-02-03"),
+        currency="USD",
+        confirm=True,
+    )
     settlement = settlement_start(actor=staff.finance, program=program, day=Q1)
     period = period_of(program, Q1)
     documents = period_documents(program, period)
@@ -109,6 +122,14 @@ def test_the_settlement_totals_the_customers_statements(staff, program):
         statement_for(terms_of(a.rebate_agreements.get()), documents.get(a.pk, []), [], "CNY") for a in accounts
     ]
     assert settlement_total(settlement) == sum(s.balance.amount for s in statements)
+    lines = {ln.account_id: ln for ln in settlement.lines.all()}
+    for account, statement in zip(accounts, statements, strict=True):
+        line = lines[account.pk]
+        assert (line.amount, line.quantity, line.profit) == (
+            statement.volume.amount,
+            statement.volume.quantity,
+            statement.volume.profit,
+        )
 
 
 def test_partial_then_final_settlement_nets_what_was_paid(staff):

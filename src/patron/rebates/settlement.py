@@ -28,10 +28,10 @@ from patron.core.errors import Conflict
 from patron.domain.access import Action
 from patron.domain.money import to_decimal
 from patron.domain.periods import Period
-from patron.domain.rebates import Payout, statement_for
+from patron.domain.rebates import rebate_for
 from patron.sales import services as sales
 
-from .accrual import period_documents
+from .accrual import period_volumes
 from .mappers import period_of, terms_of
 from .models import PointsEntry, RebateAgreement, RebatePayout, RebateProgram, RebateSettlement, RebateSettlementLine
 
@@ -127,15 +127,13 @@ def _lines_for(
     settlement: RebateSettlement, agreements: Sequence[RebateAgreement], period: Period, as_of: dt.date
 ) -> list[RebateSettlementLine]:
     program = settlement.program
-    documents = period_documents(program, period, [a.account_id for a in agreements], up_to=as_of)
+    volumes = period_volumes(program, period, agreements, up_to=as_of)
     paid = _paid([a.pk for a in agreements], period.start, program)
     lines = []
     for agreement in agreements:
-        own = [d for d in documents.get(agreement.account_id, []) if _valid_on(agreement, d.day)]
+        volume = volumes[agreement.pk]
+        result = rebate_for(terms_of(agreement), volume, program.currency)
         before = paid.get(agreement.pk, Decimal(0))
-        payouts = [Payout("paid", period.start, _money(before, program.currency))] if before else []
-        statement = statement_for(terms_of(agreement), own, payouts, program.currency)
-        volume = statement.volume
         lines.append(
             RebateSettlementLine(
                 settlement=settlement,
@@ -145,23 +143,13 @@ def _lines_for(
                 amount=volume.amount,
                 quantity=volume.quantity,
                 profit=volume.profit,
-                tier=statement.result.tier,
-                earned=statement.result.amount.amount,
+                tier=result.tier,
+                earned=result.amount.amount,
                 paid_before=before,
-                due=statement.balance.amount,
+                due=result.amount.amount - before,
             )
         )
     return lines
-
-
-def _money(amount: Decimal, currency: str) -> Any:
-    from patron.domain.money import Money
-
-    return Money(amount, currency)
-
-
-def _valid_on(agreement: RebateAgreement, day: dt.date) -> bool:
-    return agreement.valid_from <= day and (agreement.valid_to is None or day < agreement.valid_to)
 
 
 def settlement_compute(
