@@ -281,7 +281,9 @@ def period_volumes(
     sold = OrderLine.objects.filter(order__in=orders).values_list(
         "order__account_id", "order__currency", "order__order_date", "line_total", *columns
     )
-    returned = ReturnLine.objects.filter(order_line__order__in=orders).values_list(
+    returned = ReturnLine.objects.filter(
+        order_line__order__in=orders
+    ).values_list(
         "ret__account_id",
         "ret__currency",
         "order_line__order__order_date",
