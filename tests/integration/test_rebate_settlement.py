@@ -327,3 +327,23 @@ def test_a_settlement_process_killed_mid_run_and_run_again_pays_each_account_exa
     settlement_approve(actor=staff.admin, settlement=settlement)
     assert RebatePayout.objects.count() == 10
     assert sorted(RebatePayout.objects.values_list("amount", flat=True)) == [D("300.00")] * 10
+
+
+def test_a_settlement_counts_only_the_programs_products(staff):
+    from patron.sales.models import Category
+
+    tea = Category.objects.create(code="TEA2", name_zh="茶", name_en="Tea")
+    green = Category.objects.create(code="GREEN2", name_zh="绿茶", name_en="Green", parent=tea)
+    cups = Category.objects.create(code="CUPS2", name_zh="杯", name_en="Cups")
+    leaf, excluded = make_product(price="100.00", category=green), make_product(price="1000.00", category=tea)
+    cup = make_product(price="10000.00", category=cups)
+    scoped = make_program(
+        staff, terms={**TERMS, "threshold": "0", "what": {"categories": [tea.pk], "exclude_products": [excluded.pk]}}
+    )
+    (account,) = signed(staff, scoped)
+    order = make_order(staff.sales, account, [(leaf, "3"), (excluded, "1"), (cup, "1")], order_date=day("2026-02-01"))
+    sales.return_create(
+        actor=staff.sales, order=order, lines=[sales.ReturnLineInput(order.lines.get(product=leaf), "1")]
+    )
+    line = settlement_start(actor=staff.finance, program=scoped, day=Q1).lines.get()
+    assert (line.amount, line.quantity, line.earned) == (D("200"), D("2"), D("4.00"))

@@ -20,6 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from patron.accounts.models import Account, Region
+from patron.core.db import fetch_prepared
 from patron.core.trees import id_paths
 from patron.domain.money import UNIT_PRICE_PLACES
 from patron.domain.pricing import AccountProfile, Cart, CartLine, ManualDiscount, Rule, RuleBook, parse_rule
@@ -298,25 +299,6 @@ class QuoteContext:
     profile: AccountProfile | None
 
 
-def _fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """On PostgreSQL, through a cursor that binds on the server, so that psycopg prepares the query
-    once it has run a few times (``prepare_threshold``): planning it costs PostgreSQL five times what
-    running it does, and Django's own cursors bind on the client, which never prepares.
-    ``PATRON_DATABASE_PREPARE=0`` (behind a pooler in transaction mode) turns preparing off."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
-    import psycopg
-
-    connection.ensure_connection()
-    raw: Any = psycopg.Cursor(connection.connection)
-    # Django's wrapper: errors, query logging and execute wrappers as for any other query.
-    with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchall())
-
-
 def quote_context(user: Any, code: str, *, day: dt.date | None = None) -> QuoteContext:
     """Everything a quote reads from the database in one round trip: the rule book's stamp, the
     account if ``user`` may see it (the access table applied as ``patron.accounts.access.can`` does),
@@ -351,7 +333,7 @@ def quote_context(user: Any, code: str, *, day: dt.date | None = None) -> QuoteC
         f"UNION ALL SELECT 't', {text('g.tag_id')}, {blank}, {blank}, {blank}, {blank}, {blank} "
         f"FROM {tags} g JOIN {accounts} ga ON ga.id = g.account_id WHERE ga.code = %s"
     )
-    rows = _fetch_prepared(sql, [code, code, day, day, code])
+    rows = fetch_prepared(sql, [code, code, day, day, code])
     stamp_row = next((r for r in rows if r[0] == "s"), None)
     held = compiled((int(stamp_row[1]), stamp_row[2]) if stamp_row else (0, None))
     found = next((r for r in rows if r[0] == "a"), None)

@@ -80,13 +80,18 @@ class Recorded:
     lines: tuple[DocumentLine, ...]
 
 
+def _decimal(value: Any) -> Decimal:
+    """SQLite hands raw decimal columns back as floats: read them by their shortest repr, as Django does."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 def document_lines(rows: Iterable[Mapping[str, Any]], *, sign: int, kind: str) -> list[DocumentLine]:
     """Rows with number, day, product_id, sku, category, quantity, amount, unit_cost, currency, rate."""
     out = []
     for r in rows:
-        quantity = Decimal(r["quantity"]) * sign
+        quantity = _decimal(r["quantity"]) * sign
         currency = r["currency"]
-        cost = quantize(Decimal(r["unit_cost"] or 0) * quantity, currency)
+        cost = quantize(_decimal(r["unit_cost"] or 0) * quantity, currency)
         out.append(
             DocumentLine(
                 kind=kind,
@@ -96,7 +101,7 @@ def document_lines(rows: Iterable[Mapping[str, Any]], *, sign: int, kind: str) -
                 sku=r["sku"],
                 category_path=r.get("category_path", ()),
                 quantity=quantity,
-                amount=Money(Decimal(r["amount"]) * sign, currency),
+                amount=Money(_decimal(r["amount"]) * sign, currency),
                 cost=Money(cost, currency),
                 rate=r.get("rate", ONE),
             )

@@ -7,6 +7,7 @@ listener that fails fails the whole write, so volume and accrual never disagree.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 class DocumentsChanged:
     kind: str  # "order_confirmed" | "order_cancelled" | "return_recorded"
     order_id: int
+    account_id: int
+    order_date: dt.date  # a return counts in its order's period
     return_id: int | None = None
 
 

@@ -499,7 +499,7 @@ def order_confirm(*, actor: Any, order: Order) -> Order:
     order.confirmed_at = timezone.now()
     order.save(update_fields=["status", "confirmed_at"])
     pricing.record_applied(order)
-    hooks.documents_changed(hooks.DocumentsChanged("order_confirmed", order.pk))
+    hooks.documents_changed(hooks.DocumentsChanged("order_confirmed", order.pk, order.account_id, order.order_date))
     refresh_order_dates(order.account_id)
     audit_record(
         actor=actor,
@@ -535,7 +535,7 @@ def order_cancel(*, actor: Any, order: Order, reason: str = "") -> Order:
     order.save(update_fields=["status", "cancelled_at"])
     pricing.forget_applied(order)
     if before == Order.CONFIRMED:
-        hooks.documents_changed(hooks.DocumentsChanged("order_cancelled", order.pk))
+        hooks.documents_changed(hooks.DocumentsChanged("order_cancelled", order.pk, order.account_id, order.order_date))
     if order.approval_level:
         from patron.approvals.services import approval_supersede
 
@@ -648,7 +648,9 @@ def return_create(
     for b in built:
         b.ret = ret
     ReturnLine.objects.bulk_create(built)
-    hooks.documents_changed(hooks.DocumentsChanged("return_recorded", order.pk, ret.pk))
+    hooks.documents_changed(
+        hooks.DocumentsChanged("return_recorded", order.pk, order.account_id, order.order_date, ret.pk)
+    )
     audit_record(
         actor=actor,
         action="RETURN_RECORDED",
