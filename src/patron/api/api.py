@@ -18,6 +18,7 @@ from patron.discounts.api_publication import router as publication_router
 from patron.domain.access import Action, reach
 from patron.exports.api import router as exports_router
 from patron.imports.api import router as imports_router
+from patron.rebates.api import router as rebates_router
 from patron.sales.api import router as sales_router
 from patron.segments.api import router as segments_router
 
@@ -84,3 +85,4 @@ api.add_router("", imports_router)
 api.add_router("", exports_router)
 api.add_router("", segments_router)
 api.add_router("", approvals_router)
+api.add_router("", rebates_router)

@@ -1,0 +1,26 @@
+"""The reader's words for what a rebate calculation found (translated here, at the edge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy
+
+from patron.discounts.messages import _params
+from patron.domain.explain import Reason
+
+REASONS: dict[str, Any] = {
+    "NO_VOLUME": gettext_lazy("Nothing bought in the period yet."),
+    "BELOW_THRESHOLD": gettext_lazy("Below the threshold: %(missing)s more to earn anything."),
+    "BELOW_FIRST_TIER": gettext_lazy("Below the first tier: %(missing)s more needed."),
+    "TIER_REACHED": gettext_lazy("Tier %(index)s reached."),
+    "CAPPED": gettext_lazy("Capped at %(cap)s for the period (earned %(uncapped)s)."),
+    "NEXT_TIER": gettext_lazy("%(missing)s more reaches tier %(index)s."),
+    "NETTED": gettext_lazy("Earned %(earned)s, of which %(paid)s was paid before."),
+    "CLAWBACK": gettext_lazy("%(amount)s was paid too much and is taken back."),
+}
+
+
+def reason_text(reason: Reason) -> str:
+    message = REASONS.get(reason.code)
+    return str(message) % _params(reason.params) if message is not None else reason.code
