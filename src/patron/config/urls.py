@@ -12,6 +12,7 @@ urlpatterns = [
     path("segments/", include("patron.segments.urls")),
     path("approvals/", include("patron.approvals.urls")),
     path("discounts/", include("patron.discounts.urls")),
+    path("rebates/", include("patron.rebates.urls")),
     path("offers/", include("patron.discounts.urls_public")),
     path("", include("patron.web.urls")),
 ]

@@ -21,6 +21,7 @@ NAVIGATION: list[tuple[str, Any, Action | tuple[Action, ...] | None]] = [
     ("segments:list", _("Segments"), Action.VIEW_ACCOUNT),
     ("approvals:list", _("Approvals"), Action.RECORD_ORDER),
     ("discounts:policy_list", _("Discounts"), Action.RECORD_ORDER),
+    ("rebates:program_list", _("Rebates"), (Action.RECORD_ORDER, Action.EDIT_REBATES, Action.SETTLE_REBATES)),
     (
         "imports:list",
         _("Imports"),

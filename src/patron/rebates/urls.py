@@ -1,0 +1,17 @@
+"""Rebate pages: programs with their agreements and accruals, settlements, and the customer's statement."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "rebates"
+
+urlpatterns = [
+    path("", views.program_list, name="program_list"),
+    path("programs/<int:program_id>/", views.program_detail, name="program_detail"),
+    path("programs/<int:program_id>/settle/", views.settlement_run, name="settlement_run"),
+    path("settlements/<int:settlement_id>/", views.settlement_detail, name="settlement_detail"),
+    path("settlements/<int:settlement_id>/approve/", views.settlement_approve, name="settlement_approve"),
+    path("lines/<int:line_id>/override/", views.line_override, name="line_override"),
+    path("statements/<int:agreement_id>/<str:period>/", views.statement, name="statement"),
+]

@@ -1,0 +1,217 @@
+"""Thin pages over the rebate services: every figure comes from the same calculation as settlement."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from patron.accounts.access import can, visible_accounts
+from patron.core.errors import Conflict, error_dict
+from patron.domain.access import Action
+from patron.domain.money import Money
+from patron.domain.rebates import Payout, statement_for
+
+from . import settlement as settling
+from .accrual import accrual_result, period_documents
+from .mappers import period_of, terms_of
+from .messages import reason_text
+from .models import RebateAccrual, RebateAgreement, RebateProgram, RebateSettlement, RebateSettlementLine
+
+
+def _may_read(user: Any) -> bool:
+    return can(user, Action.EDIT_REBATES) or can(user, Action.SETTLE_REBATES) or can(user, Action.RECORD_ORDER)
+
+
+def _texts(result: Any) -> dict[str, Any]:
+    return {
+        "reasons": [reason_text(r) for r in result.reasons],
+        "next": reason_text(result.next_tier) if result.next_tier else "",
+    }
+
+
+@login_required
+def program_list(request: HttpRequest) -> HttpResponse:
+    if not _may_read(request.user):
+        raise PermissionDenied
+    status = request.GET.get("status") or ""
+    if status not in dict(RebateProgram.STATUSES):
+        status = ""
+    programs = RebateProgram.objects.annotate(agreement_count=Count("agreements")).select_related("owner")
+    if status:
+        programs = programs.filter(status=status)
+    counts = dict(RebateProgram.objects.values_list("status").annotate(n=Count("id")).order_by())
+    tabs = [("", _("All"), sum(counts.values()))] + [
+        (k, label, counts.get(k, 0)) for k, label in RebateProgram.STATUSES
+    ]
+    return render(request, "rebates/program_list.html", {"programs": programs, "tabs": tabs, "status": status})
+
+
+@login_required
+def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
+    if not _may_read(request.user):
+        raise PermissionDenied
+    program = get_object_or_404(RebateProgram, pk=program_id)
+    today = timezone.localdate()
+    period = period_of(program, max(program.effective_from, min(today, program.effective_to or today)))
+    visible = visible_accounts(request.user).values("pk")
+    agreements = list(
+        program.agreements.filter(account__in=visible).select_related("account", "program").order_by("account__code")
+    )
+    accruals = {
+        a.agreement_id: a
+        for a in RebateAccrual.objects.filter(agreement__in=agreements, period_start=period.start).select_related(
+            "agreement__program"
+        )
+    }
+    rows = []
+    for agreement in agreements:
+        accrual = accruals.get(agreement.pk)
+        result = accrual_result(accrual) if accrual else None
+        rows.append(
+            {"agreement": agreement, "accrual": accrual, "result": result, **(_texts(result) if result else {})}
+        )
+    settlements = program.settlements.order_by("-period_start", "-id")[:20]
+    return render(
+        request,
+        "rebates/program_detail.html",
+        {
+            "program": program,
+            "terms": terms_of_program(program),
+            "period": period,
+            "rows": rows,
+            "settlements": settlements,
+            "can_settle": can(request.user, Action.SETTLE_REBATES),
+            "today": today,
+        },
+    )
+
+
+def terms_of_program(program: RebateProgram) -> Any:
+    from patron.domain.rebates import parse_terms
+
+    return parse_terms(program.terms)
+
+
+@login_required
+@require_POST
+def settlement_run(request: HttpRequest, program_id: int) -> HttpResponse:
+    program = get_object_or_404(RebateProgram, pk=program_id)
+    kind = request.POST.get("kind") or RebateSettlement.FINAL
+    try:
+        day = dt.date.fromisoformat(request.POST.get("day") or "")
+    except ValueError:
+        messages.error(request, _("Give a date as YYYY-MM-DD."))
+        return redirect("rebates:program_detail", program.pk)
+    try:
+        made = settling.settlement_start(actor=request.user, program=program, day=day, kind=kind)
+    except (Conflict, ValidationError) as exc:
+        text = str(exc) if isinstance(exc, Conflict) else " ".join(m for ms in error_dict(exc).values() for m in ms)
+        messages.error(request, text)
+        return redirect("rebates:program_detail", program.pk)
+    return redirect("rebates:settlement_detail", made.pk)
+
+
+@login_required
+def settlement_detail(request: HttpRequest, settlement_id: int) -> HttpResponse:
+    settling.require_settler(request.user)
+    found = get_object_or_404(
+        RebateSettlement.objects.select_related("program", "created_by", "approved_by"), pk=settlement_id
+    )
+    lines = found.lines.select_related("account").order_by("account__code", "period_start")
+    return render(
+        request,
+        "rebates/settlement_detail.html",
+        {
+            "settlement": found,
+            "lines": lines,
+            "total": Money(settling.settlement_total(found), found.program.currency),
+            "may_approve": found.status == RebateSettlement.DRAFT
+            and found.computed_at is not None
+            and found.created_by_id != request.user.pk,
+        },
+    )
+
+
+@login_required
+@require_POST
+def settlement_approve(request: HttpRequest, settlement_id: int) -> HttpResponse:
+    found = get_object_or_404(RebateSettlement, pk=settlement_id)
+    try:
+        settling.settlement_approve(actor=request.user, settlement=found)
+    except Conflict as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Approved: every line is paid once."))
+    return redirect("rebates:settlement_detail", found.pk)
+
+
+@login_required
+@require_POST
+def line_override(request: HttpRequest, line_id: int) -> HttpResponse:
+    line = get_object_or_404(RebateSettlementLine, pk=line_id)
+    try:
+        settling.settlement_line_override(
+            actor=request.user, line=line, amount=request.POST.get("amount"), comment=request.POST.get("comment", "")
+        )
+    except ValidationError as exc:
+        for field, texts in error_dict(exc).items():
+            for text in texts:
+                messages.error(request, f"{field}: {text}")
+    except Conflict as exc:
+        messages.error(request, str(exc))
+    return redirect("rebates:settlement_detail", line.settlement_id)
+
+
+@login_required
+def statement(request: HttpRequest, agreement_id: int, period: str) -> HttpResponse:
+    """The customer's statement for one period: every qualifying line, in the account's language."""
+    agreement = get_object_or_404(RebateAgreement.objects.select_related("program", "account"), pk=agreement_id)
+    if not (_may_read(request.user) and visible_accounts(request.user).filter(pk=agreement.account_id).exists()):
+        raise Http404
+    try:
+        day = dt.date.fromisoformat(period)
+    except ValueError as exc:
+        raise Http404 from exc
+    program = agreement.program
+    span = period_of(program, day)
+    documents = period_documents(program, span, [agreement.account_id]).get(agreement.account_id, [])
+    paid_lines = RebateSettlementLine.objects.filter(
+        agreement=agreement, period_start=span.start, settlement__status=RebateSettlement.APPROVED
+    ).select_related("settlement")
+    payouts = [
+        Payout(
+            f"{ln.settlement.get_kind_display()} #{ln.settlement_id}",
+            (ln.settlement.approved_at or timezone.now()).date(),
+            Money(ln.override if ln.override is not None else ln.due, program.currency),
+        )
+        for ln in paid_lines
+    ]
+    made = statement_for(terms_of(agreement), documents, payouts, program.currency)
+    language = request.GET.get("lang") or agreement.account.language
+    if language not in {"en", "zh-hans"}:
+        language = agreement.account.language
+    with translation.override(language):
+        return render(
+            request,
+            "rebates/statement.html",
+            {
+                "agreement": agreement,
+                "program": program,
+                "period": span,
+                "statement": made,
+                "result": made.result,
+                "texts": _texts(made.result),
+                "notes": [reason_text(r) for r in made.reasons],
+                "language": language,
+            },
+        )

@@ -1,0 +1,107 @@
+"""The rebate pages through Django's test client: programs, accruals, settlement review and approval,
+and the customer's statement in the customer's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from patron.rebates import services
+from patron.rebates.models import RebateProgram, RebateSettlement
+from patron.staff.models import User
+from tests.factories import make_account, make_order, make_product
+
+TERMS = {"threshold": "10000", "tiers": [{"from": "0", "percent": "2"}, {"from": "20000", "percent": "3"}]}
+
+
+def as_user(user: User, language: str = "en") -> Client:
+    user.language = language
+    user.save(update_fields=["language"])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def world(staff: Any) -> Any:
+    made = services.program_create(
+        actor=staff.manager,
+        data={"name": "Quarterly volume", "effective_from": "2026-01-01", "terms": TERMS},
+    )
+    program = services.program_set_status(actor=staff.manager, program=made, status=RebateProgram.ACTIVE)
+    shop = make_account(staff.sales, code="SHOP-9", name="Harbour Tea", language="zh-hans")
+    agreement = services.agreement_create(actor=staff.manager, program=program, account=shop, signed_on="2026-01-01")
+    make_order(staff.sales, shop, [(make_product(sku="OOLONG", price="1000.00"), "12")], order_date=dt.date(2026, 2, 1))
+
+    class World:
+        pass
+
+    w = World()
+    w.program, w.shop, w.agreement = program, shop, agreement  # type: ignore[attr-defined]
+    return w
+
+
+def test_the_program_pages_show_terms_and_what_each_account_accrued(staff, world):
+    listed = as_user(staff.sales).get(reverse("rebates:program_list"))
+    assert listed.status_code == 200
+    assert "Quarterly volume" in listed.content.decode()
+    page = as_user(staff.manager).get(reverse("rebates:program_detail", args=[world.program.pk]))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Retroactive" in text
+    assert "SHOP-9" in text
+    assert (
+        as_user(staff.sales3)
+        .get(reverse("rebates:program_detail", args=[world.program.pk]))
+        .content.decode()
+        .count("SHOP-9")
+        == 0
+    )  # another salesperson's account is not shown
+    assert as_user(staff.marketing).get(reverse("rebates:program_list")).status_code == 403
+
+
+def test_the_statement_is_in_the_customers_language_and_adds_up(staff, world):
+    url = reverse("rebates:statement", args=[world.agreement.pk, "2026-01-01"])
+    chinese = as_user(staff.sales).get(url).content.decode()
+    assert "返利对账单" in chinese
+    assert "OOLONG" in chinese
+    english = as_user(staff.sales).get(url + "?lang=en").content.decode()
+    assert "Rebate statement" in english
+    assert "CNY 12,000.00" in english  # the volume
+    assert "CNY 240.00" in english  # 2% of it
+    assert "CNY 8,000.00 more reaches tier 2." in english
+    assert as_user(staff.sales3).get(url).status_code == 404
+    assert as_user(staff.sales).get(reverse("rebates:statement", args=[world.agreement.pk, "Q1"])).status_code == 404
+
+
+def test_finance_settles_overrides_with_a_reason_and_someone_else_approves(staff, world):
+    finance = as_user(staff.finance)
+    run = finance.post(
+        reverse("rebates:settlement_run", args=[world.program.pk]), {"day": "2026-01-15", "kind": "final"}
+    )
+    settlement = RebateSettlement.objects.get()
+    assert run.status_code == 302
+    assert run["Location"] == reverse("rebates:settlement_detail", args=[settlement.pk])
+    page = finance.get(run["Location"]).content.decode()
+    assert "CNY 240.00" in page
+    assert 'data-testid="approve"' not in page  # who ran it cannot approve it
+    line = settlement.lines.get()
+    refused = finance.post(
+        reverse("rebates:line_override", args=[line.pk]), {"amount": "250", "comment": ""}, follow=True
+    )
+    assert "Say why the amount is changed." in refused.content.decode()
+    finance.post(reverse("rebates:line_override", args=[line.pk]), {"amount": "250", "comment": "Rounding agreed"})
+    admin = as_user(staff.admin)
+    assert 'data-testid="approve"' in admin.get(run["Location"]).content.decode()
+    admin.post(reverse("rebates:settlement_approve", args=[settlement.pk]))
+    admin.post(reverse("rebates:settlement_approve", args=[settlement.pk]))
+    settlement.refresh_from_db()
+    assert settlement.status == RebateSettlement.APPROVED
+    assert settlement.lines.get().payout.amount == 250
+    assert as_user(staff.sales).get(run["Location"]).status_code == 403
+    bad = finance.post(reverse("rebates:settlement_run", args=[world.program.pk]), {"day": "someday"}, follow=True)
+    assert "Give a date as YYYY-MM-DD." in bad.content.decode()
