@@ -347,12 +347,11 @@ def period_volumes(
     settlement needs of a hundred thousand accounts. Line by line exactly as ``period_documents``
     and the statement convert and cost them (rules 6 and 8), so the sums agree to the cent."""
     by_account = {a.account_id: a for a in agreements}
-    orders = Order.objects.filter(
-        status=Order.CONFIRMED,
-        order_date__gte=period.start,
-        order_date__lt=period.end,
-        account_id__in=list(by_account),
-    )
+    orders = Order.objects.filter(status=Order.CONFIRMED, order_date__gte=period.start, order_date__lt=period.end)
+    if len(by_account) > 1000:  # a whole program's accounts: a join, not a list of parameters
+        orders = orders.filter(account_id__in=RebateAgreement.objects.filter(program=program).values("account_id"))
+    else:
+        orders = orders.filter(account_id__in=list(by_account))
     if up_to is not None:
         orders = orders.filter(order_date__lte=up_to)
     summed: dict[int, Volume] = {}
@@ -384,8 +383,8 @@ def period_volumes(
     for rows, sign in ((sold, 1), (returned, -1)):
         for row in rows.iterator(chunk_size=20_000):
             account_id, currency, day, amount, quantity, product, category, unit_cost = row
-            agreement = by_account[account_id]
-            if not _valid_on(agreement, day):
+            agreement = by_account.get(account_id)
+            if agreement is None or not _valid_on(agreement, day):
                 continue
             what = terms[agreement.pk].what
             narrowed = not what.everything or what.exclude_products or what.exclude_categories

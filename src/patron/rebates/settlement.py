@@ -28,7 +28,7 @@ from patron.core.errors import Conflict
 from patron.domain.access import Action
 from patron.domain.money import to_decimal
 from patron.domain.periods import Period
-from patron.domain.rebates import rebate_for
+from patron.domain.rebates import Volume, rebate_for
 from patron.sales import services as sales
 
 from .accrual import period_volumes
@@ -124,14 +124,13 @@ def _paid(agreement_ids: Sequence[int], period_start: dt.date, program: RebatePr
 
 
 def _lines_for(
-    settlement: RebateSettlement, agreements: Sequence[RebateAgreement], period: Period, as_of: dt.date
+    settlement: RebateSettlement, agreements: Sequence[RebateAgreement], period: Period, volumes: dict[int, Volume]
 ) -> list[RebateSettlementLine]:
     program = settlement.program
-    volumes = period_volumes(program, period, agreements, up_to=as_of)
     paid = _paid([a.pk for a in agreements], period.start, program)
     lines = []
     for agreement in agreements:
-        volume = volumes[agreement.pk]
+        volume = volumes.get(agreement.pk, Volume())
         result = rebate_for(terms_of(agreement), volume, program.currency)
         before = paid.get(agreement.pk, Decimal(0))
         lines.append(
@@ -186,22 +185,25 @@ def settlement_compute(
                 settlement_lines__period_start=target.start,
                 settlement_lines__settlement__status=RebateSettlement.APPROVED,
             ).distinct()
-        last = 0
-        while True:
+        # Read once per pass: every agreement's volume (one scan of the period's documents), and which
+        # agreements a run before this one already wrote. Reading again after a crash changes nothing.
+        everyone = list(candidates.select_related("program").order_by("pk"))
+        done = set(
+            RebateSettlementLine.objects.filter(settlement=settlement, period_start=target.start).values_list(
+                "agreement_id", flat=True
+            )
+        )
+        todo = [a for a in everyone if a.pk not in done]
+        if not todo:
+            continue
+        volumes = period_volumes(program, target, todo, up_to=as_of)
+        for first in range(0, len(todo), chunk):
+            batch = todo[first : first + chunk]
             with transaction.atomic():
                 locked = RebateSettlement.objects.select_for_update().get(pk=settlement.pk)
                 if locked.status != RebateSettlement.DRAFT or locked.computed_at is not None:
                     return
-                done = RebateSettlementLine.objects.filter(settlement=settlement, period_start=target.start).values(
-                    "agreement_id"
-                )
-                batch = list(
-                    candidates.exclude(pk__in=done).filter(pk__gt=last).select_related("program").order_by("pk")[:chunk]
-                )
-                if not batch:
-                    break
-                last = batch[-1].pk
-                lines = _lines_for(settlement, batch, target, as_of)
+                lines = _lines_for(settlement, batch, target, volumes)
                 if settled_before:  # a correction only where the period now earns other than was paid
                     lines = [ln for ln in lines if ln.due != 0]
                 RebateSettlementLine.objects.bulk_create(lines)
