@@ -229,6 +229,14 @@ def test_the_command_loads_once_and_then_reports_that_nothing_changed(db: None) 
     assert DEMO_PASSWORD in text
     assert "manager2" in text
     assert AuditEvent.objects.filter(action=MARKER).count() == 1
+    from patron.rebates.models import RebateAccrual, RebateProgram, RebateSettlement
+
+    assert "rebates: 2 programs" in text
+    assert RebateProgram.objects.filter(status="active").count() == 2
+    assert RebateAccrual.objects.exists()
+    settlement = RebateSettlement.objects.get()  # last quarter's, waiting for review
+    assert (settlement.status, settlement.period_start) == ("draft", dt.date(2025, 10, 1))
+    assert settlement.lines.count() == 40
     before = _counts()
     out = StringIO()
     call_command("demo", stdout=out)

@@ -103,3 +103,9 @@ class Command(BaseCommand):
 
         policies = install_demo_policies(spec.today)
         self.stdout.write(f"  discounts: {len(policies)} policies with their rules, and manual discount limits")
+        from patron.rebates.demo import install_demo_programs
+
+        programs = install_demo_programs(spec.today)
+        self.stdout.write(
+            f"  rebates: {len(programs)} programs with agreements, accruals and last quarter's settlement"
+        )
