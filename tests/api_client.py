@@ -45,3 +45,12 @@ class ApiClient:
 def error_fields(response: Any) -> set[str]:
     """The fields a 422 names, as dotted paths without the "body"/"query" prefix: {"lines.0.quantity"}."""
     return {".".join(str(part) for part in item["loc"][1:]) for item in response.json()["detail"]}
+
+
+def as_user(user: User, language: str = "en") -> Client:
+    """A browser-less client signed in as ``user``, who reads Patron in ``language``."""
+    user.language = language
+    user.save(update_fields=["language"])
+    client = Client()
+    client.force_login(user)
+    return client

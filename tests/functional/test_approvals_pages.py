@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +17,7 @@ from patron.approvals.models import ApprovalRequest
 from patron.approvals.services import approval_approve, approval_reject, approval_submit
 from patron.sales.models import Order
 from patron.staff.models import User
+from tests.api_client import as_user
 from tests.factories import make_account, make_order, make_product
 
 TERMS = {
@@ -34,14 +34,6 @@ TERMS = {
 @pytest.fixture(autouse=True)
 def english(staff: Any) -> None:
     User.objects.update(language="en")
-
-
-def as_user(user: User, language: str = "en") -> Client:
-    user.language = language
-    user.save(update_fields=["language"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def submit(actor: Any, account: Any, subject_id: int = 1, level: str = "manager", **kw: Any) -> ApprovalRequest:

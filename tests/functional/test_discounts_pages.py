@@ -20,6 +20,7 @@ from patron.discounts import mappers, services
 from patron.discounts.models import DiscountLimit, DiscountRule, Policy, ProductSet
 from patron.sales.models import Category
 from patron.staff.models import User
+from tests.api_client import as_user
 from tests.factories import make_account, make_industry, make_product, make_region_tree
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -40,14 +41,6 @@ def _fresh_book() -> Any:
 @pytest.fixture(autouse=True)
 def english(staff: Any) -> None:
     User.objects.update(language="en")
-
-
-def as_user(user: User, language: str = "en") -> Client:
-    user.language = language
-    user.save(update_fields=["language"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def text(response: Any) -> str:

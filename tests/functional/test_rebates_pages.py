@@ -7,23 +7,14 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from patron.rebates import services
 from patron.rebates.models import RebateProgram, RebateSettlement
-from patron.staff.models import User
+from tests.api_client import as_user
 from tests.factories import make_account, make_order, make_product
 
 TERMS = {"threshold": "10000", "tiers": [{"from": "0", "percent": "2"}, {"from": "20000", "percent": "3"}]}
-
-
-def as_user(user: User, language: str = "en") -> Client:
-    user.language = language
-    user.save(update_fields=["language"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

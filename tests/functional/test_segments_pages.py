@@ -14,12 +14,12 @@ import re
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from patron.segments import services
 from patron.segments.models import Classification, SegmentRun
 from patron.staff.models import User
+from tests.api_client import as_user
 from tests.factories import SALES_BANDS, make_account, make_order, make_product
 
 
@@ -30,14 +30,6 @@ def today() -> dt.date:
 @pytest.fixture(autouse=True)
 def english(staff: Any) -> None:
     User.objects.update(language="en")
-
-
-def as_user(user: User, language: str = "en") -> Client:
-    user.language = language
-    user.save(update_fields=["language"])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _run(day: dt.date) -> SegmentRun:

@@ -401,14 +401,9 @@ def period_volumes(
                 amount = quantize(amount * rates[key], target)
                 cost = quantize(cost * rates[key], target)
             acc = sums[agreement.pk]
-            if sign > 0:
-                acc[0] += amount
-                acc[1] += quantity
-                acc[2] += amount - cost
-            else:
-                acc[0] -= amount
-                acc[1] -= quantity
-                acc[2] -= amount - cost
+            acc[0] += sign * amount
+            acc[1] += sign * quantity
+            acc[2] += sign * (amount - cost)
     out = {pk: Volume(*acc) for pk, acc in sums.items()}
     for pk, volume in summed.items():
         out[pk] = out[pk] + volume
