@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from patron.rebates import services
@@ -96,3 +97,42 @@ def test_finance_settles_overrides_with_a_reason_and_someone_else_approves(staff
     assert as_user(staff.sales).get(run["Location"]).status_code == 403
     bad = finance.post(reverse("rebates:settlement_run", args=[world.program.pk]), {"day": "someday"}, follow=True)
     assert "Give a date as YYYY-MM-DD." in bad.content.decode()
+
+
+def test_the_statement_downloads_as_a_workbook_with_the_same_figures(staff, world):
+    import io
+
+    from openpyxl import load_workbook
+
+    url = reverse("rebates:statement", args=[world.agreement.pk, "2026-01-01"]) + "?format=xlsx&lang=en"
+    response = as_user(staff.sales).get(url)
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[1][1].startswith("SO")  # the order's line
+    assert rows[1][2] == "OOLONG"
+    summary = {r[0]: r[6] for r in rows if r and r[0] in ("Volume", "Rebate", "Balance")}
+    assert summary == {"Volume": 12000, "Rebate": 240, "Balance": 240}
+
+
+def test_the_customer_confirms_receipt_once_from_the_link_without_signing_in(staff, world):
+    from patron.rebates.settlement import settlement_approve, settlement_start
+
+    settlement = settlement_start(actor=staff.finance, program=world.program, day=dt.date(2026, 1, 15))
+    settlement_approve(actor=staff.admin, settlement=settlement)
+    payout = settlement.lines.get().payout
+    url = reverse("rebates:receipt", args=[payout.token])
+    anonymous = Client()
+    page = anonymous.get(url)
+    assert page.status_code == 200
+    assert "CNY 240.00" in page.content.decode()
+    anonymous.post(url)
+    payout.refresh_from_db()
+    first = payout.confirmed_at
+    assert first is not None
+    anonymous.post(url)
+    payout.refresh_from_db()
+    assert payout.confirmed_at == first
+    assert anonymous.get(reverse("rebates:receipt", args=["guessed-token"])).status_code == 404
+    review = as_user(staff.finance).get(reverse("rebates:settlement_detail", args=[settlement.pk])).content.decode()
+    assert "receipt confirmed" in review

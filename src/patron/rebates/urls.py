@@ -14,4 +14,5 @@ urlpatterns = [
     path("settlements/<int:settlement_id>/approve/", views.settlement_approve, name="settlement_approve"),
     path("lines/<int:line_id>/override/", views.line_override, name="line_override"),
     path("statements/<int:agreement_id>/<str:period>/", views.statement, name="statement"),
+    path("receipt/<str:token>/", views.receipt, name="receipt"),
 ]

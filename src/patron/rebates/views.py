@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -127,7 +128,7 @@ def settlement_detail(request: HttpRequest, settlement_id: int) -> HttpResponse:
     found = get_object_or_404(
         RebateSettlement.objects.select_related("program", "created_by", "approved_by"), pk=settlement_id
     )
-    lines = found.lines.select_related("account").order_by("account__code", "period_start")
+    lines = found.lines.select_related("account", "payout").order_by("account__code", "period_start")
     return render(
         request,
         "rebates/settlement_detail.html",
@@ -173,7 +174,7 @@ def line_override(request: HttpRequest, line_id: int) -> HttpResponse:
 
 
 @login_required
-def statement(request: HttpRequest, agreement_id: int, period: str) -> HttpResponse:
+def statement(request: HttpRequest, agreement_id: int, period: str) -> HttpResponseBase:
     """The customer's statement for one period: every qualifying line, in the account's language."""
     agreement = get_object_or_404(RebateAgreement.objects.select_related("program", "account"), pk=agreement_id)
     if not (_may_read(request.user) and visible_accounts(request.user).filter(pk=agreement.account_id).exists()):
@@ -200,6 +201,9 @@ def statement(request: HttpRequest, agreement_id: int, period: str) -> HttpRespo
     language = request.GET.get("lang") or agreement.account.language
     if language not in {"en", "zh-hans"}:
         language = agreement.account.language
+    if request.GET.get("format") == "xlsx":
+        with translation.override(language):
+            return _statement_xlsx(agreement, span, made)
     with translation.override(language):
         return render(
             request,
@@ -215,3 +219,49 @@ def statement(request: HttpRequest, agreement_id: int, period: str) -> HttpRespo
                 "language": language,
             },
         )
+
+
+def _statement_xlsx(agreement: RebateAgreement, span: Any, made: Any) -> HttpResponseBase:
+    """The same figures as the page, one row per qualifying line, then the summary rows."""
+    from patron.core.exports import export_response
+
+    currency = made.currency
+    headings = [_("Date"), _("Document"), _("Product"), _("Quantity"), _("Amount"), _("Currency"), _("Counted")]
+    rows: list[list[Any]] = [
+        [
+            ln.line.day,
+            ln.line.number,
+            ln.line.sku,
+            ln.line.quantity,
+            ln.line.amount.amount,
+            ln.line.amount.currency,
+            ln.amount,
+        ]
+        for ln in made.lines
+    ]
+    result = made.result
+    rows += [
+        [],
+        [_("Volume"), "", "", "", "", currency, result.scale],
+        [_("Tier reached"), "", "", "", "", "", result.tier],
+        [_("Rebate"), "", "", "", "", currency, result.amount.amount],
+        [_("Paid before"), "", "", "", "", currency, made.paid.amount],
+        [_("Balance"), "", "", "", "", currency, made.balance.amount],
+    ]
+    name = f"rebate-statement-{agreement.account.code}-{span.start.isoformat()}"
+    return export_response("xlsx", name, headings, iter(rows))
+
+
+def receipt(request: HttpRequest, token: str) -> HttpResponse:
+    """The customer confirms a rebate payout arrived: public, reached only through its unguessable link;
+    confirming twice records the first moment."""
+    from .models import RebatePayout
+
+    payout = RebatePayout.objects.select_related("account", "line__settlement__program").filter(token=token).first()
+    if payout is None or payout.amount <= 0:
+        raise Http404
+    with translation.override(payout.account.language):
+        if request.method == "POST":
+            RebatePayout.objects.filter(pk=payout.pk, confirmed_at__isnull=True).update(confirmed_at=timezone.now())
+            payout.refresh_from_db()
+        return render(request, "rebates/receipt.html", {"payout": payout})
