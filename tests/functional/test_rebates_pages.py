@@ -136,3 +136,49 @@ def test_the_customer_confirms_receipt_once_from_the_link_without_signing_in(sta
     assert anonymous.get(reverse("rebates:receipt", args=["guessed-token"])).status_code == 404
     review = as_user(staff.finance).get(reverse("rebates:settlement_detail", args=[settlement.pk])).content.decode()
     assert "receipt confirmed" in review
+
+
+def test_a_program_foresees_each_accounts_rebate_at_the_periods_end_from_its_run_rate(staff, world):
+    import re
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from django.utils import timezone
+
+    from patron.domain.periods import PeriodKind, period_containing
+
+    today = timezone.localdate()
+    make_order(staff.sales, world.shop, [(make_product(price="1000.00"), "12")], order_date=today)
+    quarter = period_containing(today, PeriodKind.QUARTER)
+    foreseen = (Decimal(12000) * quarter.days / ((today - quarter.start).days + 1)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+    rate = Decimal("0.03") if foreseen >= 20000 else Decimal("0.02")
+    expected = (foreseen * rate).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    page = as_user(staff.manager).get(reverse("rebates:program_detail", args=[world.program.pk])).content.decode()
+    cell = re.search(r'data-testid="forecast">([^<]*)<', page)
+    assert cell is not None
+    assert cell.group(1).startswith(f"CNY {expected:,}")
+
+
+def test_finance_marks_a_cash_payout_paid_from_the_review_page(staff, world):
+    from patron.rebates.models import RebatePayout
+    from patron.rebates.settlement import settlement_approve, settlement_start
+
+    cash = services.program_create(
+        actor=staff.manager,
+        data={"name": "Cash back", "effective_from": "2026-01-01", "terms": TERMS, "payout_form": "cash"},
+    )
+    cash = services.program_set_status(actor=staff.manager, program=cash, status=RebateProgram.ACTIVE)
+    services.agreement_create(actor=staff.manager, program=cash, account=world.shop, signed_on="2026-01-01")
+    make_order(staff.sales, world.shop, [(make_product(price="1000.00"), "12")], order_date=dt.date(2026, 3, 1))
+    settlement = settlement_start(actor=staff.finance, program=cash, day=dt.date(2026, 1, 15))
+    settlement_approve(actor=staff.admin, settlement=settlement)
+    payout = RebatePayout.objects.get(line__settlement=settlement)
+    finance = as_user(staff.finance)
+    page = finance.get(reverse("rebates:settlement_detail", args=[settlement.pk])).content.decode()
+    assert 'data-testid="paid"' in page
+    refused = finance.post(reverse("rebates:payout_paid", args=[payout.pk]), {"reference": ""}, follow=True)
+    assert "Give the bank transfer" in refused.content.decode()
+    finance.post(reverse("rebates:payout_paid", args=[payout.pk]), {"reference": "BOC-1"})
+    payout.refresh_from_db()
+    assert (payout.status, payout.reference) == (RebatePayout.DONE, "BOC-1")

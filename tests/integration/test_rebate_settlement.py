@@ -347,3 +347,23 @@ def test_a_settlement_counts_only_the_programs_products(staff):
     )
     line = settlement_start(actor=staff.finance, program=scoped, day=Q1).lines.get()
     assert (line.amount, line.quantity, line.earned) == (D("200"), D("2"), D("4.00"))
+
+
+def test_finance_records_a_cash_payout_once_with_its_bank_reference(staff):
+    from patron.rebates.settlement import payout_mark_paid
+
+    cash = make_program(staff, name="Cash", payout_form="cash")
+    (account,) = signed(staff, cash)
+    buy(staff, account, "15000", "2026-02-01")
+    settlement = settlement_start(actor=staff.finance, program=cash, day=Q1)
+    settlement_approve(actor=staff.admin, settlement=settlement)
+    payout = RebatePayout.objects.get()
+    with pytest.raises(ValidationError) as caught:
+        payout_mark_paid(actor=staff.finance, payout=payout, reference=" ")
+    assert "reference" in caught.value.message_dict
+    with pytest.raises(PermissionDenied):
+        payout_mark_paid(actor=staff.sales, payout=payout, reference="BOC-1")
+    paid = payout_mark_paid(actor=staff.finance, payout=payout, reference="BOC-20260410-7")
+    again = payout_mark_paid(actor=staff.finance, payout=payout, reference="another")
+    assert (paid.status, again.reference) == (RebatePayout.DONE, "BOC-20260410-7")
+    assert AuditEvent.objects.filter(action="REBATE_PAYOUT_PAID").count() == 1

@@ -350,3 +350,27 @@ def settlement_approve(*, actor: Any, settlement: RebateSettlement) -> RebateSet
 def points_balance(account_id: int, day: dt.date) -> Decimal:
     live = PointsEntry.objects.filter(account_id=account_id).filter(Q(expires_on__isnull=True) | Q(expires_on__gt=day))
     return live.aggregate(t=Sum("points"))["t"] or Decimal(0)
+
+
+@transaction.atomic
+def payout_mark_paid(*, actor: Any, payout: RebatePayout, reference: str) -> RebatePayout:
+    """Finance records the transfer of a cash payout (its bank reference); recording it again changes nothing."""
+    require_settler(actor)
+    locked = RebatePayout.objects.select_for_update().get(pk=payout.pk)
+    if locked.status == RebatePayout.DONE:
+        return locked
+    if locked.form not in (RebatePayout.CASH, RebatePayout.CLAWBACK):
+        raise Conflict(_("Only cash payouts and claw-backs are settled by hand."), "form")
+    if not (reference or "").strip():
+        raise ValidationError({"reference": [_("Give the bank transfer's reference.")]})
+    locked.status = RebatePayout.DONE
+    locked.reference = reference.strip()[:100]
+    locked.save(update_fields=["status", "reference"])
+    audit_record(
+        actor=actor,
+        action="REBATE_PAYOUT_PAID",
+        instance=locked,
+        account_id=locked.account_id,
+        changes={"status": [RebatePayout.TO_PAY, RebatePayout.DONE], "reference": [None, locked.reference]},
+    )
+    return locked

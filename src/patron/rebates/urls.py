@@ -15,4 +15,5 @@ urlpatterns = [
     path("lines/<int:line_id>/override/", views.line_override, name="line_override"),
     path("statements/<int:agreement_id>/<str:period>/", views.statement, name="statement"),
     path("receipt/<str:token>/", views.receipt, name="receipt"),
+    path("payouts/<int:payout_id>/paid/", views.payout_paid, name="payout_paid"),
 ]

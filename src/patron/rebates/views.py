@@ -20,7 +20,7 @@ from patron.accounts.access import can, visible_accounts
 from patron.core.errors import Conflict, error_dict
 from patron.domain.access import Action
 from patron.domain.money import Money
-from patron.domain.rebates import Payout, statement_for
+from patron.domain.rebates import Payout, forecast_rebate, statement_for
 
 from . import settlement as settling
 from .accrual import accrual_result, period_documents
@@ -78,9 +78,17 @@ def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
     for agreement in agreements:
         accrual = accruals.get(agreement.pk)
         result = accrual_result(accrual) if accrual else None
-        rows.append(
-            {"agreement": agreement, "accrual": accrual, "result": result, **(_texts(result) if result else {})}
-        )
+        foreseen = None
+        if result is not None and today in period:
+            foreseen = forecast_rebate(
+                terms_of(agreement),
+                result.volume,
+                program.currency,
+                elapsed_days=(today - period.start).days + 1,
+                period_days=period.days,
+            )
+        texts = _texts(result) if result else {}
+        rows.append({"agreement": agreement, "accrual": accrual, "result": result, "forecast": foreseen, **texts})
     settlements = program.settlements.order_by("-period_start", "-id")[:20]
     return render(
         request,
@@ -171,6 +179,23 @@ def line_override(request: HttpRequest, line_id: int) -> HttpResponse:
     except Conflict as exc:
         messages.error(request, str(exc))
     return redirect("rebates:settlement_detail", line.settlement_id)
+
+
+@login_required
+@require_POST
+def payout_paid(request: HttpRequest, payout_id: int) -> HttpResponse:
+    from .models import RebatePayout
+
+    payout = get_object_or_404(RebatePayout.objects.select_related("line"), pk=payout_id)
+    try:
+        settling.payout_mark_paid(actor=request.user, payout=payout, reference=request.POST.get("reference", ""))
+    except ValidationError as exc:
+        for texts in error_dict(exc).values():
+            for text in texts:
+                messages.error(request, text)
+    except Conflict as exc:
+        messages.error(request, str(exc))
+    return redirect("rebates:settlement_detail", payout.line.settlement_id)
 
 
 @login_required
