@@ -68,3 +68,25 @@ def test_finance_settles_and_an_admin_approves_once(live_server, sign_in, page, 
     page.get_by_test_id("approve").click()
     expect(page.get_by_test_id("status")).to_have_text("Approved")
     assert RebatePayout.objects.get().amount == 700
+
+
+def test_a_manager_writes_a_program_in_the_browser_and_activates_it(live_server, sign_in, page, staff):
+    User.objects.update(language="en")
+    sign_in("manager")
+    page.goto(f"{live_server.url}/rebates/")
+    page.get_by_test_id("new-program").click()
+    page.fill("input[name=name]", "Summer volume")
+    page.fill("input[name=effective_from]", "2026-06-01")
+    page.select_option("select[name=mode]", "incremental")
+    page.fill("input[name=threshold]", "10000")
+    page.fill("input[name=tier_from_0]", "0")
+    page.fill("input[name=tier_value_0]", "2")
+    page.fill("input[name=tier_from_1]", "20000")
+    page.fill("input[name=tier_value_1]", "1")  # gives less than the tier before: refused beside the field
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("tier-error")).to_contain_text("Must give more than the previous tier")
+    page.fill("input[name=tier_value_1]", "3")
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("tiers")).to_contain_text("20,000.00")
+    page.get_by_test_id("activate").click()
+    expect(page.get_by_test_id("status")).to_have_text("Active")

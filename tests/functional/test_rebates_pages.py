@@ -182,3 +182,62 @@ def test_finance_marks_a_cash_payout_paid_from_the_review_page(staff, world):
     finance.post(reverse("rebates:payout_paid", args=[payout.pk]), {"reference": "BOC-1"})
     payout.refresh_from_db()
     assert (payout.status, payout.reference) == (RebatePayout.DONE, "BOC-1")
+
+
+def test_a_manager_writes_a_program_in_the_form_activates_it_and_signs_an_account(staff):
+    manager = as_user(staff.manager)
+    assert as_user(staff.sales).get(reverse("rebates:program_new")).status_code == 403
+    form = {
+        "name": "Spring volume",
+        "period_kind": "quarter",
+        "effective_from": "2026-01-01",
+        "currency": "CNY",
+        "basis": "amount",
+        "mode": "incremental",
+        "tier_kind": "percent",
+        "threshold": "5000",
+        "payout_form": "points",
+        "settlement_lag_days": "30",
+        "tier_from_0": "0",
+        "tier_value_0": "1",
+        "tier_from_2": "100",  # a gap in the rows, then a tier below the one before it
+        "tier_value_2": "2",
+        "tier_from_3": "50",
+        "tier_value_3": "3",
+    }
+    refused = manager.post(reverse("rebates:program_new"), form)
+    assert refused.status_code == 200
+    text = refused.content.decode()
+    assert "Must be above the previous tier" in text
+    assert not RebateProgram.objects.exists()
+    form.update(tier_from_3="20000")
+    made = manager.post(reverse("rebates:program_new"), form)
+    program = RebateProgram.objects.get()
+    assert made["Location"] == reverse("rebates:program_detail", args=[program.pk])
+    assert program.terms["tiers"] == [
+        {"from": "0", "percent": "1"},
+        {"from": "100", "percent": "2"},
+        {"from": "20000", "percent": "3"},
+    ]
+    assert program.terms["mode"] == "incremental"
+    manager.post(reverse("rebates:program_status", args=[program.pk]), {"status": "active"})
+    program.refresh_from_db()
+    assert program.status == RebateProgram.ACTIVE
+    make_account(staff.sales, code="SPRING-1")
+    signed = manager.post(
+        reverse("rebates:agreement_add", args=[program.pk]),
+        {"account": "SPRING-1", "signed_on": "2026-01-02"},
+        follow=True,
+    )
+    assert "Agreement signed." in signed.content.decode()
+    assert program.agreements.get().account.code == "SPRING-1"
+    unknown = manager.post(
+        reverse("rebates:agreement_add", args=[program.pk]), {"account": "NOPE", "signed_on": "2026-01-02"}, follow=True
+    )
+    assert "No account you can see has this code." in unknown.content.decode()
+    edit = manager.get(reverse("rebates:program_edit", args=[program.pk])).content.decode()
+    assert 'value="Spring volume"' in edit
+    renamed = manager.post(reverse("rebates:program_edit", args=[program.pk]), {**form, "name": "Spring volume 2026"})
+    assert renamed.status_code == 302
+    program.refresh_from_db()
+    assert (program.name, program.terms["mode"]) == ("Spring volume 2026", "incremental")

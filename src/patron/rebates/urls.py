@@ -8,7 +8,11 @@ app_name = "rebates"
 
 urlpatterns = [
     path("", views.program_list, name="program_list"),
+    path("programs/new/", views.program_form, name="program_new"),
     path("programs/<int:program_id>/", views.program_detail, name="program_detail"),
+    path("programs/<int:program_id>/edit/", views.program_form, name="program_edit"),
+    path("programs/<int:program_id>/status/", views.program_status, name="program_status"),
+    path("programs/<int:program_id>/agreements/", views.agreement_add, name="agreement_add"),
     path("programs/<int:program_id>/settle/", views.settlement_run, name="settlement_run"),
     path("settlements/<int:settlement_id>/", views.settlement_detail, name="settlement_detail"),
     path("settlements/<int:settlement_id>/approve/", views.settlement_approve, name="settlement_approve"),

@@ -54,7 +54,8 @@ def program_list(request: HttpRequest) -> HttpResponse:
     tabs = [("", _("All"), sum(counts.values()))] + [
         (k, label, counts.get(k, 0)) for k, label in RebateProgram.STATUSES
     ]
-    return render(request, "rebates/program_list.html", {"programs": programs, "tabs": tabs, "status": status})
+    context = {"programs": programs, "tabs": tabs, "status": status, "can_edit": can(request.user, Action.EDIT_REBATES)}
+    return render(request, "rebates/program_list.html", context)
 
 
 @login_required
@@ -100,6 +101,7 @@ def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
             "rows": rows,
             "settlements": settlements,
             "can_settle": can(request.user, Action.SETTLE_REBATES),
+            "can_edit": can(request.user, Action.EDIT_REBATES),
             "today": today,
         },
     )
@@ -109,6 +111,98 @@ def terms_of_program(program: RebateProgram) -> Any:
     from patron.domain.rebates import parse_terms
 
     return parse_terms(program.terms)
+
+
+FIXED_WHEN_ACTIVE = ("terms", "period_kind", "effective_from", "currency")
+
+
+def _editor(user: Any) -> None:
+    if not can(user, Action.EDIT_REBATES):
+        raise PermissionDenied
+
+
+@login_required
+def program_form(request: HttpRequest, program_id: int | None = None) -> HttpResponse:
+    """A new draft program, or a program's edit: its terms as fields and tier rows."""
+    from . import services
+    from .forms import ProgramForm
+
+    _editor(request.user)
+    program = get_object_or_404(RebateProgram, pk=program_id) if program_id else None
+    if request.method == "POST":
+        form = ProgramForm(request.POST)
+        if form.is_valid():
+            data = form.program_data(keep=program.terms if program else None)
+            try:
+                if program is None:
+                    program = services.program_create(actor=request.user, data=data)
+                else:
+                    if program.status != RebateProgram.DRAFT:  # an active program's terms stay as they are
+                        data = {
+                            k: v
+                            for k, v in data.items()
+                            if k not in ("terms", "period_kind", "effective_from", "currency")
+                        }
+                    program = services.program_update(actor=request.user, program=program, data=data)
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            except Conflict as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("rebates:program_detail", program.pk)
+    else:
+        form = ProgramForm(initial=ProgramForm.initial_for(program) if program else None)
+    return render(request, "rebates/program_form.html", {"form": form, "program": program})
+
+
+@login_required
+@require_POST
+def program_status(request: HttpRequest, program_id: int) -> HttpResponse:
+    from . import services
+
+    program = get_object_or_404(RebateProgram, pk=program_id)
+    try:
+        services.program_set_status(actor=request.user, program=program, status=request.POST.get("status", ""))
+    except Conflict as exc:
+        messages.error(request, str(exc))
+    return redirect("rebates:program_detail", program.pk)
+
+
+@login_required
+@require_POST
+def agreement_add(request: HttpRequest, program_id: int) -> HttpResponse:
+    from . import services
+    from .forms import AgreementForm
+
+    program = get_object_or_404(RebateProgram, pk=program_id)
+    _editor(request.user)
+    form = AgreementForm(request.POST)
+    if not form.is_valid():
+        for field, texts in form.errors.items():
+            label = form.fields[field].label if field in form.fields else field
+            for text in texts:
+                messages.error(request, f"{label}: {text}")
+        return redirect("rebates:program_detail", program.pk)
+    account = visible_accounts(request.user).filter(code=form.cleaned_data["account"].strip()).first()
+    if account is None:
+        messages.error(request, _("No account you can see has this code."))
+        return redirect("rebates:program_detail", program.pk)
+    try:
+        services.agreement_create(
+            actor=request.user,
+            program=program,
+            account=account,
+            signed_on=form.cleaned_data["signed_on"],
+            valid_from=form.cleaned_data["valid_from"],
+        )
+    except ValidationError as exc:
+        for found in error_dict(exc).values():
+            for message in found:
+                messages.error(request, str(message))
+    else:
+        messages.success(request, _("Agreement signed."))
+    return redirect("rebates:program_detail", program.pk)
 
 
 @login_required
