@@ -32,12 +32,13 @@ def _show(value: Any) -> Any:
     return value
 
 
-def _params(params: Mapping[str, Any]) -> _Params:
+def shown_params(params: Mapping[str, Any]) -> _Params:
+    """Parameters as a sentence shows them (money with its currency, lists joined); a missing one reads empty."""
     return _Params({k: _show(v) for k, v in params.items()})
 
 
 def problem_text(problem: Problem) -> str:
-    p = _params(problem.params)
+    p = shown_params(problem.params)
     messages = {
         "required": _("This is required."),
         "wrong_type": _("This value has the wrong type (expected %(expected)s)."),
@@ -126,7 +127,7 @@ REASONS: dict[str, Any] = {
 
 def reason_text(reason: Reason) -> str:
     """One sentence a salesperson understands, for why a rule did or did not apply."""
-    p = _params(reason.params)
+    p = shown_params(reason.params)
     if reason.code == "NOT_FOR_ACCOUNT":
         part = reason.params.get("part", "")
         return _("Not for this account: it targets other %(part)s.") % {"part": PART_NAMES.get(part, part)}

@@ -24,11 +24,11 @@ from django.utils import timezone
 from patron.core.db import fetch_prepared
 from patron.domain.money import quantize
 from patron.domain.periods import Period
-from patron.domain.rebates import DocumentLine, RebateResult, Volume, rebate_for
+from patron.domain.rebates import DocumentLine, RebateResult, Volume, rebate_for, statement_lines, volume_of
 from patron.sales.hooks import DocumentsChanged
 from patron.sales.models import Order, OrderLine, Product, Return, ReturnLine
 
-from .mappers import category_paths, document_lines, period_of, rate_to, terms_of, volume_in
+from .mappers import category_paths, document_lines, period_of, program_terms, rate_to, terms_of
 from .models import RebateAccrual, RebateAgreement, RebateProgram
 
 log = logging.getLogger(__name__)
@@ -142,7 +142,7 @@ def accrue(agreement: RebateAgreement, rows: Sequence[dict[str, Any]], *, sign: 
             log.warning("rebate accrual: no %s rate on %s for program %s", currency, day, program.pk)
             return
         priced.append({**r, "rate": rate, "category_path": paths.get(r["category"], ()) if r["category"] else ()})
-    delta = volume_in(terms, document_lines(priced, sign=sign, kind=kind), program.currency)
+    delta = volume_of(statement_lines(terms, document_lines(priced, sign=sign, kind=kind), program.currency)[0])
     if delta == Volume():
         return
     period = period_of(program, day)
@@ -260,7 +260,7 @@ def period_documents(
         unit_cost=F("order_line__product__unit_cost"),
         currency=F("ret__currency"),
     )
-    paths = id_paths_if_needed(program)
+    paths = category_paths(program_terms(program))
     rates: dict[tuple[str, dt.date], Decimal | None] = {}
     out: dict[int, list[DocumentLine]] = defaultdict(list)
     for rows, sign, kind in ((order_rows, 1, "order"), (return_rows, -1, "return")):
@@ -280,12 +280,6 @@ class MissingRate(LookupError):
     def __init__(self, currency: str, day: dt.date) -> None:
         super().__init__(f"no {currency} exchange rate on or before {day}")
         self.currency, self.day = currency, day
-
-
-def id_paths_if_needed(program: RebateProgram) -> Any:
-    from patron.domain.rebates import parse_terms
-
-    return category_paths(parse_terms(program.terms))
 
 
 def _valid_on(agreement: RebateAgreement, day: dt.date) -> bool:
@@ -317,7 +311,7 @@ def accruals_rebuild(
             for ln in documents.get(agreement.account_id, [])
             if agreement.valid_from <= ln.day and (agreement.valid_to is None or ln.day < agreement.valid_to)
         ]
-        volume = volume_in(terms, lines, program.currency)
+        volume = volume_of(statement_lines(terms, lines, program.currency)[0])
         result = rebate_for(terms, volume, program.currency)
         RebateAccrual.objects.update_or_create(
             agreement=agreement,
@@ -375,8 +369,7 @@ def period_volumes(
         *(f"order_line__{c}" for c in columns[1:]),
     )
     terms = {a.pk: terms_of(a) for a in agreements}
-    needs_paths = any(t.what.categories or t.what.exclude_categories for t in terms.values())
-    paths = id_paths_if_needed(program) if needs_paths else {}
+    paths = category_paths(program_terms(program))  # read only when the program names categories
     target = program.currency
     rates: dict[tuple[str, dt.date], Decimal] = {}
     sums: dict[int, list[Decimal]] = {a.pk: [Decimal(0), Decimal(0), Decimal(0)] for a in agreements}
@@ -410,12 +403,11 @@ def period_volumes(
     return out
 
 
-def _scope_sql(program: RebateProgram, q: Any) -> tuple[str, list[Any]]:
+def _scope_sql(program: RebateProgram) -> tuple[str, list[Any]]:
     """The program's products as SQL over ``p`` (product) and ``c`` (its category, by path prefix)."""
-    from patron.domain.rebates import parse_terms
     from patron.sales.models import Category
 
-    what = parse_terms(program.terms).what
+    what = program_terms(program).what
     paths = dict(Category.objects.filter(pk__in=what.categories | what.exclude_categories).values_list("pk", "path"))
     sql, params = "", []
 
@@ -460,7 +452,7 @@ def _summed_in_database(
         "rline": q(ReturnLine._meta.db_table),
         "ret": q(Return._meta.db_table),
     }
-    scope, scope_params = _scope_sql(program, q)
+    scope, scope_params = _scope_sql(program)
     places = minor_units(program.currency)
     last = up_to if up_to is not None else period.last_day
     common = (

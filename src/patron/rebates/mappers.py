@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,9 +13,9 @@ from typing import Any
 from django.conf import settings
 
 from patron.core.trees import id_paths
-from patron.domain.money import Money, convert, quantize
+from patron.domain.money import Money, quantize
 from patron.domain.periods import Period, PeriodKind, period_containing
-from patron.domain.rebates import DocumentLine, RebateTerms, Volume, parse_terms
+from patron.domain.rebates import DocumentLine, RebateTerms, parse_terms
 from patron.sales.models import Category
 from patron.sales.selectors import rate_on
 
@@ -33,14 +34,10 @@ def merged_terms(program_terms: Mapping[str, Any], own: Mapping[str, Any] | None
 
 @lru_cache(maxsize=1024)
 def _parsed(text: str) -> RebateTerms:
-    import json
-
     return parse_terms(json.loads(text))
 
 
 def terms_of(agreement: RebateAgreement) -> RebateTerms:
-    import json
-
     data = merged_terms(agreement.program.terms, agreement.terms)
     return _parsed(json.dumps(data, sort_keys=True))
 
@@ -63,6 +60,11 @@ def rate_to(currency: str, target: str, day: dt.date) -> Decimal | None:
     if into_company is None or out_of_company is None:
         return None
     return into_company / out_of_company
+
+
+def program_terms(program: RebateProgram) -> RebateTerms:
+    """The program's own terms (agreements may change tiers, never which products count)."""
+    return _parsed(json.dumps(program.terms, sort_keys=True))
 
 
 def category_paths(terms: RebateTerms) -> Mapping[int, tuple[int, ...]]:
@@ -107,15 +109,3 @@ def document_lines(rows: Iterable[Mapping[str, Any]], *, sign: int, kind: str) -
             )
         )
     return out
-
-
-def volume_in(terms: RebateTerms, lines: Iterable[DocumentLine], currency: str) -> Volume:
-    amount = quantity = profit = Decimal(0)
-    for ln in lines:
-        if not terms.what.covers(ln.product, ln.category_path):
-            continue
-        converted = convert(ln.amount, ln.rate, currency).amount
-        amount += converted
-        quantity += ln.quantity
-        profit += converted - convert(ln.cost, ln.rate, currency).amount
-    return Volume(amount, quantity, profit)

@@ -24,7 +24,7 @@ from patron.domain.rebates import Payout, forecast_rebate, statement_for
 
 from . import settlement as settling
 from .accrual import accrual_result, period_documents
-from .mappers import period_of, terms_of
+from .mappers import period_of, program_terms, terms_of
 from .messages import reason_text
 from .models import RebateAccrual, RebateAgreement, RebateProgram, RebateSettlement, RebateSettlementLine
 
@@ -96,7 +96,7 @@ def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
         "rebates/program_detail.html",
         {
             "program": program,
-            "terms": terms_of_program(program),
+            "terms": program_terms(program),
             "period": period,
             "rows": rows,
             "settlements": settlements,
@@ -105,12 +105,6 @@ def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
             "today": today,
         },
     )
-
-
-def terms_of_program(program: RebateProgram) -> Any:
-    from patron.domain.rebates import parse_terms
-
-    return parse_terms(program.terms)
 
 
 FIXED_WHEN_ACTIVE = ("terms", "period_kind", "effective_from", "currency")

@@ -9,6 +9,7 @@ from .statement import (
     StatementLine,
     settle_account,
     statement_for,
+    statement_lines,
     volume_of,
 )
 from .terms import BASES, DOCUMENTS, MODES, RebateTerms, Tier, parse_terms, terms_to_dict
@@ -33,6 +34,7 @@ __all__ = [
     "rebate_for",
     "settle_account",
     "statement_for",
+    "statement_lines",
     "terms_to_dict",
     "volume_of",
 ]
