@@ -45,6 +45,15 @@ def test_a_manager_reads_accruals_and_the_customers_statement(live_server, sign_
     expect(page.locator("h1")).to_contain_text("Rebate statement")
     expect(page.get_by_test_id("rebate")).to_have_text("CNY 750.00")  # 3% of 25,000
     expect(page.get_by_test_id("lines-total")).to_have_text("CNY 25,000.00")
+    with page.expect_download() as downloading:
+        page.get_by_test_id("download-pdf").click()
+    saved = downloading.value
+    assert saved.suggested_filename == "rebate-statement-SHOP-1-2026-01-01.pdf"
+    from pypdf import PdfReader
+
+    text = PdfReader(saved.path()).pages[0].extract_text()
+    for figure in ("CNY 750.00", "CNY 25,000.00", "Rebate statement", "OOLONG"):
+        assert figure in text
 
 
 def test_finance_settles_and_an_admin_approves_once(live_server, sign_in, page, staff, program):

@@ -241,3 +241,49 @@ def test_a_manager_writes_a_program_in_the_form_activates_it_and_signs_an_accoun
     assert renamed.status_code == 302
     program.refresh_from_db()
     assert (program.name, program.terms["mode"]) == ("Spring volume 2026", "incremental")
+
+
+def _testid_texts(html: str, testid: str) -> list[str]:
+    import re
+
+    found = re.findall(rf'data-testid="{testid}"[^>]*>(.*?)</', html, flags=re.S)
+    return [re.sub(r"<[^>]+>", "", f).strip() for f in found]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_statement_pdf_opens_and_shows_the_pages_figures(staff, world, language):
+    """Paid before and a balance too: a partial settlement was approved, then the account bought more."""
+    import io
+
+    from pypdf import PdfReader
+
+    from patron.rebates.settlement import settlement_approve, settlement_start
+
+    partial = settlement_start(
+        actor=staff.finance, program=world.program, day=dt.date(2026, 2, 15), kind=RebateSettlement.PARTIAL
+    )
+    settlement_approve(actor=staff.admin, settlement=partial)
+    make_order(
+        staff.sales, world.shop, [(make_product(sku="PUERH", price="2500.00"), "4")], order_date=dt.date(2026, 3, 2)
+    )
+    url = reverse("rebates:statement", args=[world.agreement.pk, "2026-01-01"])
+    client = as_user(staff.sales)
+    page = client.get(f"{url}?lang={language}").content.decode()
+    response = client.get(f"{url}?format=pdf&lang={language}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("attachment;")
+    reader = PdfReader(io.BytesIO(response.content))
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    figures = {k: _testid_texts(page, k)[0] for k in ("volume", "tier", "rebate", "paid", "balance", "lines-total")}
+    assert figures["volume"] == "CNY 22,000.00"
+    assert figures["rebate"] == "CNY 660.00"  # tier 2: 3% of all of it
+    assert figures["paid"] == "CNY 240.00"  # the partial settlement's 2% of 12,000
+    assert figures["balance"] == "CNY 420.00"
+    for figure in figures.values():
+        assert figure in text
+    assert "SHOP-9" in text
+    assert "OOLONG" in text
+    assert "PUERH" in text
+    assert ("Rebate statement" if language == "en" else "返利对账单") in text
+    assert ("Balance" if language == "en" else "余额") in text

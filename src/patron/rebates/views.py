@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -21,6 +22,7 @@ from patron.core.errors import Conflict, error_dict
 from patron.domain.access import Action
 from patron.domain.money import Money
 from patron.domain.rebates import Payout, forecast_rebate, statement_for
+from patron.web.templatetags.patron_web import money
 
 from . import settlement as settling
 from .accrual import accrual_result, period_documents
@@ -314,10 +316,14 @@ def statement(request: HttpRequest, agreement_id: int, period: str) -> HttpRespo
     language = request.GET.get("lang") or agreement.account.language
     if language not in {"en", "zh-hans"}:
         language = agreement.account.language
-    if request.GET.get("format") == "xlsx":
-        with translation.override(language):
-            return _statement_xlsx(agreement, span, made)
+    texts = _texts(made.result)
+    notes = [reason_text(r) for r in made.reasons]
+    wanted = request.GET.get("format")
     with translation.override(language):
+        if wanted == "xlsx":
+            return _statement_xlsx(agreement, span, made)
+        if wanted == "pdf":
+            return _statement_pdf(agreement, span, made, [*texts["reasons"], texts["next"], *notes])
         return render(
             request,
             "rebates/statement.html",
@@ -327,11 +333,84 @@ def statement(request: HttpRequest, agreement_id: int, period: str) -> HttpRespo
                 "period": span,
                 "statement": made,
                 "result": made.result,
-                "texts": _texts(made.result),
-                "notes": [reason_text(r) for r in made.reasons],
+                "texts": texts,
+                "notes": notes,
                 "language": language,
+                "volume_text": _scale_text(made.result.scale, made.result),
+                "bands": [(b, _scale_text(b.volume, made.result)) for b in made.result.bands],
             },
         )
+
+
+def _scale_text(value: Any, result: Any) -> str:
+    """A volume as the tiers measure it: pieces for a quantity basis, money otherwise."""
+    if result.basis == "quantity":
+        return f"{Decimal(value).normalize():,f}"
+    return money(value, result.currency)
+
+
+def _statement_pdf(agreement: RebateAgreement, span: Any, made: Any, notes: list[str]) -> HttpResponseBase:
+    """The page's figures in the page's words, for a customer to keep or print."""
+    from patron.core.pdf import PdfDocument, PdfTable, pdf_response
+
+    program, result, currency = agreement.program, made.result, made.currency
+    tier = str(result.tier) + (f" ({result.percent}%)" if result.percent else "")
+    period = f"{span.start:%Y-%m-%d} – {span.last_day:%Y-%m-%d}"
+    tables = []
+    if len(result.bands) > 1:
+        tables.append(
+            PdfTable(
+                _("Bands"),
+                [_("Tier"), _("Volume"), _("Rate"), _("Rebate")],
+                [
+                    [
+                        str(b.index),
+                        _scale_text(b.volume, result),
+                        f"{b.percent}%" if b.percent is not None else money(b.fixed, currency),
+                        money(b.amount, currency),
+                    ]
+                    for b in result.bands
+                ],
+                numeric=frozenset({1, 2, 3}),
+            )
+        )
+    tables.append(
+        PdfTable(
+            _("Qualifying orders and returns"),
+            [_("Date"), _("Document"), _("Product"), _("Quantity"), _("Amount"), _("Counted")],
+            [
+                [
+                    f"{ln.line.day:%Y-%m-%d}",
+                    ln.line.number,
+                    ln.line.sku,
+                    f"{ln.line.quantity.normalize():f}",
+                    money(ln.line.amount.amount, ln.line.amount.currency),
+                    money(ln.amount, currency),
+                ]
+                for ln in made.lines
+            ],
+            numeric=frozenset({3, 4, 5}),
+            footer=[_("Total"), "", "", "", "", money(made.volume.amount, currency)],
+            empty=_("Nothing bought in the period yet."),
+        )
+    )
+    document = PdfDocument(
+        title=_("Rebate statement") + ": " + agreement.account.name,
+        subtitle=f"{agreement.account.code} · {program.name} · {period}",
+        facts=[
+            (_("Program"), program.name),
+            (_("Period"), period),
+            (_("Volume"), _scale_text(result.scale, result)),
+            (_("Tier reached"), tier),
+            (_("Rebate"), money(result.amount.amount, currency)),
+            (_("Paid before"), money(made.paid.amount, currency)),
+            (_("Balance"), money(made.balance.amount, currency)),
+        ],
+        notes=[n for n in notes if n],
+        tables=tables,
+        closing=_("Made on %(day)s") % {"day": f"{timezone.localdate():%Y-%m-%d}"},
+    )
+    return pdf_response(document, f"rebate-statement-{agreement.account.code}-{span.start.isoformat()}")
 
 
 def _statement_xlsx(agreement: RebateAgreement, span: Any, made: Any) -> HttpResponseBase:
