@@ -99,3 +99,34 @@ def test_a_manager_writes_a_program_in_the_browser_and_activates_it(live_server,
     expect(page.get_by_test_id("tiers")).to_contain_text("20,000.00")
     page.get_by_test_id("activate").click()
     expect(page.get_by_test_id("status")).to_have_text("Active")
+
+
+def test_a_manager_reads_cost_against_margin_and_replays_richer_tiers(live_server, sign_in, page, staff):
+    from django.utils import timezone
+
+    from patron.domain.periods import PeriodKind, period_containing, previous_period
+
+    User.objects.update(language="en")
+    last_quarter = previous_period(period_containing(timezone.localdate(), PeriodKind.QUARTER))
+    made = services.program_create(
+        actor=staff.manager, data={"name": "Volume 2", "effective_from": "2024-01-01", "terms": TERMS}
+    )
+    active = services.program_set_status(actor=staff.manager, program=made, status=RebateProgram.ACTIVE)
+    shop = make_account(staff.sales, code="SHOP-2", name="Hill Tea")
+    services.agreement_create(actor=staff.manager, program=active, account=shop, signed_on="2024-01-01")
+    tea = make_product(sku="OOLONG", price="1000.00", cost="800.00")
+    make_order(staff.sales, shop, [(tea, "25")], order_date=last_quarter.start)
+    sign_in("manager")
+    page.goto(f"{live_server.url}/rebates/")
+    page.get_by_test_id("rebate-analysis").click()
+    expect(page.get_by_test_id("overview-cost")).to_have_text("CNY 750.00")
+    expect(page.get_by_test_id("program-costs")).to_be_visible()
+    page.get_by_role("link", name="Volume 2").first.click()
+    expect(page.get_by_test_id("period-chart")).to_be_visible()
+    expect(page.get_by_test_id("period-cost").nth(1)).to_have_text("750.00")  # after this open quarter
+    page.fill("input[name=tier_value_1]", "4")
+    page.get_by_test_id("replay-run").click()
+    expect(page.get_by_test_id("replay-status")).to_have_text("Done")
+    expect(page.get_by_test_id("replay-reasons")).to_contain_text("they would have cost CNY 1,000.00")
+    expect(page.get_by_test_id("replay-changes")).to_contain_text("SHOP-2")
+    expect(page.get_by_test_id("replay-chart")).to_be_visible()

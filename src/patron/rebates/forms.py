@@ -24,18 +24,9 @@ TIER_ROWS = 6
 _TIER_PATH = re.compile(r"^terms\.tiers\[(\d+)\]\.(from|percent|amount)$")
 
 
-class ProgramForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=200)
-    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    customer_text = forms.CharField(
-        label=_("Text for customers"), required=False, widget=forms.Textarea(attrs={"rows": 2})
-    )
-    period_kind = forms.ChoiceField(label=_("Period"), choices=RebateProgram.PERIODS, initial="quarter")
-    effective_from = forms.DateField(label=_("Effective from"), widget=forms.DateInput(attrs={"type": "date"}))
-    effective_to = forms.DateField(
-        label=_("Effective to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="CNY")
+class TermsForm(forms.Form):
+    """A program's terms as fields and tier rows: the program form's, and a replay's proposal."""
+
     basis = forms.ChoiceField(
         label=_("Volume"),
         choices=[("amount", _("Net sales")), ("quantity", _("Units bought")), ("profit", _("Gross profit"))],
@@ -52,8 +43,6 @@ class ProgramForm(forms.Form):
     )
     threshold = forms.CharField(label=_("Threshold"), required=False, initial="0")
     cap = forms.CharField(label=_("Cap per account and period"), required=False)
-    payout_form = forms.ChoiceField(label=_("Payout"), choices=RebateProgram.PAYOUTS, initial="credit_note")
-    settlement_lag_days = forms.IntegerField(label=_("Paid days after the period ends"), initial=30, min_value=0)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,28 +54,13 @@ class ProgramForm(forms.Form):
         return [(self[f"tier_from_{i}"], self[f"tier_value_{i}"]) for i in range(TIER_ROWS)]
 
     @staticmethod
-    def initial_for(program: RebateProgram) -> dict[str, Any]:
-        terms = program.terms or {}
+    def initial_terms(terms: Mapping[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = {
-            name: getattr(program, name)
-            for name in (
-                "name",
-                "description",
-                "customer_text",
-                "period_kind",
-                "effective_from",
-                "effective_to",
-                "currency",
-                "payout_form",
-                "settlement_lag_days",
-            )
+            "basis": terms.get("basis", "amount"),
+            "mode": terms.get("mode", "retroactive"),
+            "threshold": terms.get("threshold", "0"),
+            "cap": terms.get("cap", ""),
         }
-        data.update(
-            basis=terms.get("basis", "amount"),
-            mode=terms.get("mode", "retroactive"),
-            threshold=terms.get("threshold", "0"),
-            cap=terms.get("cap", ""),
-        )
         tiers = terms.get("tiers") or []
         data["tier_kind"] = "amount" if tiers and "amount" in tiers[0] else "percent"
         for i, tier in enumerate(tiers[:TIER_ROWS]):
@@ -94,8 +68,8 @@ class ProgramForm(forms.Form):
             data[f"tier_value_{i}"] = tier.get("percent", tier.get("amount"))
         return data
 
-    def program_data(self, keep: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The services' dict; ``keep``: the program's terms, for what the form does not show (products)."""
+    def terms_data(self, keep: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The terms dict; ``keep``: the program's terms, for what the form does not show (products)."""
         d = self.cleaned_data
         self._rows: list[int] = []
         tiers = []
@@ -109,18 +83,7 @@ class ProgramForm(forms.Form):
         terms.pop("cap", None)
         if (d.get("cap") or "").strip():
             terms["cap"] = d["cap"].strip()
-        return {
-            "name": d["name"],
-            "description": d["description"],
-            "customer_text": d["customer_text"],
-            "period_kind": d["period_kind"],
-            "effective_from": d["effective_from"],
-            "effective_to": d["effective_to"],
-            "currency": d["currency"],
-            "payout_form": d["payout_form"],
-            "settlement_lag_days": d["settlement_lag_days"],
-            "terms": terms,
-        }
+        return terms
 
     def add_service_errors(self, exc: ValidationError) -> None:
         for path, messages in error_dict(exc).items():
@@ -136,6 +99,75 @@ class ProgramForm(forms.Form):
                     self.add_error(field, message)
                 else:
                     self.add_error(None, f"{path}: {message}")
+
+
+class ProgramForm(TermsForm):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    customer_text = forms.CharField(
+        label=_("Text for customers"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    period_kind = forms.ChoiceField(label=_("Period"), choices=RebateProgram.PERIODS, initial="quarter")
+    effective_from = forms.DateField(label=_("Effective from"), widget=forms.DateInput(attrs={"type": "date"}))
+    effective_to = forms.DateField(
+        label=_("Effective to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="CNY")
+    payout_form = forms.ChoiceField(label=_("Payout"), choices=RebateProgram.PAYOUTS, initial="credit_note")
+    settlement_lag_days = forms.IntegerField(label=_("Paid days after the period ends"), initial=30, min_value=0)
+
+    field_order = [
+        "name",
+        "description",
+        "customer_text",
+        "period_kind",
+        "effective_from",
+        "effective_to",
+        "currency",
+        "basis",
+        "mode",
+        "tier_kind",
+        "threshold",
+        "cap",
+        "payout_form",
+        "settlement_lag_days",
+    ]
+
+    @staticmethod
+    def initial_for(program: RebateProgram) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            name: getattr(program, name)
+            for name in (
+                "name",
+                "description",
+                "customer_text",
+                "period_kind",
+                "effective_from",
+                "effective_to",
+                "currency",
+                "payout_form",
+                "settlement_lag_days",
+            )
+        }
+        data.update(TermsForm.initial_terms(program.terms or {}))
+        return data
+
+    def program_data(self, keep: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The services' dict; ``keep``: the program's terms, for what the form does not show (products)."""
+        terms = self.terms_data(keep)
+        d = self.cleaned_data
+        return {
+            "name": d["name"],
+            "description": d["description"],
+            "customer_text": d["customer_text"],
+            "period_kind": d["period_kind"],
+            "effective_from": d["effective_from"],
+            "effective_to": d["effective_to"],
+            "currency": d["currency"],
+            "payout_form": d["payout_form"],
+            "settlement_lag_days": d["settlement_lag_days"],
+            "terms": terms,
+        }
 
 
 class AgreementForm(forms.Form):

@@ -18,6 +18,14 @@ REASONS: dict[str, Any] = {
     "NEXT_TIER": gettext_lazy("%(missing)s more reaches tier %(index)s."),
     "NETTED": gettext_lazy("Earned %(earned)s, of which %(paid)s was paid before."),
     "CLAWBACK": gettext_lazy("%(amount)s was paid too much and is taken back."),
+    "REPLAY_PROPOSED": gettext_lazy(
+        "Had these terms applied over the last %(periods)s periods, they would have cost %(cost)s; "
+        "accounts paid: %(accounts)s."
+    ),
+    "REPLAY_CURRENT": gettext_lazy("The program as it stands cost %(cost)s; accounts paid: %(accounts)s."),
+    "REPLAY_COSTS_MORE": gettext_lazy("%(amount)s more; accounts that would get more: %(accounts)s."),
+    "REPLAY_COSTS_LESS": gettext_lazy("%(amount)s less; accounts that would get less: %(accounts)s."),
+    "REPLAY_SAME": gettext_lazy("The same cost as the program as it stands."),
 }
 
 

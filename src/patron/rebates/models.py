@@ -303,3 +303,38 @@ class PointsEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.points}"
+
+
+class RebateReplay(models.Model):
+    """A program's terms, changed, replayed over last year's volumes before they go live; kept with its answer."""
+
+    QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+    STATUSES = [(QUEUED, _("Waiting")), (RUNNING, _("Replaying")), (DONE, _("Done")), (FAILED, _("Failed"))]
+    AGREEMENTS, ELIGIBLE = "agreements", "eligible"
+    SOURCES = [(AGREEMENTS, _("accounts with an agreement")), (ELIGIBLE, _("accounts the program is open to"))]
+
+    program = models.ForeignKey(
+        RebateProgram, verbose_name=_("program"), on_delete=models.CASCADE, related_name="replays"
+    )
+    program_version = models.PositiveIntegerField(default=1)
+    terms = models.JSONField(_("proposed terms"))
+    source = models.CharField(_("accounts"), max_length=10, choices=SOURCES, default=AGREEMENTS)
+    accounts = models.PositiveIntegerField(_("accounts"), default=0)
+    first_day = models.DateField(_("from"))
+    last_day = models.DateField(_("to"))
+    status = models.CharField(_("status"), max_length=8, choices=STATUSES, default=QUEUED, db_index=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("asked for"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rebate replay")
+        verbose_name_plural = _("rebate replays")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} replay {self.pk}"

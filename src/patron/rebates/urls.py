@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_analysis
 
 app_name = "rebates"
 
@@ -19,5 +19,8 @@ urlpatterns = [
     path("lines/<int:line_id>/override/", views.line_override, name="line_override"),
     path("statements/<int:agreement_id>/<str:period>/", views.statement, name="statement"),
     path("receipt/<str:token>/", views.receipt, name="receipt"),
+    path("analysis/", views_analysis.overview, name="analysis"),
+    path("programs/<int:program_id>/analysis/", views_analysis.program_analysis, name="program_analysis"),
+    path("replays/<int:replay_id>/", views_analysis.replay_detail, name="replay_detail"),
     path("payouts/<int:payout_id>/paid/", views.payout_paid, name="payout_paid"),
 ]

@@ -26,6 +26,7 @@ from patron.web.templatetags.patron_web import money
 
 from . import settlement as settling
 from .accrual import accrual_result, period_documents
+from .analysis import may_read as may_analyse
 from .mappers import period_of, program_terms, terms_of
 from .messages import reason_text
 from .models import RebateAccrual, RebateAgreement, RebateProgram, RebateSettlement, RebateSettlementLine
@@ -56,7 +57,13 @@ def program_list(request: HttpRequest) -> HttpResponse:
     tabs = [("", _("All"), sum(counts.values()))] + [
         (k, label, counts.get(k, 0)) for k, label in RebateProgram.STATUSES
     ]
-    context = {"programs": programs, "tabs": tabs, "status": status, "can_edit": can(request.user, Action.EDIT_REBATES)}
+    context = {
+        "programs": programs,
+        "tabs": tabs,
+        "status": status,
+        "can_edit": can(request.user, Action.EDIT_REBATES),
+        "can_analyse": can(request.user, Action.EDIT_REBATES) or can(request.user, Action.SETTLE_REBATES),
+    }
     return render(request, "rebates/program_list.html", context)
 
 
@@ -105,6 +112,7 @@ def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
             "can_settle": can(request.user, Action.SETTLE_REBATES),
             "can_edit": can(request.user, Action.EDIT_REBATES),
             "today": today,
+            "can_analyse": may_analyse(request.user),
         },
     )
 

@@ -326,3 +326,98 @@ def line_chart(
         baseline=y_of(Decimal(0)),
         label_y=height - 8,
     )
+
+
+# --- grouped bars: a few series side by side per group ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupBar:
+    x: float
+    y: float
+    width: float
+    height: float
+    color: str
+    title: str
+
+
+@dataclass(frozen=True)
+class GroupLabel:
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
+class GroupedBars:
+    title: str
+    desc: str
+    width: int
+    height: int
+    bars: list[GroupBar]
+    labels: list[GroupLabel]
+    ticks: list[Tick]
+    series: list[tuple[str, str]]  # (name, colour) for the legend
+    plot_left: float
+    plot_right: float
+    baseline: float
+    label_y: float
+
+
+def grouped_bars(
+    groups: list[str], series: list[tuple[str, list[Decimal]]], *, title: str, desc: str, width: int = 860
+) -> GroupedBars:
+    """Bars side by side per group (one per series), from zero (negative values below it) to round ticks."""
+    left, right, top, bottom = 60.0, 10.0, 12.0, 30.0
+    height = 260
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for _name, vs in series for v in vs] or [Decimal(0)]
+    high, low = max(max(values), Decimal(0)), min(min(values), Decimal(0))
+    step = _nice_step(high - low)
+    top_value = (high / step).to_integral_value(rounding="ROUND_CEILING") * step
+    bottom_value = (low / step).to_integral_value(rounding="ROUND_FLOOR") * step
+    if top_value == bottom_value:
+        top_value = bottom_value + step
+    span = top_value - bottom_value
+
+    def y_of(value: Decimal) -> float:
+        return top + float((top_value - value) / span) * plot_h
+
+    baseline = y_of(Decimal(0))
+    slot = plot_w / max(len(groups), 1)
+    bar_w = slot * 0.8 / max(len(series), 1)
+    bars, labels = [], []
+    for g, group in enumerate(groups):
+        x0 = left + g * slot + slot * 0.1
+        labels.append(GroupLabel(round(left + g * slot + slot / 2, 1), group))
+        for s, (name, vs) in enumerate(series):
+            value = vs[g]
+            y = y_of(value)
+            bars.append(
+                GroupBar(
+                    x=round(x0 + s * bar_w, 1),
+                    y=round(min(y, baseline), 1),
+                    width=round(bar_w * 0.92, 1),
+                    height=round(abs(baseline - y), 1),
+                    color=palette(s),
+                    title=f"{group} · {name}: {value:,.2f}",
+                )
+            )
+    ticks = []
+    tick = bottom_value
+    while tick <= top_value:
+        ticks.append(Tick(round(y_of(tick), 1), _short(tick)))
+        tick += step
+    return GroupedBars(
+        title=title,
+        desc=desc,
+        width=width,
+        height=height,
+        bars=bars,
+        labels=labels,
+        ticks=ticks,
+        series=[(name, palette(s)) for s, (name, _vs) in enumerate(series)],
+        plot_left=left,
+        plot_right=width - right,
+        baseline=round(baseline, 1),
+        label_y=height - 10,
+    )
