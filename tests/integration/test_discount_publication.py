@@ -19,6 +19,7 @@ from django.utils import formats, timezone, translation
 
 from patron.accounts.models import Contact, Tag
 from patron.audit.models import AuditEvent
+from patron.core import outbox
 from patron.core.errors import Conflict
 from patron.discounts import mappers, publication, services
 from patron.discounts.models import Policy, PolicyPublication, PublicationRecipient
@@ -406,7 +407,7 @@ def test_a_sender_stopped_halfway_and_started_again_sends_nobody_twice(world, sm
 def test_a_worker_killed_mid_run_is_resumed_after_its_lease_without_duplicates(world, smtp_server, monkeypatch):
     p = prepared(world)
     calls = {"n": 0}
-    real_wait = publication._Pace.wait
+    real_wait = outbox.Pace.wait
 
     def killed(self: Any) -> None:
         calls["n"] += 1
@@ -414,9 +415,9 @@ def test_a_worker_killed_mid_run_is_resumed_after_its_lease_without_duplicates(w
             raise SystemExit("worker killed")
         real_wait(self)
 
-    monkeypatch.setattr(publication._Pace, "wait", killed)
+    monkeypatch.setattr(outbox.Pace, "wait", killed)
     # The kill skips the lease's release, as a dead process would.
-    monkeypatch.setattr(publication, "_release", lambda *a, **k: None)
+    monkeypatch.setattr(outbox, "_release", lambda *a, **k: None)
     with pytest.raises(SystemExit):
         publication.publication_send(p.pk)
     assert len(smtp_server.messages) == 3
@@ -424,7 +425,7 @@ def test_a_worker_killed_mid_run_is_resumed_after_its_lease_without_duplicates(w
     assert publication.publication_send(p.pk).busy
     PolicyPublication.objects.filter(pk=p.pk).update(lease_until=timezone.now() - dt.timedelta(seconds=1))
     assert publication.publications_due() == [p.pk]
-    monkeypatch.setattr(publication._Pace, "wait", real_wait)
+    monkeypatch.setattr(outbox.Pace, "wait", real_wait)
     assert publication.publication_send(p.pk).finished
     addresses = [m.rcpt_tos[0] for m in smtp_server.messages]
     assert len(addresses) == 9 == len(set(addresses))
@@ -441,7 +442,7 @@ def test_the_queue_task_resumes_a_publication(world, smtp_server):
 
 def test_an_unreachable_server_stops_the_run_and_a_later_run_sends_the_rest(world, settings, monkeypatch):
     p = prepared(world, count=2)
-    monkeypatch.setattr(publication, "backoff", lambda attempt: 0.0)
+    monkeypatch.setattr(outbox, "backoff", lambda attempt: 0.0)
     with serving_smtp(settings) as server:
         assert publication.publication_send(p.pk, stop_after=2).sent == 2
         first = list(server.messages)
@@ -530,8 +531,8 @@ def test_sending_keeps_to_the_rate(world, smtp_server, settings):
 
 
 def test_the_backoff_grows_to_an_hour():
-    assert [publication.backoff(n) for n in (1, 2, 3, 4)] == [60.0, 120.0, 240.0, 480.0]
-    assert publication.backoff(20) == 3600.0
+    assert [outbox.backoff(n) for n in (1, 2, 3, 4)] == [60.0, 120.0, 240.0, 480.0]
+    assert outbox.backoff(20) == 3600.0
 
 
 def test_an_outage_schedules_the_next_try_later_and_the_sweeper_waits_for_it(world, settings):

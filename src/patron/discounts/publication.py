@@ -9,32 +9,24 @@ changed since it was published (its version moved on) is published again: only t
 the change concerns are written to, each told what changed for them, and from when; accounts
 that a change no longer targets are told the offer no longer applies to them.
 
-``publication_send`` is the worker's loop: one sender per publication at a time (a lease
-renewed as it goes), at most ``PATRON_PUBLISH_PER_SECOND`` emails a second, each row marked
-sent in its own transaction right after its email was handed to the SMTP server, so a worker
-stopped at any point and started again sends nobody twice (the one email whose hand-off and
-mark a crash separates may go twice; none is lost). An unreachable server stops the run and
-retries it with a growing delay; a refused address fails at once; other errors retry that
-address with back-off until ``MAX_ATTEMPTS``.
+``publication_send`` is the worker's loop, ``patron.core.outbox``'s: one sender per publication
+at a time, paced, each row marked sent right after its hand-off, so a worker stopped at any
+point and started again sends nobody twice; outages and refusals are retried with back-off.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
 import secrets
-import smtplib
-import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.template.loader import render_to_string
@@ -43,10 +35,12 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from patron.accounts.access import can
-from patron.accounts.models import Account, Contact, Region
+from patron.accounts.addresses import addresses_of, consenting_contacts, mail_language
+from patron.accounts.models import Account, Region
 from patron.audit.services import audit_record
 from patron.core.bulk import BulkInsert
 from patron.core.errors import Conflict
+from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, outbox_due, outbox_send
 from patron.domain.access import Action
 
 from .describe import Names, rule_sentences
@@ -57,11 +51,6 @@ from .publication_models import PolicyPublication, PublicationRecipient
 logger = logging.getLogger("patron.discounts.publication")
 
 CHUNK = 5000  # accounts read, and their rows written, at a time
-BATCH = 200  # recipients a sender reads at a time
-LEASE = dt.timedelta(minutes=5)  # a sender that stops renewing its lease for this long is taken over
-RUN_BUDGET = 300.0  # seconds a sending task runs before it hands over to a fresh one
-MAX_ATTEMPTS = 5
-SMTP_TIMEOUT = 60  # seconds, when EMAIL_TIMEOUT is not set
 TOKEN_BYTES = 32
 CUSTOMER_PARTS = ("benefit", "what", "when", "stacking", "caps")
 
@@ -81,11 +70,6 @@ def base_url() -> str:
 
 def offer_link(token: str) -> str:
     return base_url() + reverse("offers:offer", args=[token])
-
-
-def _language(code: str | None) -> str:
-    known = {c for c, _name in settings.LANGUAGES}
-    return code if code in known else settings.LANGUAGE_CODE
 
 
 # --- targeting ----------------------------------------------------------------------------------------------------
@@ -309,21 +293,6 @@ def _previous_rules(policy: Policy, version: int, first: int, last: int) -> dict
     return {account_id: rules for account_id, (_v, rules) in latest.items()}
 
 
-def _addresses(accounts: QuerySet[Account], first: int, last: int) -> dict[int, list[tuple[int, str, str]]]:
-    """Consenting contacts with an email of ``accounts`` from ``first`` to ``last`` (ids): (contact id, email, name)."""
-    found: dict[int, list[tuple[int, str, str]]] = {}
-    span = accounts.filter(pk__gte=first, pk__lte=last).values("pk")
-    contacts = (
-        Contact.objects.filter(account_id__gte=first, account_id__lte=last, account_id__in=span, email_consent=True)
-        .exclude(email="")
-        .order_by("account_id", "-is_primary", "id")
-        .values_list("account_id", "pk", "email", "name")
-    )
-    for account_id, pk, email, name in contacts:
-        found.setdefault(account_id, []).append((pk, email, name))
-    return found
-
-
 @dataclass
 class _Counts:
     targeted: int = 0
@@ -343,43 +312,24 @@ def _write_rows(
     now: dt.datetime,
 ) -> None:
     rows: list[tuple[Any, ...]] = []
-    known, fallback = {code for code, _name in settings.LANGUAGES}, settings.LANGUAGE_CODE
     for account in accounts:
         pk = account["pk"]
         before = previous.get(pk) if previous is not None else None
-        language = account["language"] if account["language"] in known else fallback
+        language = mail_language(account["language"])
         rules, before_text = json.dumps(rules_of[pk]), None if before is None else json.dumps(before)
-        seen: set[str] = set()
-        addresses: list[tuple[int | None, str, str]] = []
-        if account["email"]:
-            addresses.append((None, account["email"], account["name"]))
-        addresses += contacts.get(pk, [])
+        addresses = addresses_of(account, contacts)
         for contact_id, email, name in addresses:
-            if email.lower() not in seen:
-                seen.add(email.lower())
-                queued = PublicationRecipient.QUEUED
-                rows.append(
-                    (
-                        publication.pk,
-                        pk,
-                        contact_id,
-                        email,
-                        name,
-                        language,
-                        new_token(),
-                        rules,
-                        before_text,
-                        queued,
-                        now,
-                    )
-                )
-        if not seen:
+            queued = PublicationRecipient.QUEUED
+            rows.append(
+                (publication.pk, pk, contact_id, email, name, language, new_token(), rules, before_text, queued, now)
+            )
+        if not addresses:
             counts.without_address += 1
             nowhere = PublicationRecipient.NO_ADDRESS
             rows.append(
                 (publication.pk, pk, None, "", account["name"], language, new_token(), rules, before_text, nowhere, now)
             )
-        counts.recipients += len(seen)
+        counts.recipients += len(addresses)
     if rows:
         BulkInsert(PublicationRecipient, _RECIPIENT_COLUMNS, raw=("rules", "previous_rules")).insert(rows)
 
@@ -403,7 +353,7 @@ def _prepare(publication: PolicyPublication, policy: Policy, *, day: dt.date) ->
             counts.unchanged += len(chunk) - len(affected)
             chunk = affected
         if chunk:
-            contacts = _addresses(targeted, first, last)
+            contacts = consenting_contacts(targeted, first, last)
             _write_rows(publication, chunk, contacts, rules_of, previous, counts, now)
     if changes is not None and not targeting.everyone:
         # Accounts told of an earlier version that this one no longer targets.
@@ -418,7 +368,7 @@ def _prepare(publication: PolicyPublication, policy: Policy, *, day: dt.date) ->
             gone = [row for row in chunk if not targeting.rules_of(row) and previous.get(row["pk"])]
             counts.dropped += len(gone)
             if gone:
-                contacts = _addresses(candidates, first, last)
+                contacts = consenting_contacts(candidates, first, last)
                 _write_rows(publication, gone, contacts, {row["pk"]: [] for row in gone}, previous, counts, now)
     return counts
 
@@ -660,116 +610,6 @@ def build_message(
 # --- sending --------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class SendReport:
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0
-    busy: bool = False  # another sender holds the publication
-    outage: bool = False  # the mail server could not be reached
-    finished: bool = False
-    retry_in: float | None = None
-
-
-def _take_lease(publication_id: int, owner: str, now: dt.datetime) -> bool:
-    free = Q(lease_until__isnull=True) | Q(lease_until__lte=now) | Q(lease_owner=owner)
-    taken = (
-        PolicyPublication.objects.filter(free, pk=publication_id, status=PolicyPublication.SENDING).update(
-            lease_owner=owner, lease_until=now + LEASE
-        )
-        == 1
-    )
-    return taken
-
-
-def _renew(publication_id: int, owner: str) -> bool:
-    return (
-        PolicyPublication.objects.filter(pk=publication_id, lease_owner=owner).update(
-            lease_until=timezone.now() + LEASE
-        )
-        == 1
-    )
-
-
-def _release(publication_id: int, owner: str, *, not_before: dt.datetime | None = None) -> None:
-    PolicyPublication.objects.filter(pk=publication_id, lease_owner=owner).update(
-        lease_owner="", lease_until=not_before
-    )
-
-
-def backoff(attempt: int) -> float:
-    """Seconds before attempt ``attempt + 1``: 1, 2, 4, 8 ... minutes, at most an hour."""
-    return float(min(60 * 2 ** max(attempt - 1, 0), 3600))
-
-
-def _due(publication_id: int, now: dt.datetime) -> QuerySet[PublicationRecipient]:
-    return PublicationRecipient.objects.filter(
-        publication_id=publication_id, status=PublicationRecipient.QUEUED
-    ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-
-
-class _Pace:
-    """At most ``per_second`` hand-offs a second (0: no limit)."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.next_at = time.monotonic()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        if self.next_at > now:
-            time.sleep(self.next_at - now)
-        self.next_at = max(self.next_at, now) + self.interval
-
-
-class _Unreachable(Exception):
-    """The connection to the mail server could not be opened (refused, timed out, TLS or sign-in failed)."""
-
-    def __init__(self, cause: Exception) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
-def _is_outage(exc: Exception) -> bool:
-    """An error of the connection, not of this message: every other message would meet it too."""
-    if isinstance(exc, smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError | smtplib.SMTPHeloError):
-        return True
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code == 421  # "service not available, closing the channel"
-    # smtplib's errors are OSErrors too; the others (refused, reset, timed out) are the network's.
-    return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
-
-
-def _is_permanent(exc: Exception) -> bool:
-    """A refusal that retrying will not change: the address, or the message, refused with a 5xx code."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _msg in exc.recipients.values()]
-        return bool(codes) and all(500 <= code < 600 for code in codes)
-    code = getattr(exc, "smtp_code", None)
-    return isinstance(code, int) and 500 <= code < 600
-
-
-def _record_failure(row: PublicationRecipient, exc: Exception, *, permanent: bool) -> str:
-    attempts = row.attempts + 1
-    error = f"{type(exc).__name__}: {exc}"[:2000]
-    if permanent or attempts >= MAX_ATTEMPTS:
-        PublicationRecipient.objects.filter(pk=row.pk, status=PublicationRecipient.QUEUED).update(
-            status=PublicationRecipient.FAILED, attempts=attempts, last_error=error, next_attempt_at=None
-        )
-        logger.warning(
-            "publication %s: %s failed after %s attempts: %s", row.publication_id, row.email, attempts, error
-        )
-        return PublicationRecipient.FAILED
-    retry_at = timezone.now() + dt.timedelta(seconds=backoff(attempts))
-    PublicationRecipient.objects.filter(pk=row.pk, status=PublicationRecipient.QUEUED).update(
-        attempts=attempts, last_error=error, next_attempt_at=retry_at
-    )
-    logger.info("publication %s: %s deferred to %s: %s", row.publication_id, row.email, retry_at, error)
-    return PublicationRecipient.QUEUED
-
-
 class _Messages:
     """Names of regions, products ... per language, and the previous snapshot, read once per run."""
 
@@ -785,6 +625,9 @@ class _Messages:
             return build_message(row, self.publication, self.names[row.language], self.previous)
 
 
+PUBLICATIONS = Outbox("publication", PolicyPublication, PublicationRecipient, "publication")
+
+
 def publication_send(
     publication_id: int,
     *,
@@ -792,111 +635,20 @@ def publication_send(
     budget: float = RUN_BUDGET,
     outages: int = 0,
 ) -> SendReport:
-    """Send what is due of one publication; see the module's docstring. ``stop_after`` ends the run after
-    that many emails (a worker stopped halfway); ``outages`` counts the runs in a row the server was away."""
-    report = SendReport()
-    owner = uuid.uuid4().hex
-    now = timezone.now()
-    if not _take_lease(publication_id, owner, now):
-        report.busy = True
-        return report
-    publication = PolicyPublication.objects.select_related("previous").get(pk=publication_id)
-    messages = _Messages(publication)
-    pace = _Pace(float(getattr(settings, "PATRON_PUBLISH_PER_SECOND", 10) or 0))
-    started = time.monotonic()
-    connection: Any = None
-    not_before: dt.datetime | None = None
-    try:
-        while True:
-            rows = list(_due(publication_id, timezone.now()).order_by("id")[:BATCH])
-            if not rows:
-                break
-            for row in rows:
-                if stop_after is not None and report.sent >= stop_after:
-                    return report
-                if not _renew(publication_id, owner):
-                    report.busy = True  # taken over by another sender after this one stalled
-                    return report
-                if time.monotonic() - started > budget:
-                    report.retry_in = 0.0  # hand over to a fresh task
-                    return report
-                message = messages.build(row)
-                pace.wait()
-                try:
-                    if connection is None:
-                        # A server that hangs must not hold the lease past its term: wait at most a minute.
-                        timeout = getattr(settings, "EMAIL_TIMEOUT", None) or SMTP_TIMEOUT
-                        connection = get_connection(fail_silently=False, timeout=timeout)
-                        try:
-                            connection.open()
-                        except Exception as exc:
-                            raise _Unreachable(exc) from exc
-                    connection.send_messages([message])
-                except Exception as exc:
-                    if connection is not None:
-                        _close(connection)
-                        connection = None
-                    cause = exc.cause if isinstance(exc, _Unreachable) else exc
-                    if isinstance(exc, _Unreachable) or _is_outage(exc):
-                        # The server is away: nobody else can be sent to now either.
-                        delay = backoff(outages + 1)
-                        error = f"{type(cause).__name__}: {cause}"[:2000]
-                        PublicationRecipient.objects.filter(pk=row.pk).update(last_error=error)
-                        logger.warning(
-                            "publication %s: mail server unreachable (%s); retry in %ss", publication_id, error, delay
-                        )
-                        not_before = timezone.now() + dt.timedelta(seconds=delay)
-                        report.outage, report.retry_in = True, delay
-                        return report
-                    outcome = _record_failure(row, exc, permanent=_is_permanent(exc))
-                    if outcome == PublicationRecipient.FAILED:
-                        report.failed += 1
-                    else:
-                        report.deferred += 1
-                    continue
-                # Handed to the server: marked at once, in its own transaction (autocommit).
-                PublicationRecipient.objects.filter(pk=row.pk, status=PublicationRecipient.QUEUED).update(
-                    status=PublicationRecipient.SENT, sent_at=timezone.now(), attempts=row.attempts + 1
-                )
-                report.sent += 1
-        waiting = PublicationRecipient.objects.filter(publication_id=publication_id, status=PublicationRecipient.QUEUED)
-        next_try = waiting.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
-        if next_try is None and not waiting.exists():
-            PolicyPublication.objects.filter(pk=publication_id).update(
-                status=PolicyPublication.DONE, finished_at=timezone.now()
-            )
-            report.finished = True
-            logger.info("publication %s: done", publication_id)
-        elif next_try is not None:
-            report.retry_in = max((next_try - timezone.now()).total_seconds(), 0.0) + 1.0
-        return report
-    finally:
-        if connection is not None:
-            _close(connection)
-        _release(publication_id, owner, not_before=not_before)
-
-
-def _close(connection: Any) -> None:
-    with contextlib.suppress(Exception):  # a connection that broke cannot be closed cleanly either
-        connection.close()
+    """Send what is due of one publication (``patron.core.outbox``)."""
+    return outbox_send(
+        PUBLICATIONS,
+        publication_id,
+        lambda publication: _Messages(publication).build,
+        stop_after=stop_after,
+        budget=budget,
+        outages=outages,
+    )
 
 
 def publications_due(now: dt.datetime | None = None) -> list[int]:
     """Publications with recipients due and no sender (a worker that died, a retry whose task was lost)."""
-    now = now or timezone.now()
-    free = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
-    due = _due_exists(now)
-    return list(
-        PolicyPublication.objects.filter(free, status=PolicyPublication.SENDING)
-        .filter(Exists(due))
-        .values_list("pk", flat=True)
-    )
-
-
-def _due_exists(now: dt.datetime) -> QuerySet[PublicationRecipient]:
-    return PublicationRecipient.objects.filter(
-        publication_id=OuterRef("pk"), status=PublicationRecipient.QUEUED
-    ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    return outbox_due(PUBLICATIONS, now)
 
 
 # --- reads ----------------------------------------------------------------------------------------------------------
@@ -975,7 +727,7 @@ def customer_offer(token: str, *, language: str | None = None) -> CustomerOffer 
     publication = policy.publications.order_by("-version").first() or recipient.publication
     if recipient.viewed_at is None:
         PublicationRecipient.objects.filter(pk=recipient.pk, viewed_at__isnull=True).update(viewed_at=timezone.now())
-    language = _language(language or recipient.language)
+    language = mail_language(language or recipient.language)
     with translation.override(language):
         names = names_for(publication.snapshot)
         view = offer_view(publication, row.rules or [], None, names)

@@ -14,6 +14,8 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
+from patron.core.outbox import schedule_next
+
 from .publication import publication_send, publications_due
 
 logger = logging.getLogger("patron.discounts.publication")
@@ -25,14 +27,7 @@ def send_publication(publication_id: int, outages: int = 0) -> None:
     logger.info(
         "publication %s: %s sent, %s failed, %s deferred", publication_id, report.sent, report.failed, report.deferred
     )
-    if report.busy or report.finished or report.retry_in is None:
-        return
-    if report.outage:
-        send_publication.schedule((publication_id, outages + 1), delay=report.retry_in + 1)
-    elif report.retry_in > 0:
-        send_publication.schedule((publication_id, 0), delay=report.retry_in)
-    else:
-        send_publication(publication_id, 0)
+    schedule_next(send_publication, publication_id, report, outages)
 
 
 @db_periodic_task(crontab(minute="*/5"))

@@ -1,0 +1,50 @@
+"""Where to email an account: its own address, then its contacts who agreed to email, each address once.
+
+What every mailing to customers reads (a policy's publication, a rebate program's
+announcement), a range of account ids at a time, so a million accounts are never in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from .models import Contact
+
+Address = tuple[int | None, str, str]  # (contact id or none for the account's own, email, name)
+
+
+def consenting_contacts(accounts: QuerySet[Any], first: int, last: int) -> dict[int, list[Address]]:
+    """Consenting contacts with an email of ``accounts`` from ``first`` to ``last`` (ids), the primary first."""
+    found: dict[int, list[Address]] = {}
+    span = accounts.filter(pk__gte=first, pk__lte=last).values("pk")
+    contacts = (
+        Contact.objects.filter(account_id__gte=first, account_id__lte=last, account_id__in=span, email_consent=True)
+        .exclude(email="")
+        .order_by("account_id", "-is_primary", "id")
+        .values_list("account_id", "pk", "email", "name")
+    )
+    for account_id, pk, email, name in contacts:
+        found.setdefault(account_id, []).append((pk, email, name))
+    return found
+
+
+def addresses_of(account: Mapping[str, Any], contacts: Mapping[int, list[Address]]) -> list[Address]:
+    """The account's own address (``email``, ``name`` of the row) and its contacts', without repeats."""
+    seen: set[str] = set()
+    out: list[Address] = []
+    own: list[Address] = [(None, account["email"], account["name"])] if account["email"] else []
+    for contact_id, email, name in own + contacts.get(account["pk"], []):
+        if email.lower() not in seen:
+            seen.add(email.lower())
+            out.append((contact_id, email, name))
+    return out
+
+
+def mail_language(code: str | None) -> str:
+    """The account's language if Patron speaks it, else the site's."""
+    known = {c for c, _name in settings.LANGUAGES}
+    return code if code in known else settings.LANGUAGE_CODE
