@@ -53,7 +53,7 @@ class Outbox:
     batch_field: str  # the rows' foreign key to their batch
 
     def due(self, batch_id: Any, now: dt.datetime) -> QuerySet[Any]:
-        return self.rows.objects.filter(**{f"{self.batch_field}_id": batch_id, "status": QUEUED}).filter(
+        return self.rows._default_manager.filter(**{f"{self.batch_field}_id": batch_id, "status": QUEUED}).filter(
             Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
         )
 
@@ -72,17 +72,22 @@ class SendReport:
 def _take_lease(box: Outbox, batch_id: Any, owner: str, now: dt.datetime) -> bool:
     free = Q(lease_until__isnull=True) | Q(lease_until__lte=now) | Q(lease_owner=owner)
     return (
-        box.batches.objects.filter(free, pk=batch_id, status=SENDING).update(lease_owner=owner, lease_until=now + LEASE)
+        box.batches._default_manager.filter(free, pk=batch_id, status=SENDING).update(
+            lease_owner=owner, lease_until=now + LEASE
+        )
         == 1
     )
 
 
 def _renew(box: Outbox, batch_id: Any, owner: str) -> bool:
-    return box.batches.objects.filter(pk=batch_id, lease_owner=owner).update(lease_until=timezone.now() + LEASE) == 1
+    return (
+        box.batches._default_manager.filter(pk=batch_id, lease_owner=owner).update(lease_until=timezone.now() + LEASE)
+        == 1
+    )
 
 
 def _release(box: Outbox, batch_id: Any, owner: str, *, not_before: dt.datetime | None = None) -> None:
-    box.batches.objects.filter(pk=batch_id, lease_owner=owner).update(lease_owner="", lease_until=not_before)
+    box.batches._default_manager.filter(pk=batch_id, lease_owner=owner).update(lease_owner="", lease_until=not_before)
 
 
 def backoff(attempt: int) -> float:
@@ -136,7 +141,7 @@ def is_permanent(exc: Exception) -> bool:
 def _record_failure(box: Outbox, row: Any, exc: Exception, *, permanent: bool) -> str:
     attempts = row.attempts + 1
     error = f"{type(exc).__name__}: {exc}"[:2000]
-    rows = box.rows.objects.filter(pk=row.pk, status=QUEUED)
+    rows = box.rows._default_manager.filter(pk=row.pk, status=QUEUED)
     if permanent or attempts >= MAX_ATTEMPTS:
         rows.update(status=FAILED, attempts=attempts, last_error=error, next_attempt_at=None)
         logger.warning("%s %s: %s failed after %s attempts: %s", box.name, row.pk, row.email, attempts, error)
@@ -169,7 +174,7 @@ def outbox_send(
     if not _take_lease(box, batch_id, owner, timezone.now()):
         report.busy = True
         return report
-    build = messages(box.batches.objects.get(pk=batch_id))
+    build = messages(box.batches._default_manager.get(pk=batch_id))
     pace = Pace(float(getattr(settings, "PATRON_PUBLISH_PER_SECOND", 10) or 0))
     started = time.monotonic()
     connection: Any = None
@@ -209,7 +214,7 @@ def outbox_send(
                         # The server is away: nobody else can be sent to now either.
                         delay = backoff(outages + 1)
                         error = f"{type(cause).__name__}: {cause}"[:2000]
-                        box.rows.objects.filter(pk=row.pk).update(last_error=error)
+                        box.rows._default_manager.filter(pk=row.pk).update(last_error=error)
                         logger.warning(
                             "%s %s: mail server unreachable (%s); retry in %ss", box.name, batch_id, error, delay
                         )
@@ -222,14 +227,14 @@ def outbox_send(
                         report.deferred += 1
                     continue
                 # Handed to the server: marked at once, in its own transaction (autocommit).
-                box.rows.objects.filter(pk=row.pk, status=QUEUED).update(
+                box.rows._default_manager.filter(pk=row.pk, status=QUEUED).update(
                     status=SENT, sent_at=timezone.now(), attempts=row.attempts + 1
                 )
                 report.sent += 1
-        waiting = box.rows.objects.filter(**{f"{box.batch_field}_id": batch_id, "status": QUEUED})
+        waiting = box.rows._default_manager.filter(**{f"{box.batch_field}_id": batch_id, "status": QUEUED})
         next_try = waiting.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
         if next_try is None and not waiting.exists():
-            box.batches.objects.filter(pk=batch_id).update(status=DONE, finished_at=timezone.now())
+            box.batches._default_manager.filter(pk=batch_id).update(status=DONE, finished_at=timezone.now())
             report.finished = True
             logger.info("%s %s: done", box.name, batch_id)
         elif next_try is not None:
@@ -245,10 +250,12 @@ def outbox_due(box: Outbox, now: dt.datetime | None = None) -> list[int]:
     """Batches with rows due and no sender (a worker that died, a retry whose task was lost)."""
     now = now or timezone.now()
     free = Q(lease_until__isnull=True) | Q(lease_until__lte=now)
-    due = box.rows.objects.filter(**{box.batch_field: OuterRef("pk"), "status": QUEUED}).filter(
+    due = box.rows._default_manager.filter(**{box.batch_field: OuterRef("pk"), "status": QUEUED}).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
-    return list(box.batches.objects.filter(free, status=SENDING).filter(Exists(due)).values_list("pk", flat=True))
+    return list(
+        box.batches._default_manager.filter(free, status=SENDING).filter(Exists(due)).values_list("pk", flat=True)
+    )
 
 
 def schedule_next(task: Any, batch_id: Any, report: SendReport, outages: int) -> None:
