@@ -35,7 +35,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from patron.accounts.access import can
-from patron.accounts.addresses import addresses_of, consenting_contacts, mail_language
+from patron.accounts.addresses import Address, addresses_of, consenting_contacts, mail_language
 from patron.accounts.models import Account, Region
 from patron.audit.services import audit_record
 from patron.core.bulk import BulkInsert
@@ -305,7 +305,7 @@ class _Counts:
 def _write_rows(
     publication: PolicyPublication,
     accounts: Sequence[Mapping[str, Any]],
-    contacts: Mapping[int, list[tuple[int, str, str]]],
+    contacts: Mapping[int, list[Address]],
     rules_of: Mapping[int, list[int]],
     previous: Mapping[int, list[int]] | None,
     counts: _Counts,
