@@ -27,6 +27,7 @@ from patron.web.templatetags.patron_web import money
 from . import settlement as settling
 from .accrual import accrual_result, period_documents
 from .analysis import may_read as may_analyse
+from .announce import announcement_counts
 from .mappers import period_of, program_terms, terms_of
 from .messages import reason_text
 from .models import RebateAccrual, RebateAgreement, RebateProgram, RebateSettlement, RebateSettlementLine
@@ -113,6 +114,7 @@ def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
             "can_edit": can(request.user, Action.EDIT_REBATES),
             "today": today,
             "can_analyse": may_analyse(request.user),
+            "announcements": announcement_counts(program),
         },
     )
 
@@ -170,6 +172,24 @@ def program_status(request: HttpRequest, program_id: int) -> HttpResponse:
         services.program_set_status(actor=request.user, program=program, status=request.POST.get("status", ""))
     except Conflict as exc:
         messages.error(request, str(exc))
+    return redirect("rebates:program_detail", program.pk)
+
+
+@login_required
+@require_POST
+def program_announce(request: HttpRequest, program_id: int) -> HttpResponse:
+    from .announce import program_announce as announce
+
+    program = get_object_or_404(RebateProgram, pk=program_id)
+    _editor(request.user)
+    try:
+        made = announce(actor=request.user, program=program)
+    except Conflict as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("Announced to %(count)s accounts; the emails are on their way.") % {"count": made.accounts}
+        )
     return redirect("rebates:program_detail", program.pk)
 
 
