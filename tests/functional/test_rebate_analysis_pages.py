@@ -73,7 +73,7 @@ def test_a_manager_replays_richer_tiers_and_reads_the_answer(staff, program):
     assert "SHOP-7" in text
     assert 'data-testid="replay-chart"' in text
     chinese = as_user(staff.manager, "zh-hans").get(posted["Location"]).content.decode()
-    assert "照此条款" in chinese
+    assert "照此条款回测" in chinese
 
 
 def test_bad_terms_stay_on_the_form_with_the_error_beside_the_tier(staff, program):

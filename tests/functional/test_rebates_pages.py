@@ -68,6 +68,10 @@ def test_the_statement_is_in_the_customers_language_and_adds_up(staff, world):
     assert "CNY 8,000.00 more reaches tier 2." in english
     assert as_user(staff.sales3).get(url).status_code == 404
     assert as_user(staff.sales).get(reverse("rebates:statement", args=[world.agreement.pk, "Q1"])).status_code == 404
+    beyond = reverse("rebates:statement", args=[world.agreement.pk, "9999-12-31"])  # its quarter ends past year 9999
+    assert as_user(staff.sales).get(beyond).status_code == 404
+    # An English-speaking salesperson prints the Chinese customer's statement: its notes are Chinese too.
+    assert "CNY 8,000.00 即可达到第 2 档" in as_user(staff.sales, "en").get(url).content.decode()
 
 
 def test_finance_settles_overrides_with_a_reason_and_someone_else_approves(staff, world):

@@ -47,6 +47,7 @@ class PdfTable:
     numeric: frozenset[int] = frozenset()  # columns aligned right
     footer: list[str] | None = None
     empty: str = ""  # shown when there are no rows
+    widths: tuple[float, ...] = ()  # each column's share of the width (equal when not given)
 
 
 @dataclass

@@ -10,6 +10,8 @@ from patron.sales.models import Category
 from patron.staff.models import User
 
 from . import services
+from .accrual import accruals_rebuild
+from .mappers import period_of
 from .models import RebateProgram, RebateSettlement
 from .settlement import settlement_start
 
@@ -58,6 +60,11 @@ def install_demo_programs(today: dt.date) -> list[RebateProgram]:
         for account in members:
             services.agreement_create(actor=manager, program=program, account=account, signed_on=start)
         services.program_set_status(actor=manager, program=program, status=RebateProgram.ACTIVE)
+    for program in (volume, tea_points):  # last year's periods too, so the analysis has a history
+        period = period_of(program, start)
+        while period.start <= today:
+            accruals_rebuild(program, period.start)
+            period = period_of(program, period.end)
     last_quarter = previous_period(period_containing(today, PeriodKind.QUARTER))
     volume.refresh_from_db()
     if not RebateSettlement.objects.exists():

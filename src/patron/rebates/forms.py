@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patron.core.errors import error_dict
 from patron.sales.models import CURRENCY_CHOICES
@@ -47,7 +48,7 @@ class TermsForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for i in range(TIER_ROWS):
-            self.fields[f"tier_from_{i}"] = forms.CharField(label=_("From"), required=False)
+            self.fields[f"tier_from_{i}"] = forms.CharField(label=pgettext_lazy("tier", "From"), required=False)
             self.fields[f"tier_value_{i}"] = forms.CharField(label=_("Rebate"), required=False)
 
     def tier_rows(self) -> list[tuple[Any, Any]]:
@@ -92,7 +93,12 @@ class TermsForm(forms.Form):
                 row = self._rows[int(found.group(1))] if int(found.group(1)) < len(self._rows) else 0
                 field = f"tier_from_{row}" if found.group(2) == "from" else f"tier_value_{row}"
             else:
-                field = {"terms.threshold": "threshold", "terms.cap": "cap", "terms.mode": "mode"}.get(path, path)
+                field = {
+                    "terms.threshold": "threshold",
+                    "terms.cap": "cap",
+                    "terms.mode": "mode",
+                    "terms.tiers": "tier_from_0",  # no tier given at all
+                }.get(path, path)
                 field = field if field in self.fields else None  # type: ignore[assignment]
             for message in messages:
                 if field:

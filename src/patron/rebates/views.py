@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import floatformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -324,10 +325,18 @@ def statement(request: HttpRequest, agreement_id: int, period: str) -> HttpRespo
         raise Http404
     try:
         day = dt.date.fromisoformat(period)
-    except ValueError as exc:
+        span = period_of(agreement.program, day)
+    except (ValueError, OverflowError) as exc:  # not a date, or a period past the calendar's end
         raise Http404 from exc
+    language = request.GET.get("lang") or agreement.account.language
+    if language not in {"en", "zh-hans"}:
+        language = agreement.account.language
+    with translation.override(language):  # every word of it in the language the customer reads
+        return _statement(request, agreement, span, language)
+
+
+def _statement(request: HttpRequest, agreement: RebateAgreement, span: Any, language: str) -> HttpResponseBase:
     program = agreement.program
-    span = period_of(program, day)
     documents = period_documents(program, span, [agreement.account_id]).get(agreement.account_id, [])
     paid_lines = RebateSettlementLine.objects.filter(
         agreement=agreement, period_start=span.start, settlement__status=RebateSettlement.APPROVED
@@ -341,33 +350,29 @@ def statement(request: HttpRequest, agreement_id: int, period: str) -> HttpRespo
         for ln in paid_lines
     ]
     made = statement_for(terms_of(agreement), documents, payouts, program.currency)
-    language = request.GET.get("lang") or agreement.account.language
-    if language not in {"en", "zh-hans"}:
-        language = agreement.account.language
     texts = _texts(made.result)
     notes = [reason_text(r) for r in made.reasons]
     wanted = request.GET.get("format")
-    with translation.override(language):
-        if wanted == "xlsx":
-            return _statement_xlsx(agreement, span, made)
-        if wanted == "pdf":
-            return _statement_pdf(agreement, span, made, [*texts["reasons"], texts["next"], *notes])
-        return render(
-            request,
-            "rebates/statement.html",
-            {
-                "agreement": agreement,
-                "program": program,
-                "period": span,
-                "statement": made,
-                "result": made.result,
-                "texts": texts,
-                "notes": notes,
-                "language": language,
-                "volume_text": _scale_text(made.result.scale, made.result),
-                "bands": [(b, _scale_text(b.volume, made.result)) for b in made.result.bands],
-            },
-        )
+    if wanted == "xlsx":
+        return _statement_xlsx(agreement, span, made)
+    if wanted == "pdf":
+        return _statement_pdf(agreement, span, made, [*texts["reasons"], texts["next"], *notes])
+    return render(
+        request,
+        "rebates/statement.html",
+        {
+            "agreement": agreement,
+            "program": program,
+            "period": span,
+            "statement": made,
+            "result": made.result,
+            "texts": texts,
+            "notes": notes,
+            "language": language,
+            "volume_text": _scale_text(made.result.scale, made.result),
+            "bands": [(b, _scale_text(b.volume, made.result)) for b in made.result.bands],
+        },
+    )
 
 
 def _scale_text(value: Any, result: Any) -> str:
@@ -411,13 +416,14 @@ def _statement_pdf(agreement: RebateAgreement, span: Any, made: Any, notes: list
                     f"{ln.line.day:%Y-%m-%d}",
                     ln.line.number,
                     ln.line.sku,
-                    f"{ln.line.quantity.normalize():f}",
+                    floatformat(ln.line.quantity, "-3"),
                     money(ln.line.amount.amount, ln.line.amount.currency),
                     money(ln.amount, currency),
                 ]
                 for ln in made.lines
             ],
             numeric=frozenset({3, 4, 5}),
+            widths=(0.15, 0.2, 0.25, 0.1, 0.15, 0.15),  # product codes are long; quantities short
             footer=[_("Total"), "", "", "", "", money(made.volume.amount, currency)],
             empty=_("Nothing bought in the period yet."),
         )

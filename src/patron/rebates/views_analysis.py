@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from patron.accounts.access import can
 from patron.domain.access import Action
@@ -29,6 +30,7 @@ from patron.web.templatetags.patron_web import money
 
 from . import analysis
 from .forms import TermsForm
+from .mappers import period_of
 from .messages import reason_text
 from .models import RebateProgram, RebateReplay
 
@@ -54,6 +56,9 @@ def overview(request: HttpRequest) -> HttpResponse:
             title=_("Rebate per program"),
             desc="; ".join(f"{r['program'].name}: {money(r['totals'].cost, currency)}" for r in rows),
             hrefs=[reverse("rebates:program_analysis", args=[r["program"].pk]) for r in rows],
+            width=960,  # drawn about as wide as it is shown: labels keep the page's size
+            label_width=220,
+            value_room=150,  # "CNY 430,965.80" whole
         )
     return render(request, "rebates/analysis/overview.html", {"rows": rows, "since": since, "chart": chart})
 
@@ -67,7 +72,7 @@ def _period_chart(rows: list[dict[str, Any]], currency: str) -> Any:
         [
             (_("Margin"), [r["totals"].margin for r in ordered]),
             (_("Rebate"), [r["totals"].cost for r in ordered]),
-            (_("Paid"), [r["paid"] for r in ordered]),
+            (pgettext("rebate paid out", "Paid"), [r["paid"] for r in ordered]),
         ],
         title=_("Margin and rebate per period (%(currency)s)") % {"currency": currency},
         desc="; ".join(
@@ -126,8 +131,8 @@ def _compare(now: Totals, then: Totals, accounts: tuple[int, int]) -> list[dict[
 
     return [
         row(_("Rebate cost"), now.cost, then.cost, "money"),
-        row(_("Accounts paid"), Decimal(accounts[0]), Decimal(accounts[1]), "count"),
-        row(_("Account-periods paid"), Decimal(now.paid), Decimal(then.paid), "count"),
+        row(_("Accounts that earned a rebate"), Decimal(accounts[0]), Decimal(accounts[1]), "count"),
+        row(_("Account-periods that earned"), Decimal(now.paid), Decimal(then.paid), "count"),
         row(_("Net sales rewarded"), now.sales, then.sales, "money"),
         row(_("Margin of that volume"), now.margin, then.margin, "money"),
         row(_("Rebate's share of margin"), now.of_margin, then.of_margin, "percent"),
@@ -159,6 +164,7 @@ def replay_detail(request: HttpRequest, replay_id: int) -> HttpResponse:
         periods = _side_rows(result, "periods")
         for row in periods:
             row["label"] = dt.date.fromisoformat(row["key"])
+            row["name"] = period_of(program, row["label"]).label()
         context.update(
             reasons=[reason_text(r) for r in analysis.replay_reasons(result)],
             compare=_compare(now, then, accounts),
@@ -174,14 +180,14 @@ def replay_detail(request: HttpRequest, replay_id: int) -> HttpResponse:
                 for c in result["changes"]
             ],
             chart=grouped_bars(
-                [f"{row['label']:%Y-%m}" for row in periods],
+                [row["name"] for row in periods],
                 [
                     (_("As it stands"), [row["now"].cost for row in periods]),
                     (_("Proposed"), [row["then"].cost for row in periods]),
                 ],
                 title=_("Rebate per period (%(currency)s)") % {"currency": program.currency},
                 desc="; ".join(
-                    f"{row['label']:%Y-%m}: {money(row['now'].cost, program.currency)} / "
+                    f"{row['name']}: {money(row['now'].cost, program.currency)} / "
                     f"{money(row['then'].cost, program.currency)}"
                     for row in periods
                 ),
