@@ -84,3 +84,18 @@ def test_bad_terms_stay_on_the_form_with_the_error_beside_the_tier(staff, progra
     assert not RebateReplay.objects.exists()
     refused = as_user(staff.finance).post(reverse("rebates:program_analysis", args=[program.pk]), RICHER)
     assert refused.status_code == 403
+
+
+def test_amounts_typed_with_thousands_separators_are_read_and_letters_refused_in_the_readers_words(staff, program):
+    typed = {**RICHER, "threshold": "5,000", "tier_from_1": "20，000"}
+    posted = as_user(staff.manager).post(reverse("rebates:program_analysis", args=[program.pk]), typed)
+    assert posted.status_code == 302
+    assert RebateReplay.objects.get().terms["tiers"][1]["from"] == "20000"
+    bad = {**RICHER, "tier_from_1": "lots"}
+    chinese = as_user(staff.manager, "zh-hans").post(reverse("rebates:program_analysis", args=[program.pk]), bad)
+    assert "应为数字" in chinese.content.decode()
+    empty = {**RICHER, "tier_from_0": "", "tier_value_0": "", "tier_from_1": "", "tier_value_1": ""}
+    refused = as_user(staff.manager).post(reverse("rebates:program_analysis", args=[program.pk]), empty)
+    text = refused.content.decode()
+    assert "terms.tiers" not in text  # the error sits beside the first tier, not as a field path
+    assert 'data-testid="tier-error"' in text

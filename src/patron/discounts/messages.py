@@ -37,7 +37,22 @@ def shown_params(params: Mapping[str, Any]) -> _Params:
     return _Params({k: _show(v) for k, v in params.items()})
 
 
+EXPECTED = {
+    "number": gettext_lazy("a number"),
+    "integer": gettext_lazy("a whole number"),
+    "boolean": gettext_lazy("yes or no"),
+    "list": gettext_lazy("a list"),
+    "object": gettext_lazy("a set of named fields"),
+    "id": gettext_lazy("an id"),
+    "text": gettext_lazy("text"),
+}
+
+
 def problem_text(problem: Problem) -> str:
+    if "expected" in problem.params and problem.params["expected"] in EXPECTED:
+        problem = Problem(
+            problem.path, problem.code, {**problem.params, "expected": EXPECTED[problem.params["expected"]]}
+        )
     p = shown_params(problem.params)
     messages = {
         "required": _("This is required."),

@@ -25,6 +25,11 @@ TIER_ROWS = 6
 _TIER_PATH = re.compile(r"^terms\.tiers\[(\d+)\]\.(from|percent|amount)$")
 
 
+def _typed(value: str | None) -> str:
+    """A number as people type it: "100,000", "100，000" or "100 000" all mean 100000."""
+    return re.sub(r"[,，\s\u00a0]", "", value or "")
+
+
 class TermsForm(forms.Form):
     """A program's terms as fields and tier rows: the program form's, and a replay's proposal."""
 
@@ -75,15 +80,15 @@ class TermsForm(forms.Form):
         self._rows: list[int] = []
         tiers = []
         for i in range(TIER_ROWS):
-            start, value = (d.get(f"tier_from_{i}") or "").strip(), (d.get(f"tier_value_{i}") or "").strip()
+            start, value = _typed(d.get(f"tier_from_{i}")), _typed(d.get(f"tier_value_{i}"))
             if start or value:
                 self._rows.append(i)
                 tiers.append({"from": start, d["tier_kind"]: value})
         terms: dict[str, Any] = dict(keep or {})
-        terms.update(basis=d["basis"], mode=d["mode"], threshold=(d.get("threshold") or "0").strip(), tiers=tiers)
+        terms.update(basis=d["basis"], mode=d["mode"], threshold=_typed(d.get("threshold")) or "0", tiers=tiers)
         terms.pop("cap", None)
-        if (d.get("cap") or "").strip():
-            terms["cap"] = d["cap"].strip()
+        if _typed(d.get("cap")):
+            terms["cap"] = _typed(d.get("cap"))
         return terms
 
     def add_service_errors(self, exc: ValidationError) -> None:
