@@ -251,3 +251,50 @@ def test_eligibility_names_regions_that_exist(staff):
         },
     )
     assert made.eligibility == {"regions": [regions["GD"].pk]}
+
+
+@pytest.mark.parametrize("documents", ["invoiced", "paid"])
+def test_a_program_counting_only_invoiced_or_paid_orders_accrues_when_the_invoice_says_so(staff, documents):
+    from patron.domain.periods import Period, PeriodKind
+    from patron.domain.rebates import parse_terms
+    from patron.rebates.accrual import period_volumes
+    from patron.rebates.analysis import account_volumes
+
+    terms = {**TERMS, "documents": documents}
+    made = services.program_create(
+        actor=staff.manager,
+        data={"name": "Paid volume", "period_kind": "quarter", "effective_from": "2026-01-01", "terms": terms},
+    )
+    program = services.program_set_status(actor=staff.manager, program=made, status=RebateProgram.ACTIVE)
+    account = make_account(staff.sales)
+    services.agreement_create(actor=staff.manager, program=program, account=account, signed_on="2026-01-01")
+    order = make_order(staff.sales, account, [(make_product(price="1000.00"), "25")], order_date=day("2026-02-01"))
+
+    def earned() -> tuple[D, D]:
+        row = RebateAccrual.objects.filter(agreement__account=account, period_start=Q1).first()
+        return (row.amount, row.earned) if row else (D(0), D(0))
+
+    assert earned() == (D(0), D(0))  # confirmed, not yet invoiced
+    invoice = sales.invoice_create(
+        actor=staff.finance, account=account, order=order, issue_date=day("2026-02-02"), due_date=day("2026-03-02")
+    )
+    if documents == "invoiced":
+        assert earned() == (D("25000"), D("750.00"))
+        sales.invoice_void(actor=staff.finance, invoice=invoice)
+        assert earned() == (D(0), D(0))  # the invoice was issued in error: the order no longer counts
+        sales.invoice_create(
+            actor=staff.finance, account=account, order=order, issue_date=day("2026-02-03"), due_date=day("2026-03-03")
+        )
+        assert earned() == (D("25000"), D("750.00"))
+    else:
+        assert earned() == (D(0), D(0))  # invoiced, not paid
+        sales.payment_record(actor=staff.finance, account=account, amount="25000.00", received_on=day("2026-02-20"))
+        assert earned() == (D("25000"), D("750.00"))
+    # What settlement, the statement and a replay sum agree with the accrual.
+    q1 = Period(Q1, day("2026-04-01"), PeriodKind.QUARTER)
+    agreement = program.agreements.select_related("program").get()
+    assert period_volumes(program, q1, [agreement])[agreement.pk].amount == D("25000")
+    accounts = RebateAgreement.objects.filter(program=program).values("account_id")
+    assert account_volumes(parse_terms(terms), q1, accounts, "CNY")[account.pk].amount == D("25000")
+    make_order(staff.sales, account, [(make_product(price="1000.00"), "5")], order_date=day("2026-02-10"))
+    assert earned()[0] == D("25000")  # the new order is not invoiced yet

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from patron.core.db import fetch_prepared
@@ -26,7 +26,7 @@ from patron.domain.money import quantize
 from patron.domain.periods import Period
 from patron.domain.rebates import DocumentLine, RebateResult, Volume, rebate_for, statement_lines, volume_of
 from patron.sales.hooks import DocumentsChanged
-from patron.sales.models import Order, OrderLine, Product, Return, ReturnLine
+from patron.sales.models import Invoice, Order, OrderLine, Product, Return, ReturnLine
 
 from .mappers import category_paths, document_lines, period_of, program_terms, rate_to, terms_of
 from .models import RebateAccrual, RebateAgreement, RebateProgram
@@ -110,9 +110,16 @@ def _return_rows(return_id: int) -> list[dict[str, Any]]:
 
 
 def documents_changed(event: DocumentsChanged) -> None:
-    """The sales listener: called inside the service's transaction."""
+    """The sales listener: called inside the service's transaction. Programs that count every confirmed
+    order add the document's lines; those that count only invoiced or paid orders sum the account's
+    period afresh (one account, one period), since an invoice can make a whole order count or not."""
     agreements = agreements_on(event.account_id, event.order_date)
-    if not agreements:
+    counting_all = [a for a in agreements if _documents(a.program) == "all"]
+    for agreement in agreements:
+        if _documents(agreement.program) != "all":
+            accruals_rebuild(agreement.program, event.order_date, agreements=[agreement])
+    agreements = counting_all
+    if not agreements or event.kind == "invoices_changed":
         return
     if event.kind == "return_recorded":
         assert event.return_id is not None
@@ -124,6 +131,11 @@ def documents_changed(event: DocumentsChanged) -> None:
         row["day"] = event.order_date
     for agreement in agreements:
         accrue(agreement, rows, sign=sign, kind=kind, day=event.order_date)
+
+
+def _documents(program: RebateProgram) -> str:
+    documents = (program.terms or {}).get("documents", "all")
+    return documents if isinstance(documents, str) else "all"
 
 
 def accrue(agreement: RebateAgreement, rows: Sequence[dict[str, Any]], *, sign: int, kind: str, day: dt.date) -> None:
@@ -221,6 +233,30 @@ def stored_volume(row: RebateAccrual, currency: str) -> Volume:
 # --- from the documents ---------------------------------------------------------------------------------------
 
 
+def qualifying(orders: QuerySet[Order], documents: str) -> QuerySet[Order]:
+    """The confirmed orders a program counts: all, those invoiced (a live invoice), or those paid
+    (invoiced, and every live invoice of theirs paid)."""
+    if documents == "all":
+        return orders
+    live = Invoice.objects.filter(order=OuterRef("pk")).exclude(status=Invoice.VOID)
+    orders = orders.filter(Exists(live))
+    if documents == "paid":
+        orders = orders.exclude(Exists(live.exclude(status=Invoice.PAID)))
+    return orders
+
+
+def documents_sql(documents: str, order: str = "o") -> str:
+    """``qualifying`` as a clause of SQL over the order table aliased ``order``."""
+    if documents == "all":
+        return ""
+    table = connection.ops.quote_name(Invoice._meta.db_table)
+    live = f"SELECT 1 FROM {table} i WHERE i.order_id = {order}.id AND i.status <> 'void'"  # noqa: S608  (names from the models)
+    clause = f" AND EXISTS ({live})"
+    if documents == "paid":
+        clause += f" AND NOT EXISTS ({live} AND i.status <> 'paid')"
+    return clause
+
+
 def period_documents(
     program: RebateProgram,
     period: Period,
@@ -231,6 +267,7 @@ def period_documents(
     """Every qualifying line of the accounts' confirmed orders dated in the period, and of their returns
     (whenever recorded), in the program's currency at each order's dated rate."""
     orders = Order.objects.filter(status=Order.CONFIRMED, order_date__gte=period.start, order_date__lt=period.end)
+    orders = qualifying(orders, program_terms(program).documents)
     if account_ids is not None:
         orders = orders.filter(account_id__in=account_ids)
     else:
@@ -342,6 +379,7 @@ def period_volumes(
     and the statement convert and cost them (rules 6 and 8), so the sums agree to the cent."""
     by_account = {a.account_id: a for a in agreements}
     orders = Order.objects.filter(status=Order.CONFIRMED, order_date__gte=period.start, order_date__lt=period.end)
+    orders = qualifying(orders, program_terms(program).documents)
     if len(by_account) > 1000:  # a whole program's accounts: a join, not a list of parameters
         orders = orders.filter(account_id__in=RebateAgreement.objects.filter(program=program).values("account_id"))
     else:
@@ -461,6 +499,8 @@ def _summed_in_database(
         f"JOIN {tables['agreement']} a ON a.account_id = o.account_id AND a.id = ANY(%s) "
         "WHERE o.status = 'confirmed' AND o.order_date >= %s AND o.order_date < %s AND o.order_date <= %s "
         "AND o.order_date >= a.valid_from AND (a.valid_to IS NULL OR o.order_date < a.valid_to) "
+        + documents_sql(program_terms(program).documents)
+        + " "
     )
     ids = [a.pk for a in agreements]
     window: list[Any] = [ids, period.start, period.end, last]

@@ -35,6 +35,7 @@ from patron.domain.rebates import RebateTerms, Volume, parse_terms
 from patron.domain.rebates.replay import Replay, ReplayCase, Side, Totals, replay
 from patron.sales.models import Category, Order, OrderLine, ReturnLine
 
+from .accrual import qualifying
 from .mappers import merged_terms, period_of, rate_to
 from .models import RebateAccrual, RebateAgreement, RebateProgram, RebateReplay, RebateSettlement, RebateSettlementLine
 
@@ -200,6 +201,7 @@ def account_volumes(terms: RebateTerms, period: Period, accounts: QuerySet[Any],
     orders = Order.objects.filter(
         status=Order.CONFIRMED, order_date__gte=period.start, order_date__lt=period.end, account_id__in=accounts
     )
+    orders = qualifying(orders, terms.documents)
     out: dict[int, list[Decimal]] = {}
     currencies = sorted(set(orders.values_list("currency", flat=True).distinct().order_by()))
     queries = (

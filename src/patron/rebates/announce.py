@@ -179,6 +179,10 @@ def terms_sentences(terms_data: Mapping[str, Any], currency: str, period_kind: s
         "profit": _("Counted on the gross profit of your purchases in each period (%(period)s)."),
     }[terms.basis] % {"period": period}
     out = [counted]
+    if terms.documents == "invoiced":
+        out.append(_("Only orders that have been invoiced count."))
+    elif terms.documents == "paid":
+        out.append(_("Only orders whose invoices are paid count."))
     if terms.threshold > 0:
         out.append(
             _("Nothing is earned below %(threshold)s.") % {"threshold": _volume(terms.threshold, terms, currency)}

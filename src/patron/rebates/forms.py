@@ -44,6 +44,16 @@ class TermsForm(forms.Form):
             ("incremental", _("Incremental: each band at its own rate")),
         ],
     )
+    documents = forms.ChoiceField(
+        label=_("Orders counted"),
+        choices=[
+            ("all", _("Every confirmed order")),
+            ("invoiced", _("Only invoiced orders")),
+            ("paid", _("Only paid orders")),
+        ],
+        initial="all",
+        required=False,  # left out: every confirmed order
+    )
     tier_kind = forms.ChoiceField(
         label=_("Each tier pays"), choices=[("percent", _("a percent of the volume")), ("amount", _("a fixed sum"))]
     )
@@ -64,6 +74,7 @@ class TermsForm(forms.Form):
         data: dict[str, Any] = {
             "basis": terms.get("basis", "amount"),
             "mode": terms.get("mode", "retroactive"),
+            "documents": terms.get("documents", "all"),
             "threshold": terms.get("threshold", "0"),
             "cap": terms.get("cap", ""),
         }
@@ -85,7 +96,13 @@ class TermsForm(forms.Form):
                 self._rows.append(i)
                 tiers.append({"from": start, d["tier_kind"]: value})
         terms: dict[str, Any] = dict(keep or {})
-        terms.update(basis=d["basis"], mode=d["mode"], threshold=_typed(d.get("threshold")) or "0", tiers=tiers)
+        terms.update(
+            basis=d["basis"],
+            mode=d["mode"],
+            documents=d.get("documents") or "all",
+            threshold=_typed(d.get("threshold")) or "0",
+            tiers=tiers,
+        )
         terms.pop("cap", None)
         if _typed(d.get("cap")):
             terms["cap"] = _typed(d.get("cap"))
@@ -137,6 +154,7 @@ class ProgramForm(TermsForm):
         "currency",
         "basis",
         "mode",
+        "documents",
         "tier_kind",
         "threshold",
         "cap",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class DocumentsChanged:
-    kind: str  # "order_confirmed" | "order_cancelled" | "return_recorded"
+    kind: str  # "order_confirmed" | "order_cancelled" | "return_recorded" | "invoices_changed"
     order_id: int
     account_id: int
     order_date: dt.date  # a return counts in its order's period

@@ -792,9 +792,20 @@ def _settle(plan: Sequence[tuple[Invoice, Decimal]]) -> None:
     """Apply money (payments, credit notes) to locked invoices; a fully settled one is paid."""
     for invoice, part in plan:
         invoice.paid_amount += part
-        if invoice.paid_amount >= invoice.amount:
+        newly_paid = invoice.status != Invoice.PAID and invoice.paid_amount >= invoice.amount
+        if newly_paid:
             invoice.status = Invoice.PAID
         invoice.save(update_fields=["paid_amount", "status"])
+        if newly_paid:
+            _invoices_changed(invoice)
+
+
+def _invoices_changed(invoice: Invoice) -> None:
+    """An order's invoices changed (issued, paid, voided): what counts only invoiced or paid orders hears it."""
+    if invoice.order_id is None:
+        return
+    order = Order.objects.only("account_id", "order_date").get(pk=invoice.order_id)
+    hooks.documents_changed(hooks.DocumentsChanged("invoices_changed", order.pk, order.account_id, order.order_date))
 
 
 def _order_totals(order: Order) -> dict[str, Decimal]:
@@ -823,6 +834,7 @@ def invoice_void(*, actor: Any, invoice: Invoice, reason: str = "") -> Invoice:
     before = invoice.status
     invoice.status = Invoice.VOID
     invoice.save(update_fields=["status"])
+    _invoices_changed(invoice)
     audit_record(
         actor=actor,
         action="INVOICE_VOIDED",
@@ -910,6 +922,7 @@ def invoice_create(
         created_by=actor,
     )
     _assign_number(invoice, "INV", number)
+    _invoices_changed(invoice)
     audit_record(
         actor=actor,
         action="INVOICE_ISSUED",
