@@ -209,6 +209,17 @@ def probe_edit_rebates(w: World, account: Account) -> bool:
     return not _refused(lambda: rebates.program_create(actor=w.actor, data=data))
 
 
+def probe_edit_coupons(w: World, account: Account) -> bool:
+    from patron.coupons import services as coupons
+
+    data = {
+        "name": f"probe {next(_names)}",
+        "starts_at": "2026-01-01T00:00",
+        "terms": {"kind": "percent_off", "benefit": {"kind": "percent_off", "percent": "5"}},
+    }
+    return not _refused(lambda: coupons.campaign_create(actor=w.actor, data=data))
+
+
 def probe_settle_rebates(w: World, account: Account) -> bool:
     import datetime as dt
 
@@ -243,6 +254,7 @@ PROBES: dict[Action, Callable[[World, Account], bool]] = {
     Action.EDIT_DISCOUNTS: probe_edit_discounts,
     Action.EDIT_REBATES: probe_edit_rebates,
     Action.SETTLE_REBATES: probe_settle_rebates,
+    Action.EDIT_COUPONS: probe_edit_coupons,
 }
 
 # Actions that are not about one account: the table grants them for all relations or none.
@@ -254,6 +266,7 @@ NOT_PER_ACCOUNT = {
     Action.EDIT_DISCOUNTS,
     Action.EDIT_REBATES,
     Action.SETTLE_REBATES,
+    Action.EDIT_COUPONS,
 }
 
 

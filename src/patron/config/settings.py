@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "patron.segments",
     "patron.approvals",
     "patron.discounts",
+    "patron.coupons",
     "patron.rebates",
     "patron.web",
     "patron.demo",

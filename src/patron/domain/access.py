@@ -48,6 +48,8 @@ class Action(StrEnum):
     EDIT_REBATES = "edit_rebates"
     # Running, reviewing and approving rebate settlements: money leaves the company.
     SETTLE_REBATES = "settle_rebates"
+    # Coupon campaigns: their terms, issuing codes, and who they reach.
+    EDIT_COUPONS = "edit_coupons"
 
 
 _ALL = frozenset(Relation)
@@ -76,6 +78,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_DISCOUNTS: _ALL,
         Action.EDIT_REBATES: _ALL,
         Action.SETTLE_REBATES: _NONE,
+        Action.EDIT_COUPONS: _ALL,
     },
     Role.SALESPERSON: {
         Action.VIEW_ACCOUNT: _OWN,
@@ -95,6 +98,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_DISCOUNTS: _NONE,
         Action.EDIT_REBATES: _NONE,
         Action.SETTLE_REBATES: _NONE,
+        Action.EDIT_COUPONS: _NONE,
     },
     Role.FINANCE: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -114,6 +118,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_DISCOUNTS: _NONE,
         Action.EDIT_REBATES: _NONE,
         Action.SETTLE_REBATES: _ALL,
+        Action.EDIT_COUPONS: _NONE,
     },
     Role.MARKETING: {
         Action.VIEW_ACCOUNT: _ALL,
@@ -133,6 +138,7 @@ POLICY: dict[Role, dict[Action, frozenset[Relation]]] = {
         Action.EDIT_DISCOUNTS: _NONE,
         Action.EDIT_REBATES: _NONE,
         Action.SETTLE_REBATES: _NONE,
+        Action.EDIT_COUPONS: _ALL,
     },
 }
 

@@ -113,6 +113,8 @@ def documents_changed(event: DocumentsChanged) -> None:
     """The sales listener: called inside the service's transaction. Programs that count every confirmed
     order add the document's lines; those that count only invoiced or paid orders sum the account's
     period afresh (one account, one period), since an invoice can make a whole order count or not."""
+    if event.kind not in ("order_confirmed", "order_cancelled", "return_recorded", "invoices_changed"):
+        return  # a draft cancelled never counted
     agreements = agreements_on(event.account_id, event.order_date)
     counting_all = [a for a in agreements if _documents(a.program) == "all"]
     for agreement in agreements:

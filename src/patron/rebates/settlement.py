@@ -332,6 +332,14 @@ def settlement_approve(*, actor: Any, settlement: RebateSettlement) -> RebateSet
                     expires_on=today + dt.timedelta(days=POINTS_VALID_DAYS),
                 )
                 payout.status = RebatePayout.DONE
+            elif form == RebatePayout.DISCOUNT:
+                from patron.coupons.services import rebate_coupon_issue
+
+                coupon = rebate_coupon_issue(
+                    account=line.account, amount=payable, currency=program.currency, reason=label, now=timezone.now()
+                )
+                payout.reference = coupon.code  # the customer's code: worth the rebate off a later order, once
+                payout.status = RebatePayout.DONE
             payout.save(update_fields=["credit_note", "reference", "status"])
         locked.status = RebateSettlement.APPROVED
         locked.approved_by = actor

@@ -2,19 +2,22 @@
 
 Rebates keep each account's accrual current as orders are confirmed or cancelled and goods
 returned. Sales calls these listeners from its services; it knows nothing of rebates, and a
-listener that fails fails the whole write, so volume and accrual never disagree.
+listener that fails fails the whole write, so volume and accrual never disagree. Coupons
+given with an order are priced and redeemed through the coupon provider, the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
 class DocumentsChanged:
-    kind: str  # "order_confirmed" | "order_cancelled" | "return_recorded" | "invoices_changed"
+    # "order_confirmed" | "order_cancelled" | "draft_cancelled" | "return_recorded" | "invoices_changed"
+    kind: str
     order_id: int
     account_id: int
     order_date: dt.date  # a return counts in its order's period
@@ -33,3 +36,26 @@ def on_documents_changed(listener: Listener) -> None:
 def documents_changed(event: DocumentsChanged) -> None:
     for listener in _LISTENERS:
         listener(event)
+
+
+class CouponProvider(Protocol):
+    """What an order asks of coupons (the coupons app answers, when installed).
+
+    ``rules`` turns the codes given with an order into the pricing engine's coupon rules, or
+    refuses them (``ValidationError`` keyed ``coupons[i]``); ``redeem``, in the order's own
+    transaction, locks what limits them, checks again, and records each use on the order."""
+
+    def rules(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> list[Any]: ...
+
+    def redeem(self, *, order: Any, codes: Sequence[str], priced: Any, now: dt.datetime) -> None: ...
+
+
+_COUPONS: list[CouponProvider] = []
+
+
+def set_coupon_provider(provider: CouponProvider) -> None:
+    _COUPONS[:] = [provider]
+
+
+def coupon_provider() -> CouponProvider | None:
+    return _COUPONS[0] if _COUPONS else None

@@ -42,7 +42,9 @@ class PricedLines:
     requests: Any = None
 
 
-def price_lines(*, actor: Any, account: Account, lines: Sequence[Any], currency: str, channel: str) -> PricedLines:
+def price_lines(
+    *, actor: Any, account: Account, lines: Sequence[Any], currency: str, channel: str, coupons: Sequence[Any] = ()
+) -> PricedLines:
     """``lines`` are ``LineInput``s already checked (product, quantity, optional net unit price)."""
     from patron.discounts import quoting
     from patron.discounts.mappers import LineRequest
@@ -58,7 +60,7 @@ def price_lines(*, actor: Any, account: Account, lines: Sequence[Any], currency:
         for line in lines
     ]
     try:
-        priced = quoting.price(account, requests, currency=currency, channel=channel, user=actor)
+        priced = quoting.price(account, requests, currency=currency, channel=channel, user=actor, coupons=coupons)
     except ValidationError as exc:
         # The order's words for the quote's fields: a manual price is the line's net unit price.
         raise ValidationError(

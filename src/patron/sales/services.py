@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import Case, Sum, When
 from django.utils import timezone
@@ -22,7 +23,7 @@ from patron.accounts.access import require
 from patron.accounts.models import Account
 from patron.accounts.services import activity_add
 from patron.audit.services import audit_record, diff, snapshot
-from patron.core.errors import Conflict, FieldErrors
+from patron.core.errors import Conflict, FieldErrors, error_dict
 from patron.core.messages import money_error, text_error
 from patron.domain.access import Action
 from patron.domain.money import (
@@ -328,7 +329,13 @@ def refresh_order_dates_many(account_ids: Sequence[int]) -> None:
 
 
 def _price(
-    actor: Any, account: Account, lines: Sequence[LineInput], currency: str, channel: str, errors: FieldErrors
+    actor: Any,
+    account: Account,
+    lines: Sequence[LineInput],
+    currency: str,
+    channel: str,
+    errors: FieldErrors,
+    coupons: Sequence[Any] = (),
 ) -> pricing.PricedLines:
     """Lines checked field by field, then priced by the discount rules (a typed net price is a manual
     price on top of them); raises every field error at once."""
@@ -351,7 +358,25 @@ def _price(
         ],
         currency=currency,
         channel=channel,
+        coupons=coupons,
     )
+
+
+def _coupon_rules(account: Account, codes: Sequence[str], currency: str, errors: FieldErrors) -> list[Any]:
+    """The pricing rules of the coupons given with an order (refusals join the order's other field errors)."""
+    if not codes:
+        return []
+    provider = hooks.coupon_provider()
+    if provider is None:
+        errors.add("coupons", _("Coupons are not available here."))
+        return []
+    try:
+        return provider.rules(account=account, codes=codes, currency=currency, now=timezone.now())
+    except ValidationError as exc:
+        for field, messages in error_dict(exc).items():
+            for message in messages:
+                errors.add(field, message)
+        return []
 
 
 def order_preview(
@@ -377,8 +402,10 @@ def order_create(
     number: str | None = None,
     note: str = "",
     idempotency_key: str | None = None,
+    coupons: Sequence[str] = (),
 ) -> Order:
-    """Record an order; a request repeated with the same ``idempotency_key`` returns the first order."""
+    """Record an order; a request repeated with the same ``idempotency_key`` returns the first order.
+    ``coupons``: codes priced with the order and redeemed in its transaction (each use counted once)."""
     account = _live(account)
     require(actor, Action.RECORD_ORDER, account)
     if (earlier := _replayed(Order, idempotency_key, account.pk)) is not None:
@@ -392,7 +419,8 @@ def order_create(
         errors.add("order_date", _("An order date more than a year ahead is not accepted."))
     if channel not in dict(Order.CHANNELS):
         errors.add("channel", _("Unknown channel."))
-    priced = _price(actor, account, lines, currency, channel, errors)
+    rules = _coupon_rules(account, coupons, currency, errors)
+    priced = _price(actor, account, lines, currency, channel, errors, rules)
     built, list_total, net_total = priced.lines, priced.list_total, priced.net_total
     order = Order.objects.create(
         number=number or _temporary_number(),
@@ -411,6 +439,10 @@ def order_create(
     for b in built:
         b.order = order
     OrderLine.objects.bulk_create(built)
+    if coupons:
+        provider = hooks.coupon_provider()
+        assert provider is not None  # _coupon_rules refused the codes otherwise
+        provider.redeem(order=order, codes=coupons, priced=priced.priced, now=timezone.now())
     if priced.level:
         pricing.submit_for_approval(
             actor=actor, order=order, level=priced.level, reasons=priced.reasons, note=priced.manual_reasons
@@ -534,8 +566,9 @@ def order_cancel(*, actor: Any, order: Order, reason: str = "") -> Order:
     order.cancelled_at = timezone.now()
     order.save(update_fields=["status", "cancelled_at"])
     pricing.forget_applied(order)
-    if before == Order.CONFIRMED:
-        hooks.documents_changed(hooks.DocumentsChanged("order_cancelled", order.pk, order.account_id, order.order_date))
+    # A confirmed order took volume (rebates) that goes back; a draft took only its coupons' uses.
+    kind = "order_cancelled" if before == Order.CONFIRMED else "draft_cancelled"
+    hooks.documents_changed(hooks.DocumentsChanged(kind, order.pk, order.account_id, order.order_date))
     if order.approval_level:
         from patron.approvals.services import approval_supersede
 

@@ -337,7 +337,8 @@ def _parse_when(p: Reader, data: Any) -> When:
     )
 
 
-def _parse_benefit(p: Reader, data: Any) -> Benefit:
+def parse_benefit(p: Reader, data: Any) -> Benefit:
+    """A rule's benefit, or a coupon's (the same kinds, the same words)."""
     if data is None:
         p.add("benefit", "required")
         return Benefit("percent_off", percent=Decimal(0))
@@ -430,7 +431,7 @@ def parse_rule(data: Any, *, key: str | None = None) -> Rule:
     who = parse_who(p, d.get("who"))
     what = parse_what(p, d.get("what"))
     when = _parse_when(p, d.get("when"))
-    benefit = _parse_benefit(p, d.get("benefit"))
+    benefit = parse_benefit(p, d.get("benefit"))
     stacking = _parse_stacking(p, d.get("stacking"))
     caps_data = p.obj(d.get("caps"), "caps", _CAPS)
     caps = Caps(
@@ -462,6 +463,23 @@ def parse_rule(data: Any, *, key: str | None = None) -> Rule:
 
 def _num(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
+
+
+def benefit_to_dict(b: Benefit) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": b.kind}
+    if b.kind == "percent_off":
+        out["percent"] = _num(b.percent)
+    elif b.kind in ("amount_off_unit", "cart_amount_off"):
+        out["amount"] = _num(b.amount)
+    elif b.kind == "fixed_price":
+        out["price"] = _num(b.price)
+    elif b.kind == "spend_save":
+        out.update(spend=_num(b.spend), save=_num(b.save), repeat=b.repeat)
+    elif b.kind == "buy_get":
+        out.update(buy=b.buy, free=b.free)
+    else:
+        out.update(basis=b.basis, tiers=[{"from": str(t.start), "percent": str(t.percent)} for t in b.tiers])
+    return out
 
 
 def rule_to_dict(rule: Rule) -> dict[str, Any]:
@@ -501,20 +519,7 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
         out_when["ends"] = w.ends.isoformat()
     if w.first_order:
         out_when["first_order"] = True
-    b = rule.benefit
-    out_benefit: dict[str, Any] = {"kind": b.kind}
-    if b.kind == "percent_off":
-        out_benefit["percent"] = _num(b.percent)
-    elif b.kind in ("amount_off_unit", "cart_amount_off"):
-        out_benefit["amount"] = _num(b.amount)
-    elif b.kind == "fixed_price":
-        out_benefit["price"] = _num(b.price)
-    elif b.kind == "spend_save":
-        out_benefit.update(spend=_num(b.spend), save=_num(b.save), repeat=b.repeat)
-    elif b.kind == "buy_get":
-        out_benefit.update(buy=b.buy, free=b.free)
-    else:
-        out_benefit.update(basis=b.basis, tiers=[{"from": str(t.start), "percent": str(t.percent)} for t in b.tiers])
+    out_benefit = benefit_to_dict(rule.benefit)
     s = rule.stacking
     out_stacking: dict[str, Any] = {"exclusive": s.exclusive, "group": s.group}
     out_stacking["combines_with"] = None if s.combines_with is None else sorted(s.combines_with)

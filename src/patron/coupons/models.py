@@ -1,0 +1,132 @@
+"""Coupon campaigns, their codes, and every use of a code on an order.
+
+A campaign's ``terms`` are the pure core's dict (``patron.domain.coupons.terms``): kind, the
+pricing engine's benefit, products, minimum spend, validity, limits per code and per account,
+budget, and what it combines with. ``budget_used`` is the discount its redemptions gave, kept
+on the campaign row so that locking that row makes a budget hold under concurrent orders.
+A coupon is one code, for anyone or bound to one account; ``uses`` counts its live
+redemptions. A redemption is one code used on one order; reversing it (the order cancelled or
+returned) gives the use back and keeps the record.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from patron.sales.models import CURRENCY_CHOICES, money_field
+
+
+class Campaign(models.Model):
+    DRAFT, ACTIVE, ENDED = "draft", "active", "ended"
+    STATUSES = [(DRAFT, _("Draft")), (ACTIVE, _("Active")), (ENDED, _("Ended"))]
+    KINDS = [
+        ("percent_off", _("Percent off")),
+        ("amount_off", _("Amount off")),
+        ("spend_save", _("Spend and save")),
+        ("gift", _("Free gift")),
+        ("first_order", _("New customer's first order")),
+        ("loyal_reward", _("Loyal customer reward")),
+        ("birthday", _("Birthday")),
+        ("holiday", _("Holiday")),
+        ("points_exchange", _("Points exchange")),
+        ("rebate", _("Rebate paid as a discount")),
+    ]
+
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    customer_text = models.TextField(_("text for customers"), blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=KINDS)
+    terms = models.JSONField(_("terms"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES, default="CNY")
+    starts_at = models.DateTimeField(_("starts"))
+    ends_at = models.DateTimeField(_("ends"), null=True, blank=True)
+    prefix = models.CharField(_("code prefix"), max_length=12, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=STATUSES, default=DRAFT, db_index=True)
+    budget_used = money_field(_("discount given"), default=0)
+    internal = models.BooleanField(default=False, editable=False)  # made by Patron itself (rebate payouts)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("coupon campaign")
+        verbose_name_plural = _("coupon campaigns")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Coupon(models.Model):
+    GENERATED, SHARED, IMPORTED, REBATE = "generated", "shared", "imported", "rebate"
+    SOURCES = [
+        (GENERATED, _("Generated")),
+        (SHARED, _("Shared public code")),
+        (IMPORTED, _("Imported")),
+        (REBATE, _("Rebate payout")),
+    ]
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="coupons")
+    code = models.CharField(_("code"), max_length=64, unique=True)  # normalized: codes.normalize
+    account = models.ForeignKey(
+        "accounts.Account",
+        verbose_name=_("account"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="coupons",
+    )
+    source = models.CharField(_("source"), max_length=10, choices=SOURCES, default=GENERATED)
+    issued_at = models.DateTimeField(_("issued"))
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    uses = models.PositiveIntegerField(_("uses"), default=0)
+    # A code worth its own amount off the order (a rebate paid as a discount), instead of the campaign's benefit.
+    amount = models.DecimalField(_("amount off"), max_digits=18, decimal_places=2, null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
+        ordering = ["campaign", "id"]
+        indexes = [models.Index(fields=["account", "campaign"], name="coupon_account_idx")]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Redemption(models.Model):
+    coupon = models.ForeignKey(Coupon, verbose_name=_("coupon"), on_delete=models.PROTECT, related_name="redemptions")
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="redemptions"
+    )
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="+"
+    )
+    order = models.ForeignKey(
+        "sales.Order", verbose_name=_("order"), on_delete=models.PROTECT, related_name="coupon_redemptions"
+    )
+    amount = money_field(_("discount"))
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    redeemed_at = models.DateTimeField(_("redeemed"), auto_now_add=True)
+    reversed_at = models.DateTimeField(_("reversed"), null=True, blank=True)
+    reversed_reason = models.CharField(_("why reversed"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("coupon redemption")
+        verbose_name_plural = _("coupon redemptions")
+        ordering = ["-redeemed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["coupon", "order"], name="redemption_once_per_order"),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "account"], name="redemption_account_idx", condition=Q(reversed_at=None)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coupon_id} on {self.order_id}"

@@ -1,0 +1,240 @@
+"""Coupons on orders: priced with the order's rules, redeemed in its transaction, given back on cancel.
+
+``PROVIDER.rules`` turns the codes given with an order into the pricing engine's coupon rules
+after the checks that need no price (the code exists, its campaign runs, its dates, its
+account, its uses). ``PROVIDER.redeem`` runs in the order's transaction once the order is
+priced: it locks each coupon row and its campaign row (in id order, so two orders never wait
+on each other in a circle), counts the uses again under the lock, checks the minimum spend and
+the budget against what the coupon gives on this order, and records the redemption. Any
+refusal raises, and the order is not recorded: a code is never used by an order that failed,
+and 200 orders racing for one single-use code give exactly one redemption.
+
+Cancelling an order, or returning all of it, reverses its redemptions: the use and the budget
+come back, the record stays with when and why it was reversed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import F, Sum
+from django.utils import formats, timezone
+
+from patron.domain.coupons.codes import LENGTH, is_well_formed, normalize
+from patron.domain.coupons.terms import CouponState, CouponTerms, parse_coupon_terms, refusals, valid_until
+from patron.domain.explain import Reason
+from patron.domain.pricing.rules import Benefit, Rule, Stacking
+from patron.sales.hooks import DocumentsChanged
+
+from .messages import reason_text
+from .models import Campaign, Coupon, Redemption
+
+INFINITE = Decimal("Infinity")
+
+
+def rule_key(coupon: Coupon) -> str:
+    return f"coupon:{coupon.pk}"
+
+
+def coupon_rule(coupon: Coupon, terms: CouponTerms) -> Rule:
+    """The coupon as one of the pricing engine's rules: a coupon that does not combine with discount
+    policies combines with no rule applied before it."""
+    campaign = coupon.campaign
+    benefit = terms.benefit if coupon.amount is None else Benefit("cart_amount_off", amount=coupon.amount)
+    return Rule(
+        key=rule_key(coupon),
+        name=campaign.name,
+        benefit=benefit,
+        what=terms.what,
+        stacking=Stacking(combines_with=None if terms.with_policies else frozenset()),
+        policy=campaign.name,
+        policy_key=f"campaign:{campaign.pk}",
+        source="coupon",
+        code=coupon.code,
+    )
+
+
+def state_of(coupon: Coupon, account_uses: int = 0) -> CouponState:
+    campaign = coupon.campaign
+    ends = [e for e in (campaign.ends_at, coupon.valid_until) if e is not None]
+    return CouponState(
+        code=coupon.code,
+        currency=campaign.currency,
+        starts=max(campaign.starts_at, coupon.issued_at),
+        ends=min(ends) if ends else None,
+        account=coupon.account_id,
+        uses=coupon.uses,
+        account_uses=account_uses,
+        budget_used=campaign.budget_used,
+        cancelled=coupon.cancelled_at is not None,
+    )
+
+
+def account_uses(campaign: Campaign, account_id: int | None) -> int:
+    if account_id is None:
+        return 0
+    return Redemption.objects.filter(campaign=campaign, account_id=account_id, reversed_at__isnull=True).count()
+
+
+def _words(reason: Reason) -> str:
+    params = {
+        k: formats.date_format(timezone.localtime(v), "Y-m-d H:i") if isinstance(v, dt.datetime) else v
+        for k, v in reason.params.items()
+    }
+    return reason_text(Reason(reason.code, params))
+
+
+@dataclass(frozen=True)
+class Found:
+    coupon: Coupon
+    terms: CouponTerms
+
+
+def find(
+    codes: Sequence[str], *, account_id: int | None, currency: str, now: dt.datetime, lock: bool = False
+) -> tuple[list[Found], dict[str, list[str]]]:
+    """The coupons of ``codes``, and what refuses each before pricing (keyed ``coupons[i]``)."""
+    errors: dict[str, list[str]] = {}
+    found: list[Found] = []
+    seen: set[str] = set()
+    coupons = Coupon.objects.select_related("campaign")
+    if lock:
+        coupons = coupons.select_for_update(of=("self",))
+    for i, typed in enumerate(codes):
+        where = f"coupons[{i}]"
+        code = normalize(str(typed))
+        if code in seen:
+            errors[where] = [_words(Reason("TWICE"))]
+            continue
+        seen.add(code)
+        coupon = coupons.filter(code=code).first()
+        if coupon is None:
+            errors[where] = [_words(Reason("MALFORMED" if _mistyped(code) else "UNKNOWN"))]
+            continue
+        campaign = coupon.campaign
+        if campaign.status != Campaign.ACTIVE:
+            errors[where] = [_words(Reason("NOT_RUNNING"))]
+            continue
+        if campaign.currency != currency:
+            errors[where] = [_words(Reason("CURRENCY", {"currency": campaign.currency, "order": currency}))]
+            continue
+        terms = parse_coupon_terms(campaign.terms)
+        state = state_of(coupon, account_uses(campaign, account_id))
+        refused = refusals(terms, state, account=account_id, eligible_amount=INFINITE, now=now)
+        if refused:
+            errors[where] = [_words(r) for r in refused]
+            continue
+        found.append(Found(coupon, terms))
+    if len(found) > 1:
+        for i, item in enumerate(found):
+            if not item.terms.with_coupons:
+                errors.setdefault(f"coupons[{i}]", []).append(_words(Reason("NOT_WITH_COUPONS")))
+    return found, errors
+
+
+def _mistyped(code: str) -> bool:
+    """Shaped like a running campaign's code, but its check character disagrees: a typing mistake."""
+    prefixes = Campaign.objects.filter(status=Campaign.ACTIVE).values_list("prefix", flat=True).distinct()
+    return any(
+        code.startswith(p) and len(code) == len(p) + LENGTH + 1 and not is_well_formed(code, p) for p in prefixes
+    )
+
+
+class _Provider:
+    def rules(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> list[Any]:
+        found, errors = find(codes, account_id=account.pk, currency=currency, now=now)
+        if errors:
+            raise ValidationError(errors)
+        return [coupon_rule(f.coupon, f.terms) for f in found]
+
+    def redeem(self, *, order: Any, codes: Sequence[str], priced: Any, now: dt.datetime) -> None:
+        errors: dict[str, list[str]] = {}
+        normalized = [normalize(str(c)) for c in codes]
+        ids = dict(Coupon.objects.filter(code__in=normalized).values_list("code", "pk"))
+        # Lock in id order: coupons, then their campaigns (the budget's row).
+        locked = {c.pk: c for c in Coupon.objects.select_for_update().filter(pk__in=ids.values()).order_by("pk")}
+        campaigns = {
+            c.pk: c
+            for c in Campaign.objects.select_for_update()
+            .filter(pk__in={c.campaign_id for c in locked.values()})
+            .order_by("pk")
+        }
+        for i, code in enumerate(normalized):
+            coupon = locked[ids[code]]
+            coupon.campaign = campaigns[coupon.campaign_id]
+            terms = parse_coupon_terms(coupon.campaign.terms)
+            key = rule_key(coupon)
+            given = Decimal(0)
+            eligible = Decimal(0)
+            for cart_line, line in zip(priced.cart.lines, priced.quote.lines, strict=True):
+                mine = sum((d.amount.amount for d in line.discounts if d.rule == key), Decimal(0))
+                given += mine
+                if terms.what.covers(cart_line.product, cart_line.category_path):
+                    eligible += line.net_amount.amount + mine
+            state = state_of(coupon, account_uses(coupon.campaign, order.account_id))
+            refused = list(
+                refusals(terms, state, account=order.account_id, eligible_amount=eligible, now=now, discount=given)
+            )
+            if given <= 0 and not refused:
+                refused.append(Reason("NO_BENEFIT"))
+            if refused:
+                errors[f"coupons[{i}]"] = [_words(r) for r in refused]
+                continue
+            Redemption.objects.create(
+                coupon=coupon,
+                campaign=coupon.campaign,
+                account_id=order.account_id,
+                order=order,
+                amount=given,
+                currency=order.currency,
+            )
+            Coupon.objects.filter(pk=coupon.pk).update(uses=F("uses") + 1)
+            Campaign.objects.filter(pk=coupon.campaign_id).update(budget_used=F("budget_used") + given)
+            coupon.uses += 1
+            coupon.campaign.budget_used += given
+        if errors:
+            raise ValidationError(errors)
+
+
+PROVIDER = _Provider()
+
+
+def redemption_reverse(redemption: Redemption, *, reason: str) -> bool:
+    """Give the use and the budget back; False if it was reversed already."""
+    reversed_now = Redemption.objects.filter(pk=redemption.pk, reversed_at__isnull=True).update(
+        reversed_at=timezone.now(), reversed_reason=reason[:200]
+    )
+    if not reversed_now:
+        return False
+    Coupon.objects.filter(pk=redemption.coupon_id).update(uses=F("uses") - 1)
+    Campaign.objects.filter(pk=redemption.campaign_id).update(budget_used=F("budget_used") - redemption.amount)
+    return True
+
+
+def _fully_returned(order_id: int) -> bool:
+    from patron.sales.models import OrderLine, ReturnLine
+
+    ordered = OrderLine.objects.filter(order_id=order_id).aggregate(q=Sum("quantity"))["q"] or Decimal(0)
+    returned = ReturnLine.objects.filter(order_line__order_id=order_id).aggregate(q=Sum("quantity"))["q"] or Decimal(0)
+    return ordered > 0 and returned >= ordered
+
+
+def documents_changed(event: DocumentsChanged) -> None:
+    """An order cancelled, or returned whole, gives its coupons back."""
+    if event.kind in ("order_cancelled", "draft_cancelled"):
+        reason = "order cancelled"
+    elif event.kind == "return_recorded" and _fully_returned(event.order_id):
+        reason = "order returned"
+    else:
+        return
+    for redemption in Redemption.objects.select_for_update().filter(order_id=event.order_id, reversed_at__isnull=True):
+        redemption_reverse(redemption, reason=reason)
+
+
+def issued_until(campaign: Campaign, terms: CouponTerms, issued: dt.datetime) -> dt.datetime | None:
+    return valid_until(issued, campaign.ends_at, terms.valid_days)

@@ -1,0 +1,1 @@
+"""Coupons: codes people type and nobody guesses, and the rules a coupon is checked against."""

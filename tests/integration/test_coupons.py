@@ -1,0 +1,228 @@
+"""Coupons on orders: priced by the one engine, redeemed in the order's transaction, limits that hold,
+uses given back on cancel and return; and a rebate paid as a discount on a later order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.utils import timezone
+
+from patron.coupons import services
+from patron.coupons.models import Campaign, Coupon, Redemption
+from patron.domain.coupons.codes import is_well_formed, shown
+from patron.sales import services as sales
+from patron.sales.models import Order
+from tests.factories import make_account, make_product
+
+
+def campaign(staff: Any, terms: dict[str, Any], **over: Any) -> Campaign:
+    data = {"name": "Spring", "terms": terms, "starts_at": timezone.now() - dt.timedelta(days=1), "prefix": "spr"}
+    data.update(over)
+    made = services.campaign_create(actor=staff.marketing, data=data)
+    return services.campaign_set_status(actor=staff.marketing, campaign=made, status=Campaign.ACTIVE)
+
+
+TEN_OFF = {"kind": "percent_off", "benefit": {"kind": "percent_off", "percent": "10"}}
+
+
+@pytest.fixture
+def shop(staff: Any) -> Any:
+    return make_account(staff.sales, code="SHOP")
+
+
+@pytest.fixture
+def tea(db: Any) -> Any:
+    return make_product(sku="TEA", price="100.00", cost="60.00")
+
+
+def order(staff: Any, account: Any, product: Any, units: str, codes: list[str], **kw: Any) -> Order:
+    return sales.order_create(
+        actor=staff.sales,
+        account=account,
+        lines=[sales.LineInput(product=product, quantity=units)],
+        coupons=codes,
+        **kw,
+    )
+
+
+def test_a_campaigns_codes_are_well_formed_distinct_and_only_editors_make_them(staff):
+    spring = campaign(staff, TEN_OFF)
+    made = services.codes_issue(actor=staff.marketing, campaign=spring, count=300)
+    assert len(set(made)) == 300 == Coupon.objects.filter(campaign=spring).count()
+    assert all(is_well_formed(c, "SPR") for c in made)
+    with pytest.raises(PermissionDenied):
+        services.codes_issue(actor=staff.sales, campaign=spring, count=1)
+    with pytest.raises(ValidationError) as bad:
+        services.campaign_create(
+            actor=staff.marketing,
+            data={"name": "", "terms": {"kind": "spend_save", "benefit": {"kind": "percent_off", "percent": "5"}}},
+        )
+    assert {"name", "terms.benefit.kind", "starts_at"} <= set(bad.value.message_dict)
+
+
+def test_a_coupon_prices_the_order_and_is_used_once(staff, shop, tea):
+    (code,) = services.codes_issue(actor=staff.marketing, campaign=campaign(staff, TEN_OFF), count=1)
+    typed = shown(code, "SPR").lower()  # as a customer reads it out: dashes, lower case
+    first = order(staff, shop, tea, "3", [typed])
+    assert first.net_total == D("270.00")  # 10% off 300
+    redemption = Redemption.objects.get()
+    assert (redemption.order_id, redemption.amount) == (first.pk, D("30.00"))
+    assert Coupon.objects.get(code=code).uses == 1
+    with pytest.raises(ValidationError) as again:
+        order(staff, shop, tea, "1", [code])
+    assert again.value.message_dict["coupons[0]"] == ["This coupon has been used up."]
+    assert Order.objects.count() == 1  # the refused order was not written
+
+
+def test_each_refusal_names_the_code_and_says_why(staff, shop, tea):
+    spring = campaign(
+        staff,
+        {
+            "kind": "spend_save",
+            "benefit": {"kind": "spend_save", "spend": "300", "save": "50"},
+            "min_spend": "300",
+        },
+    )
+    (code,) = services.codes_issue(actor=staff.marketing, campaign=spring, count=1)
+    with pytest.raises(ValidationError) as short:
+        order(staff, shop, tea, "2", [code])
+    assert short.value.message_dict["coupons[0]"] == ["The minimum spend is CNY 300.00: CNY 100.00 more is needed."]
+    other = make_account(staff.sales, code="OTHER")
+    (bound,) = services.codes_issue(actor=staff.marketing, campaign=spring, accounts=[other.pk])
+    with pytest.raises(ValidationError) as theirs:
+        order(staff, shop, tea, "3", [bound])
+    assert theirs.value.message_dict["coupons[0]"] == ["This coupon belongs to another account."]
+    with pytest.raises(ValidationError) as unknown:
+        order(staff, shop, tea, "3", ["SUMMER-2026", code, code])
+    assert unknown.value.message_dict["coupons[0]"] == ["No coupon has this code."]
+    assert unknown.value.message_dict["coupons[2]"] == ["This code is given twice."]
+    typo = code[:-1] + ("2" if code[-1] != "2" else "3")  # one character wrong
+    with pytest.raises(ValidationError) as mistyped:
+        order(staff, shop, tea, "3", [typo])
+    assert mistyped.value.message_dict["coupons[0]"] == ["This is not a coupon code: check it for a typing mistake."]
+    later = campaign(staff, TEN_OFF, name="Later", starts_at=timezone.now() + dt.timedelta(days=2))
+    (early,) = services.codes_issue(actor=staff.marketing, campaign=later, count=1)
+    with pytest.raises(ValidationError) as soon:
+        order(staff, shop, tea, "3", [early])
+    assert soon.value.message_dict["coupons[0]"][0].startswith("This coupon is valid from ")
+    gone = campaign(
+        staff, TEN_OFF, name="Gone", starts_at=timezone.now() - dt.timedelta(days=9), ends_at=timezone.now()
+    )
+    (late,) = services.codes_issue(actor=staff.marketing, campaign=gone, count=1)
+    with pytest.raises(ValidationError) as expired:
+        order(staff, shop, tea, "3", [late])
+    assert expired.value.message_dict["coupons[0]"][0].startswith("This coupon expired on ")
+    assert not Redemption.objects.exists()
+
+
+def test_a_budget_and_a_limit_per_account_hold(staff, shop, tea):
+    budget = campaign(
+        staff, {"kind": "amount_off", "benefit": {"kind": "cart_amount_off", "amount": "60"}, "budget": "100"}
+    )
+    first, second = services.codes_issue(actor=staff.marketing, campaign=budget, count=2)
+    order(staff, shop, tea, "2", [first])
+    with pytest.raises(ValidationError) as spent:
+        order(staff, shop, tea, "2", [second])
+    assert spent.value.message_dict["coupons[0]"] == ["The campaign's budget is spent (CNY 40.00 left)."]
+    shared = campaign(
+        staff,
+        {**TEN_OFF, "uses_per_code": 1000, "uses_per_account": 1},
+        name="Shared",
+    )
+    (public,) = services.codes_issue(actor=staff.marketing, campaign=shared, count=1)
+    order(staff, shop, tea, "1", [public])
+    order(staff, make_account(staff.sales), tea, "1", [public])  # another account may use it too
+    with pytest.raises(ValidationError) as once:
+        order(staff, shop, tea, "1", [public])
+    assert "as often as allowed (1)" in once.value.message_dict["coupons[0]"][0]
+
+
+def test_cancelling_or_returning_the_whole_order_gives_the_use_back(staff, shop, tea):
+    spring = campaign(staff, TEN_OFF)
+    (code,) = services.codes_issue(actor=staff.marketing, campaign=spring, count=1)
+    draft = order(staff, shop, tea, "2", [code])
+    sales.order_cancel(actor=staff.sales, order=draft)
+    assert Coupon.objects.get(code=code).uses == 0
+    assert Redemption.objects.get().reversed_reason == "order cancelled"
+    kept = order(staff, shop, tea, "2", [code], confirm=True)
+    line = kept.lines.get()
+    sales.return_create(actor=staff.sales, order=kept, lines=[sales.ReturnLineInput(line, "1")])
+    assert Coupon.objects.get(code=code).uses == 1  # half returned: the coupon stays used
+    sales.return_create(actor=staff.sales, order=kept, lines=[sales.ReturnLineInput(line, "1")])
+    assert Coupon.objects.get(code=code).uses == 0
+    assert Campaign.objects.get(pk=spring.pk).budget_used == 0
+
+
+def test_a_rebate_paid_as_a_discount_is_a_code_worth_the_rebate_once(staff, shop, tea):
+    from patron.rebates import services as rebates
+    from patron.rebates.models import RebatePayout, RebateProgram
+    from patron.rebates.settlement import settlement_approve, settlement_start
+
+    terms = {"threshold": "0", "tiers": [{"from": "0", "percent": "10"}]}
+    made = rebates.program_create(
+        actor=staff.manager,
+        data={"name": "Discount rebate", "effective_from": "2026-01-01", "terms": terms, "payout_form": "discount"},
+    )
+    program = rebates.program_set_status(actor=staff.manager, program=made, status=RebateProgram.ACTIVE)
+    rebates.agreement_create(actor=staff.manager, program=program, account=shop, signed_on="2026-01-01")
+    sales.order_create(
+        actor=staff.sales,
+        account=shop,
+        lines=[sales.LineInput(product=tea, quantity="5")],
+        order_date=dt.date(2026, 2, 1),
+        confirm=True,
+    )
+    settlement = settlement_start(actor=staff.finance, program=program, day=dt.date(2026, 1, 15))
+    settlement_approve(actor=staff.admin, settlement=settlement)
+    payout = RebatePayout.objects.get()
+    assert (payout.form, payout.status, payout.amount) == ("discount", "done", D("50.00"))
+    coupon = Coupon.objects.get(code=payout.reference)
+    assert (coupon.account_id, coupon.amount, coupon.source) == (shop.pk, D("50.00"), "rebate")
+    later = order(staff, shop, tea, "2", [payout.reference])
+    assert later.net_total == D("150.00")  # 200 less the 50 rebate
+    with pytest.raises(ValidationError):
+        order(staff, shop, tea, "2", [payout.reference])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="connections racing need PostgreSQL")
+def test_200_orders_racing_for_one_single_use_code_give_one_redemption(staff):
+    shop = make_account(staff.sales, code="RACE")
+    tea = make_product(sku="RACE-TEA", price="100.00")
+    (code,) = services.codes_issue(actor=staff.marketing, campaign=campaign(staff, TEN_OFF), count=1)
+    attempts = 200
+    barrier = threading.Barrier(attempts)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        try:
+            barrier.wait(timeout=60)
+            order(staff, shop, tea, "1", [code])
+            result = "ok"
+        except ValidationError as exc:
+            result = exc.message_dict.get("coupons[0]", ["?"])[0]
+        except BaseException as exc:  # reported below
+            result = f"error: {exc!r}"
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("ok") == 1, [o for o in outcomes if o != "This coupon has been used up."][:5]
+    assert outcomes.count("This coupon has been used up.") == attempts - 1
+    assert Redemption.objects.count() == 1
+    assert Coupon.objects.get(code=code).uses == 1
+    assert Order.objects.filter(account=shop).count() == 1
