@@ -243,3 +243,23 @@ def test_bad_terms_name_their_field(data, path, code):
 def test_terms_round_trip():
     written = terms(cap="5000", mode="incremental", what={"categories": [4], "exclude_products": [9]})
     assert parse_terms(terms_to_dict(written)) == written
+
+
+def test_the_purchase_models_forecast_adds_what_it_expects_to_what_was_bought():
+    from patron.domain.rebates import forecast_expected
+
+    bought = Volume(D("12000"), D("12"), D("3000"))
+    seen = forecast_expected(terms(), bought, "CNY", expected_amount=D("9000"), elapsed_days=45, period_days=90)
+    assert seen.method == "expected_purchases"
+    assert seen.volume == Volume(D("21000.00"), D("21.000"), D("5250.00"))  # units and profit in proportion
+    assert seen.result.tier == 2
+    assert seen.result.amount.amount == D("630.00")  # 3% of 21,000
+    nothing_yet = forecast_expected(
+        terms(), Volume(), "CNY", expected_amount=D("25000"), elapsed_days=1, period_days=90
+    )
+    assert nothing_yet.volume.amount == D("25000.00")
+    assert nothing_yet.result.amount.amount == D("750.00")
+    assert (
+        forecast_expected(terms(), bought, "CNY", expected_amount=D("-5"), elapsed_days=1, period_days=90).volume
+        == bought
+    )

@@ -172,3 +172,40 @@ def test_cost_against_margin_per_period_and_tier_from_the_accruals(staff, world)
     overview = analysis.programs_overview(day("2025-12-01"))
     assert overview[0]["program"] == world.program
     assert overview[0]["totals"].cost == D("1140.00")  # periods from 2026-Q1: 240 + 0 + 900
+
+
+FIT = {  # the CDNOW estimates of Fader, Hardie and Lee, close to what a full segment run fits
+    "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+    "gamma_gamma": {"p": 6.25, "q": 3.74, "gamma": 15.44},
+    "interval_weeks": None,
+}
+
+
+def test_the_purchase_model_expects_spend_from_a_buyers_rhythm(staff):
+    from patron.segments.churn import ChurnFit, expected_spend
+
+    regular, once = make_account(staff.sales, code="REG"), make_account(staff.sales, code="ONCE")
+    tea = make_product(price="100.00")
+    for week in range(0, 40, 4):  # every four weeks
+        make_order(staff.sales, regular, [(tea, "10")], order_date=day("2026-01-05") + dt.timedelta(weeks=week))
+    make_order(staff.sales, once, [(tea, "10")], order_date=day("2025-02-01"))
+    fit = ChurnFit.from_dict(FIT)
+    found = expected_spend(day("2026-10-20"), [regular.pk, once.pk, 999_999], days=70, fit=fit)
+    assert set(found) == {regular.pk, once.pk}  # the account that never bought is not guessed at
+    assert found[regular.pk] > found[once.pk] > 0
+    assert expected_spend(day("2026-10-20"), [regular.pk], days=70, fit=ChurnFit.from_dict({})) == {}
+
+
+def test_the_program_page_shows_the_purchase_models_forecast_beside_the_run_rate(staff, world):
+    from django.utils import timezone
+
+    from patron.segments.models import SegmentRun
+    from tests.api_client import as_user
+
+    today = timezone.localdate()
+    for back in (100, 70, 40, 10):
+        make_order(staff.sales, world.a, [(world.tea, "5")], order_date=today - dt.timedelta(days=back))
+    SegmentRun.objects.create(as_of=today, scope=SegmentRun.FULL, status=SegmentRun.DONE, churn_fit=FIT)
+    page = as_user(staff.manager).get(f"/rebates/programs/{world.program.pk}/").content.decode()
+    assert 'data-testid="forecast-model"' in page
+    assert "purchase model: CNY" in page

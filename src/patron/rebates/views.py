@@ -22,7 +22,7 @@ from patron.accounts.access import can, visible_accounts
 from patron.core.errors import Conflict, error_dict
 from patron.domain.access import Action
 from patron.domain.money import Money
-from patron.domain.rebates import Payout, forecast_rebate, statement_for
+from patron.domain.rebates import Payout, Volume, forecast_expected, forecast_rebate, statement_for
 from patron.web.templatetags.patron_web import money
 
 from . import settlement as settling
@@ -86,21 +86,39 @@ def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
             "agreement__program"
         )
     }
+    expected = _expected_spend(program, period, today, agreements)
     rows = []
     for agreement in agreements:
         accrual = accruals.get(agreement.pk)
         result = accrual_result(accrual) if accrual else None
-        foreseen = None
-        if result is not None and today in period:
-            foreseen = forecast_rebate(
-                terms_of(agreement),
-                result.volume,
-                program.currency,
-                elapsed_days=(today - period.start).days + 1,
-                period_days=period.days,
-            )
+        foreseen = modelled = None
+        if today in period:
+            elapsed = (today - period.start).days + 1
+            volume = result.volume if result is not None else Volume()
+            if result is not None:
+                foreseen = forecast_rebate(
+                    terms_of(agreement), volume, program.currency, elapsed_days=elapsed, period_days=period.days
+                )
+            if agreement.account_id in expected:
+                modelled = forecast_expected(
+                    terms_of(agreement),
+                    volume,
+                    program.currency,
+                    expected_amount=expected[agreement.account_id],
+                    elapsed_days=elapsed,
+                    period_days=period.days,
+                )
         texts = _texts(result) if result else {}
-        rows.append({"agreement": agreement, "accrual": accrual, "result": result, "forecast": foreseen, **texts})
+        rows.append(
+            {
+                "agreement": agreement,
+                "accrual": accrual,
+                "result": result,
+                "forecast": foreseen,
+                "modelled": modelled,
+                **texts,
+            }
+        )
     settlements = program.settlements.order_by("-period_start", "-id")[:20]
     return render(
         request,
@@ -118,6 +136,22 @@ def program_detail(request: HttpRequest, program_id: int) -> HttpResponse:
             "announcements": announcement_counts(program),
         },
     )
+
+
+def _expected_spend(
+    program: RebateProgram, period: Any, today: dt.date, agreements: list[RebateAgreement]
+) -> dict[int, Decimal]:
+    """The segments' purchase model's spend for the rest of the open period, where it speaks the program's
+    currency (the company's); empty when no model is fitted or the period is not open."""
+    from django.conf import settings
+
+    from patron.segments.churn import expected_spend
+
+    if today not in period or program.currency != settings.PATRON_COMPANY_CURRENCY or not agreements:
+        return {}
+    days = (period.last_day - today).days
+    found = expected_spend(today, [a.account_id for a in agreements], days=float(days))
+    return {account: Decimal(str(round(value, 2))) for account, value in found.items()}
 
 
 FIXED_WHEN_ACTIVE = ("terms", "period_kind", "effective_from", "currency")

@@ -25,6 +25,7 @@ from patron.domain.segmentation.clv import (
     BGNBDParams,
     GammaGammaParams,
     OneTimeBuyerRule,
+    expected_average_spend,
     expected_purchases,
     fit_bgnbd,
     fit_gamma_gamma,
@@ -181,3 +182,43 @@ def _fit(x: Any, t_x: Any, age: Any, spend: Any, repeat_transactions: int) -> Ch
 
 def uses_churn(columns: Sequence[str]) -> bool:
     return "p_alive" in columns or "clv" in columns
+
+
+def expected_spend(
+    as_of: dt.date, account_ids: Sequence[int], *, days: float, fit: ChurnFit | None = None
+) -> dict[int, float]:
+    """What each account is expected to spend in the ``days`` after ``as_of``, in the company currency:
+    BG/NBD's expected purchases times Gamma-Gamma's expected spend per purchase, with the models of the
+    last full segment run (none fitted: an empty answer, and callers fall back to their run rate).
+    Accounts that never bought are not in the answer; a lapsed one-time buyer expects nothing."""
+    if fit is None:
+        from .services import last_churn_fit
+
+        fit = last_churn_fit()
+    if fit is None or fit.bgnbd is None or fit.gamma_gamma is None or not account_ids:
+        return {}
+    bought = _purchase_days(as_of, account_ids)
+    if bought.height == 0:
+        return {}
+    summary = summarise(
+        Transactions.from_columns(
+            bought["account_id"].to_numpy(), bought["day"].to_numpy(), bought["cents"].to_numpy() / 100.0
+        ),
+        calibration_end=as_of,
+        time_unit_days=WEEK,
+    )
+    x, t_x, age, spend = summary.frequency, summary.recency, summary.T, summary.average_spend
+    bgnbd = BGNBDParams(**fit.bgnbd)
+    purchases = expected_purchases(bgnbd, days / WEEK, x, t_x, age)
+    if fit.interval_weeks:
+        alive = probability_alive_with_rule(
+            probability_alive(bgnbd, x, t_x, age), x, age, OneTimeBuyerRule(fit.interval_weeks, ONE_TIME_MULTIPLE)
+        )
+        purchases = np.where(alive == 0, 0.0, purchases)
+    per_purchase = expected_average_spend(GammaGammaParams(**fit.gamma_gamma), x, spend)
+    values = purchases * per_purchase
+    return {
+        int(account): float(value)
+        for account, value in zip(summary.customer_ids, values, strict=True)
+        if math.isfinite(float(value))
+    }

@@ -285,7 +285,7 @@ def _compute(run: SegmentRun, account_ids: Sequence[int] | None) -> list[_Placed
     churn: pl.DataFrame | None = None
     if churn_needed:
         _progress(run, "churn", len(windows), total)
-        churn, fit = account_churn(run.as_of, account_ids=account_ids, fit=_last_churn_fit() if account_ids else None)
+        churn, fit = account_churn(run.as_of, account_ids=account_ids, fit=last_churn_fit() if account_ids else None)
         if account_ids is None:
             run.churn_fit = fit.to_dict()
             SegmentRun.objects.filter(pk=run.pk).update(churn_fit=run.churn_fit)
@@ -394,7 +394,7 @@ def _store_all(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResu
     return RunResult(run, snapshots)
 
 
-def _last_churn_fit() -> ChurnFit | None:
+def last_churn_fit() -> ChurnFit | None:
     """The churn models of the last full run, to score a few changed accounts without fitting again."""
     latest = (
         SegmentRun.objects.filter(scope=SegmentRun.FULL, status=SegmentRun.DONE)

@@ -1,6 +1,6 @@
 """Rebates: a program's terms, what a period's volume earns under them, statements and settlement."""
 
-from .calculate import Band, Forecast, RebateResult, Volume, forecast_rebate, rebate_for
+from .calculate import Band, Forecast, RebateResult, Volume, forecast_expected, forecast_rebate, rebate_for
 from .statement import (
     DocumentLine,
     Payout,
@@ -29,6 +29,7 @@ __all__ = [
     "StatementLine",
     "Tier",
     "Volume",
+    "forecast_expected",
     "forecast_rebate",
     "parse_terms",
     "rebate_for",

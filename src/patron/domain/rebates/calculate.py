@@ -205,6 +205,7 @@ class Forecast:
     result: RebateResult
     elapsed_days: int
     period_days: int
+    method: str = "run_rate"  # or "expected_purchases": the segments' purchase model
 
 
 def forecast_rebate(
@@ -221,3 +222,27 @@ def forecast_rebate(
         quantize(projected.profit, currency),
     )
     return Forecast(projected, rebate_for(terms, projected, currency), elapsed, period_days)
+
+
+def forecast_expected(
+    terms: RebateTerms,
+    volume: Volume,
+    currency: str,
+    *,
+    expected_amount: Decimal,
+    elapsed_days: int,
+    period_days: int,
+) -> Forecast:
+    """What was bought so far plus what the purchase model expects in the rest of the period. The model
+    speaks of net sales; units and profit follow in the proportion bought so far (nothing so far: none)."""
+    extra = max(expected_amount, ZERO)
+    quantity = volume.quantity / volume.amount * extra if volume.amount > 0 else ZERO
+    profit = volume.profit / volume.amount * extra if volume.amount > 0 else ZERO
+    projected = Volume(
+        quantize(volume.amount + extra, currency),
+        (volume.quantity + quantity).quantize(Decimal("0.001")),
+        quantize(volume.profit + profit, currency),
+    )
+    result = rebate_for(terms, projected, currency)
+    elapsed = min(max(elapsed_days, 1), period_days)
+    return Forecast(projected, result, elapsed, period_days, method="expected_purchases")
