@@ -162,3 +162,49 @@ def test_the_program_page_announces_and_shows_how_sending_went(
     assert "Announced to 4 accounts" in text
     assert "sent 4, waiting 0, failed 0, no address 1" in text  # the queue runs at once under the tests
     assert as_user(staff.sales).post(reverse("rebates:program_announce", args=[program.pk])).status_code == 403
+
+
+def test_an_approved_settlement_tells_each_paid_account_with_its_receipt_link(
+    staff, program, smtp, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    from patron.rebates.models import PayoutNotice, RebatePayout, RebateSettlement
+    from patron.rebates.notices import notice_send
+    from patron.rebates.settlement import settlement_approve, settlement_start
+    from patron.sales import services as sales
+    from tests.factories import make_product
+
+    services.program_update(actor=staff.manager, program=program, data={"effective_from": "2026-01-01"})
+    program = services.program_set_status(actor=staff.manager, program=program, status=RebateProgram.ACTIVE)
+    program.agreements.update(valid_from=dt.date(2026, 1, 1))  # signed when the program was to start in 2027
+    tea = make_product(price="1000.00")
+    for code in ("TEA", "BAY"):
+        account = program.agreements.get(account__code=code).account
+        sales.order_create(
+            actor=staff.manager,
+            account=account,
+            lines=[sales.LineInput(product=tea, quantity="12")],
+            order_date=dt.date(2026, 11, 20),
+            confirm=True,
+        )
+    settlement = settlement_start(
+        actor=staff.finance, program=program, day=dt.date(2026, 11, 20), kind=RebateSettlement.PARTIAL
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        settlement_approve(actor=staff.admin, settlement=settlement)
+    notice = PayoutNotice.objects.get(settlement=settlement)
+    assert notice.status == PayoutNotice.DONE
+    by_address = {m.rcpt_tos[0]: m for m in smtp.messages}
+    assert set(by_address) == {"shop@tea.example", "wang@tea.example", "buyer@bay.example"}
+    english = by_address["buyer@bay.example"]
+    assert english.subject == "Your rebate from “Quarterly volume”: CNY 240.00"
+    payout = RebatePayout.objects.get(account__code="BAY")
+    link = f"/rebates/receipt/{payout.token}/"
+    assert link in english.body
+    assert "Paid as: Credit note against later invoices" in english.body
+    assert "您的返利" in by_address["wang@tea.example"].subject
+    assert Client().post(link).status_code == 200  # the customer confirms from the link, signed in or not
+    payout.refresh_from_db()
+    assert payout.confirmed_at is not None
+    assert notice_send(notice.pk).sent == 0  # sent once: nothing left

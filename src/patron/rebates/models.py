@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from patron.core.outbox_models import OutboxBatch, OutboxRow
 from patron.sales.models import CURRENCY_CHOICES, money_field
 
 
@@ -340,7 +341,7 @@ class RebateReplay(models.Model):
         return f"{self.program_id} replay {self.pk}"
 
 
-class RebateAnnouncement(models.Model):
+class RebateAnnouncement(OutboxBatch):
     """A program told to the accounts it concerns: one per program version, with what they were told.
 
     ``snapshot`` keeps the program as announced (name, text, dates, terms, payout), so the next
@@ -348,9 +349,6 @@ class RebateAnnouncement(models.Model):
 
     FIRST, CHANGE = "first", "change"
     KINDS = [(FIRST, _("New program")), (CHANGE, pgettext_lazy("an announcement of changes", "Changes"))]
-    SENDING, DONE = "sending", "done"
-    STATUSES = [(SENDING, _("Sending")), (DONE, _("Done"))]
-
     program = models.ForeignKey(
         RebateProgram, verbose_name=_("program"), on_delete=models.CASCADE, related_name="announcements"
     )
@@ -359,15 +357,11 @@ class RebateAnnouncement(models.Model):
     snapshot = models.JSONField()
     changes = models.JSONField(default=dict, blank=True)  # field: [before, after], for a change
     effective_on = models.DateField(_("effective from"))
-    status = models.CharField(_("status"), max_length=8, choices=STATUSES, default=SENDING)
     accounts = models.PositiveIntegerField(_("accounts"), default=0)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(_("announced"), auto_now_add=True)
-    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    lease_owner = models.CharField(max_length=40, blank=True, editable=False)
-    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("rebate announcement")
@@ -381,36 +375,12 @@ class RebateAnnouncement(models.Model):
         return f"program {self.program_id} v{self.version}"
 
 
-class AnnouncementRecipient(models.Model):
-    """One address told of an announcement: the email's log (``queued`` -> ``sent`` or ``failed``);
-    an account without any address gets one ``no_address`` row, so every account concerned is on record."""
-
-    QUEUED, SENT, FAILED, NO_ADDRESS = "queued", "sent", "failed", "no_address"
-    STATUSES = [(QUEUED, _("Queued")), (SENT, _("Sent")), (FAILED, _("Failed")), (NO_ADDRESS, _("No address"))]
+class AnnouncementRecipient(OutboxRow):
+    """One address told of an announcement."""
 
     announcement = models.ForeignKey(
         RebateAnnouncement, verbose_name=_("announcement"), on_delete=models.CASCADE, related_name="recipients"
     )
-    account = models.ForeignKey(
-        "accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    contact = models.ForeignKey(
-        "accounts.Contact",
-        verbose_name=_("contact"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    email = models.EmailField(_("email"), blank=True)
-    name = models.CharField(_("name"), max_length=200, blank=True)
-    language = models.CharField(_("language"), max_length=10)
-    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=QUEUED)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("error"), blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    queued_at = models.DateTimeField(_("queued"), auto_now_add=True)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("announcement recipient")
@@ -418,5 +388,31 @@ class AnnouncementRecipient(models.Model):
         ordering = ["announcement", "id"]
         indexes = [models.Index(fields=["announcement", "status", "id"], name="rebate_ann_rcpt_status_idx")]
 
+
+class PayoutNotice(OutboxBatch):
+    """The emails of one approved settlement: each paid account told what it gets, with its receipt link."""
+
+    settlement = models.OneToOneField(
+        RebateSettlement, verbose_name=_("settlement"), on_delete=models.CASCADE, related_name="notice"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("payout notice")
+        verbose_name_plural = _("payout notices")
+
     def __str__(self) -> str:
-        return f"{self.email or self.account_id} ({self.status})"
+        return f"notice of settlement {self.settlement_id}"
+
+
+class PayoutNoticeRecipient(OutboxRow):
+    notice = models.ForeignKey(
+        PayoutNotice, verbose_name=_("notice"), on_delete=models.CASCADE, related_name="recipients"
+    )
+    payout = models.ForeignKey(RebatePayout, verbose_name=_("payout"), on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name = _("payout notice recipient")
+        verbose_name_plural = _("payout notice recipients")
+        ordering = ["notice", "id"]
+        indexes = [models.Index(fields=["notice", "status", "id"], name="rebate_notice_status_idx")]

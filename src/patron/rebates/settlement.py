@@ -352,6 +352,9 @@ def settlement_approve(*, actor: Any, settlement: RebateSettlement) -> RebateSet
             instance=locked,
             changes={"status": [RebateSettlement.DRAFT, RebateSettlement.APPROVED], "total": [None, str(total)]},
         )
+        from .notices import notice_prepare
+
+        notice_prepare(locked)  # each paid account told, with its receipt link, once this commits
         return locked
 
 

@@ -16,6 +16,7 @@ from patron.core.outbox import schedule_next
 
 from .analysis import replay_perform
 from .announce import announcement_send, announcements_due
+from .notices import notice_send, notices_due
 
 logger = logging.getLogger("patron.rebates.announce")
 
@@ -32,7 +33,17 @@ def send_announcement(announcement_id: int, outages: int = 0) -> None:
     schedule_next(send_announcement, announcement_id, report, outages)
 
 
+@db_task()
+def send_payout_notice(notice_id: int, outages: int = 0) -> None:
+    report = notice_send(notice_id, outages=outages)
+    logger.info("payout notice %s: %s sent, %s failed", notice_id, report.sent, report.failed)
+    schedule_next(send_payout_notice, notice_id, report, outages)
+
+
 @db_periodic_task(crontab(minute="*/5"))
 def resume_announcements() -> None:
+    """Announcements and payout notices with rows due and no sender."""
     for announcement_id in announcements_due():
         send_announcement(announcement_id, 0)
+    for notice_id in notices_due():
+        send_payout_notice(notice_id, 0)
