@@ -291,3 +291,71 @@ def test_the_statement_pdf_opens_and_shows_the_pages_figures(staff, world, langu
     assert "PUERH" in text
     assert ("Rebate statement" if language == "en" else "返利对账单") in text
     assert ("Balance" if language == "en" else "余额") in text
+
+
+def test_an_agreement_gets_its_own_tiers_from_its_page_and_the_accrual_follows(staff, world):
+    from patron.rebates.models import RebateAccrual
+
+    url = reverse("rebates:agreement_detail", args=[world.agreement.pk])
+    page = as_user(staff.sales).get(url)
+    assert page.status_code == 200
+    assert 'data-testid="agreement-edit"' not in page.content.decode()  # salespeople read
+    own = {
+        "own_terms": "on",
+        "mode": "retroactive",
+        "tier_kind": "percent",
+        "threshold": "0",
+        "tier_from_0": "0",
+        "tier_value_0": "5",
+    }
+    manager = as_user(staff.manager)
+    saved = manager.post(url, own)
+    assert saved.status_code == 302
+    world.agreement.refresh_from_db()
+    assert world.agreement.terms == {"mode": "retroactive", "threshold": "0", "tiers": [{"from": "0", "percent": "5"}]}
+    assert "the account's own" in manager.get(url).content.decode()
+    bad = manager.post(url, {**own, "tier_value_0": "lots", "valid_to": "2025-01-01"})
+    assert bad.status_code == 400
+    assert 'data-testid="tier-error"' in bad.content.decode()
+    assert (
+        manager.post(url, {"mode": "retroactive", "tier_kind": "percent"}).status_code == 302
+    )  # back to the program's
+    world.agreement.refresh_from_db()
+    assert world.agreement.terms is None
+    assert as_user(staff.sales).post(url, own).status_code == 403
+    assert as_user(staff.sales3).get(url).status_code == 404
+    assert RebateAccrual.objects.filter(agreement=world.agreement).exists()
+
+
+def test_a_program_names_its_products_and_who_may_sign_from_the_form(staff):
+    from patron.accounts.models import Region
+
+    north = Region.objects.create(code="N", name_zh="北方", name_en="North")
+    make_product(sku="OOLONG-9", price="10.00")
+    make_account(staff.sales, code="VIP-1", name="VIP")
+    data = {
+        "name": "Oolong only",
+        "period_kind": "quarter",
+        "effective_from": "2026-01-01",
+        "currency": "CNY",
+        "basis": "amount",
+        "mode": "retroactive",
+        "tier_kind": "percent",
+        "threshold": "0",
+        "tier_from_0": "0",
+        "tier_value_0": "2",
+        "payout_form": "credit_note",
+        "settlement_lag_days": "30",
+        "products": "OOLONG-9",
+        "regions": [str(north.pk)],
+        "accounts": "VIP-1",
+    }
+    manager = as_user(staff.manager)
+    assert manager.post(reverse("rebates:program_new"), data).status_code == 302
+    program = RebateProgram.objects.get(name="Oolong only")
+    assert program.terms["what"]["products"] == [program.terms["what"]["products"][0]]
+    assert program.eligibility["regions"] == [north.pk]
+    edit = manager.get(reverse("rebates:program_edit", args=[program.pk])).content.decode()
+    assert "OOLONG-9" in edit
+    unknown = manager.post(reverse("rebates:program_new"), {**data, "name": "Bad", "products": "NOPE-1"})
+    assert "No product has the SKU NOPE-1." in unknown.content.decode()

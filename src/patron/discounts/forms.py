@@ -196,7 +196,7 @@ def codes_field(label: Any, help_text: Any = "") -> CodeListField:
     return CodeListField(label=label, required=False, help_text=help_text)
 
 
-def _use_codes(field: forms.Field, options: Sequence[tuple[str, str]] | None, help_text: Any) -> None:
+def use_codes(field: forms.Field, options: Sequence[tuple[str, str]] | None, help_text: Any) -> None:
     """A select of ``options`` when there are few, else a box to type codes into."""
     if options is not None:
         field.widget = forms.SelectMultiple(choices=options, attrs={"size": min(max(len(options), 4), 10)})
@@ -219,7 +219,9 @@ def account_options(accounts: QuerySet[Account]) -> list[tuple[str, str]] | None
     return [(a.code, f"{a.code} · {a.name}") for a in accounts]
 
 
-def _resolve(codes: list[str], qs: QuerySet[Any], field: str, message: str, hidden: Iterable[int] = ()) -> list[int]:
+def resolve_codes(
+    codes: list[str], qs: QuerySet[Any], field: str, message: str, hidden: Iterable[int] = ()
+) -> list[int]:
     """Ids of the codes in the order typed; every unknown code named. ``#<id>`` stands for an id of
     ``hidden`` (an account a rule names that the reader may not see: kept as it was)."""
     if not codes:
@@ -473,10 +475,10 @@ class RuleForm(forms.Form):
         weekdays.choices = weekday_choices()
         products = product_options()
         type_skus = gettext_lazy("SKUs separated by commas or spaces.")
-        _use_codes(fields["products"], products, type_skus)
-        _use_codes(fields["exclude_products"], products, type_skus)
+        use_codes(fields["products"], products, type_skus)
+        use_codes(fields["exclude_products"], products, type_skus)
         accounts_help = gettext_lazy("Account codes separated by commas or spaces.")
-        _use_codes(fields["accounts"], account_options(self.account_pool), accounts_help)
+        use_codes(fields["accounts"], account_options(self.account_pool), accounts_help)
         if self.hidden_accounts and isinstance(fields["accounts"].widget, forms.SelectMultiple):
             # Accounts the reader may not see stay in the rule, under their id.
             widget = fields["accounts"].widget
@@ -578,15 +580,15 @@ class RuleForm(forms.Form):
 
     def clean_accounts(self) -> list[int]:
         message = _("No account has the code %(codes)s.")
-        return _resolve(self.cleaned_data["accounts"], self.account_pool, "code", message, self.hidden_accounts)
+        return resolve_codes(self.cleaned_data["accounts"], self.account_pool, "code", message, self.hidden_accounts)
 
     def clean_products(self) -> list[int]:
-        return _resolve(
+        return resolve_codes(
             self.cleaned_data["products"], Product.objects.all(), "sku", _("No product has the SKU %(codes)s.")
         )
 
     def clean_exclude_products(self) -> list[int]:
-        return _resolve(
+        return resolve_codes(
             self.cleaned_data["exclude_products"], Product.objects.all(), "sku", _("No product has the SKU %(codes)s.")
         )
 
@@ -770,7 +772,7 @@ class ProductSetForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _use_codes(self.fields["products"], product_options(), gettext_lazy("SKUs separated by commas or spaces."))
+        use_codes(self.fields["products"], product_options(), gettext_lazy("SKUs separated by commas or spaces."))
         widget = self.fields["products"].widget
         if isinstance(widget, forms.SelectMultiple):
             widget.attrs["size"] = "14"
@@ -784,7 +786,7 @@ class ProductSetForm(forms.Form):
         }
 
     def clean_products(self) -> list[int]:
-        return _resolve(
+        return resolve_codes(
             self.cleaned_data["products"], Product.objects.all(), "sku", _("No product has the SKU %(codes)s.")
         )
 

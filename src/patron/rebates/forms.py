@@ -16,10 +16,23 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from patron.accounts.models import Account
 from patron.core.errors import error_dict
-from patron.sales.models import CURRENCY_CHOICES
+from patron.discounts.forms import (
+    account_options,
+    category_choices,
+    class_choices,
+    codes_field,
+    product_options,
+    region_choices,
+    resolve_codes,
+    use_codes,
+)
+from patron.sales.models import CURRENCY_CHOICES, Product
 
 from .models import RebateProgram
+
+_NO_SKU = _("No product has the SKU %(codes)s.")
 
 TIER_ROWS = 6
 _TIER_PATH = re.compile(r"^terms\.tiers\[(\d+)\]\.(from|percent|amount)$")
@@ -97,7 +110,7 @@ class TermsForm(forms.Form):
                 tiers.append({"from": start, d["tier_kind"]: value})
         terms: dict[str, Any] = dict(keep or {})
         terms.update(
-            basis=d["basis"],
+            basis=d.get("basis") or "amount",
             mode=d["mode"],
             documents=d.get("documents") or "all",
             threshold=_typed(d.get("threshold")) or "0",
@@ -129,6 +142,12 @@ class TermsForm(forms.Form):
                     self.add_error(None, f"{path}: {message}")
 
 
+def _set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
+    assert isinstance(field, forms.MultipleChoiceField)
+    field.choices = choices
+    field.widget.attrs["size"] = str(min(max(len(choices), 3), 8))
+
+
 class ProgramForm(TermsForm):
     name = forms.CharField(label=_("Name"), max_length=200)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -143,6 +162,42 @@ class ProgramForm(TermsForm):
     currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="CNY")
     payout_form = forms.ChoiceField(label=_("Payout"), choices=RebateProgram.PAYOUTS, initial="credit_note")
     settlement_lag_days = forms.IntegerField(label=_("Paid days after the period ends"), initial=30, min_value=0)
+    # which products count (the terms' "what")
+    categories = forms.MultipleChoiceField(
+        label=_("Only these categories"), required=False, help_text=_("With their sub-categories; none: every product.")
+    )
+    products = codes_field(_("Only these products"))
+    exclude_categories = forms.MultipleChoiceField(label=_("Except categories"), required=False)
+    exclude_products = codes_field(_("Except products"))
+    # who may sign (the program's eligibility)
+    regions = forms.MultipleChoiceField(
+        label=_("Regions"), required=False, help_text=_("With everything below them; none: any region.")
+    )
+    classes = forms.MultipleChoiceField(label=_("Segments"), required=False)
+    accounts = codes_field(_("Named accounts"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        categories = category_choices()
+        _set_choices(self.fields["categories"], categories)
+        _set_choices(self.fields["exclude_categories"], categories)
+        _set_choices(self.fields["regions"], region_choices())
+        _set_choices(self.fields["classes"], class_choices())
+        skus = _("SKUs separated by commas or spaces.")
+        use_codes(self.fields["products"], product_options(), skus)
+        use_codes(self.fields["exclude_products"], product_options(), skus)
+        live = Account.objects.filter(merged_into__isnull=True)
+        use_codes(self.fields["accounts"], account_options(live), _("Account codes separated by commas or spaces."))
+
+    def clean_products(self) -> list[int]:
+        return resolve_codes(self.cleaned_data["products"], Product.objects.all(), "sku", str(_NO_SKU))
+
+    def clean_exclude_products(self) -> list[int]:
+        return resolve_codes(self.cleaned_data["exclude_products"], Product.objects.all(), "sku", str(_NO_SKU))
+
+    def clean_accounts(self) -> list[int]:
+        live = Account.objects.filter(merged_into__isnull=True)
+        return resolve_codes(self.cleaned_data["accounts"], live, "code", str(_("No account has the code %(codes)s.")))
 
     field_order = [
         "name",
@@ -179,13 +234,45 @@ class ProgramForm(TermsForm):
             )
         }
         data.update(TermsForm.initial_terms(program.terms or {}))
+        what = (program.terms or {}).get("what") or {}
+        who = program.eligibility or {}
+        skus = dict(
+            Product.objects.filter(
+                pk__in=[*(what.get("products") or []), *(what.get("exclude_products") or [])]
+            ).values_list("pk", "sku")
+        )
+        codes = dict(Account.objects.filter(pk__in=who.get("accounts") or []).values_list("pk", "code"))
+        data.update(
+            categories=[str(i) for i in what.get("categories") or []],
+            exclude_categories=[str(i) for i in what.get("exclude_categories") or []],
+            products=[skus[i] for i in what.get("products") or [] if i in skus],
+            exclude_products=[skus[i] for i in what.get("exclude_products") or [] if i in skus],
+            regions=[str(i) for i in who.get("regions") or []],
+            classes=list(who.get("classes") or []),
+            accounts=[codes[i] for i in who.get("accounts") or [] if i in codes],
+        )
         return data
 
     def program_data(self, keep: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The services' dict; ``keep``: the program's terms, for what the form does not show (products)."""
         terms = self.terms_data(keep)
         d = self.cleaned_data
+        what = {
+            "categories": [int(i) for i in d.get("categories") or []],
+            "products": list(d.get("products") or []),
+            "exclude_categories": [int(i) for i in d.get("exclude_categories") or []],
+            "exclude_products": list(d.get("exclude_products") or []),
+        }
+        terms["what"] = {k: v for k, v in what.items() if v}
+        if not terms["what"]:
+            terms.pop("what")
+        who = {
+            "regions": [int(i) for i in d.get("regions") or []],
+            "classes": list(d.get("classes") or []),
+            "accounts": list(d.get("accounts") or []),
+        }
         return {
+            "eligibility": {k: v for k, v in who.items() if v},
             "name": d["name"],
             "description": d["description"],
             "customer_text": d["customer_text"],
@@ -203,3 +290,22 @@ class AgreementForm(forms.Form):
     account = forms.CharField(label=_("Account code"), max_length=40)
     signed_on = forms.DateField(label=_("Signed on"), widget=forms.DateInput(attrs={"type": "date"}))
     valid_from = forms.DateField(label=_("Valid from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class AgreementTermsForm(TermsForm):
+    """An agreement's end and, when it has them, its own tiers, threshold, cap and mode."""
+
+    own_terms = forms.BooleanField(label=_("This account has its own tiers"), required=False)
+    valid_to = forms.DateField(label=_("Valid to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("basis", "documents"):  # the program's, for every account alike
+            del self.fields[name]
+
+    def own_data(self) -> dict[str, Any] | None:
+        if not self.cleaned_data.get("own_terms"):
+            return None
+        self.cleaned_data.setdefault("basis", "amount")
+        terms = self.terms_data()
+        return {k: terms[k] for k in ("tiers", "threshold", "cap", "mode") if k in terms}

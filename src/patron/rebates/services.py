@@ -256,3 +256,46 @@ def agreement_create(
         if period_of(program, today).start < (end or dt.date.max):
             accrual.accruals_rebuild(program, today, agreements=[agreement])
     return agreement
+
+
+OWN_TERMS = ("tiers", "threshold", "cap", "mode")
+
+
+@transaction.atomic
+def agreement_update(
+    *, actor: Any, agreement: RebateAgreement, valid_to: Any = None, terms: Mapping[str, Any] | None = None
+) -> RebateAgreement:
+    """An agreement's end and its own terms (none: the program's). What the account accrued in the open
+    period is summed again under the new terms; settled periods stay as they were paid."""
+    require_editor(actor)
+    agreement = RebateAgreement.objects.select_for_update().select_related("program", "account").get(pk=agreement.pk)
+    if not can(actor, Action.VIEW_ACCOUNT, agreement.account):
+        raise PermissionDenied(Action.VIEW_ACCOUNT.value)
+    program = agreement.program
+    errors: Errors = {}
+    end = _date(valid_to, "valid_to", errors)
+    if end is not None and end <= agreement.valid_from:
+        errors.setdefault("valid_to", []).append(_("This window is empty: it ends before it starts."))
+    own = {k: v for k, v in (terms or {}).items() if k in OWN_TERMS} or None
+    for name in sorted(set(terms or {}) - set(OWN_TERMS)):
+        errors.setdefault(f"terms.{name}", []).append(_("Only tiers, threshold, cap and mode can differ per account."))
+    if own:
+        check_terms(merged_terms(program.terms, own), errors)
+    if program.status == RebateProgram.CLOSED:
+        errors.setdefault("program", []).append(_("This program is closed."))
+    if errors:
+        raise ValidationError(errors)
+    before = {"valid_to": str(agreement.valid_to), "terms": agreement.terms}
+    agreement.valid_to, agreement.terms = end, own
+    agreement.save(update_fields=["valid_to", "terms"])
+    after = {"valid_to": str(end), "terms": own}
+    audit_record(
+        actor=actor,
+        action="REBATE_AGREEMENT_CHANGED",
+        instance=agreement,
+        account_id=agreement.account_id,
+        changes={k: [before[k], after[k]] for k in before if before[k] != after[k]},
+    )
+    if program.status == RebateProgram.ACTIVE:
+        accrual.accruals_rebuild(program, timezone.localdate(), agreements=[agreement])
+    return agreement

@@ -13,6 +13,7 @@ urlpatterns = [
     path("programs/<int:program_id>/edit/", views.program_form, name="program_edit"),
     path("programs/<int:program_id>/status/", views.program_status, name="program_status"),
     path("programs/<int:program_id>/announce/", views.program_announce, name="program_announce"),
+    path("agreements/<int:agreement_id>/", views.agreement_detail, name="agreement_detail"),
     path("programs/<int:program_id>/agreements/", views.agreement_add, name="agreement_add"),
     path("programs/<int:program_id>/settle/", views.settlement_run, name="settlement_run"),
     path("settlements/<int:settlement_id>/", views.settlement_detail, name="settlement_detail"),

@@ -229,6 +229,56 @@ def program_announce(request: HttpRequest, program_id: int) -> HttpResponse:
 
 
 @login_required
+def agreement_detail(request: HttpRequest, agreement_id: int) -> HttpResponse:
+    """An agreement: its dates and terms, and (for editors) its end and the account's own tiers."""
+    from . import services
+    from .forms import AgreementTermsForm
+
+    agreement = get_object_or_404(RebateAgreement.objects.select_related("program", "account"), pk=agreement_id)
+    if not (_may_read(request.user) and visible_accounts(request.user).filter(pk=agreement.account_id).exists()):
+        raise Http404
+    program = agreement.program
+    may_edit = can(request.user, Action.EDIT_REBATES) and program.status != RebateProgram.CLOSED
+    status = 200
+    if request.method == "POST":
+        _editor(request.user)
+        form = AgreementTermsForm(request.POST)
+        if form.is_valid():
+            try:
+                services.agreement_update(
+                    actor=request.user,
+                    agreement=agreement,
+                    valid_to=form.cleaned_data.get("valid_to"),
+                    terms=form.own_data(),
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            except Conflict as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("rebates:agreement_detail", agreement.pk)
+        status = 400
+    else:
+        initial = AgreementTermsForm.initial_terms(agreement.terms or program.terms or {})
+        initial.update(own_terms=bool(agreement.terms), valid_to=agreement.valid_to)
+        form = AgreementTermsForm(initial=initial)
+    return render(
+        request,
+        "rebates/agreement.html",
+        {
+            "agreement": agreement,
+            "program": program,
+            "terms": terms_of(agreement),
+            "form": form,
+            "may_edit": may_edit,
+            "period": period_of(program, max(program.effective_from, timezone.localdate())),
+        },
+        status=status,
+    )
+
+
+@login_required
 @require_POST
 def agreement_add(request: HttpRequest, program_id: int) -> HttpResponse:
     from . import services
