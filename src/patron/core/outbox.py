@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.db.models import Exists, Model, OuterRef, Q, QuerySet
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
 
 logger = logging.getLogger("patron.outbox")
 
@@ -269,3 +270,17 @@ def schedule_next(task: Any, batch_id: Any, report: SendReport, outages: int) ->
         task.schedule((batch_id, 0), delay=report.retry_in)
     else:
         task(batch_id, 0)
+
+
+def email_message(template: str, context: dict[str, Any], to: str, language: str) -> EmailMultiAlternatives:
+    """One email from ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html``, rendered in
+    ``language`` (the subject on one line), text with an HTML alternative."""
+    with translation.override(language):
+        subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
+        text = render_to_string(f"{template}.txt", context)
+        html = render_to_string(f"{template}.html", context)
+    message = EmailMultiAlternatives(
+        subject, text, settings.DEFAULT_FROM_EMAIL, [to], headers={"Content-Language": language}
+    )
+    message.attach_alternative(html, "text/html")
+    return message

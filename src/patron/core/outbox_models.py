@@ -10,7 +10,7 @@ class OutboxBatch(models.Model):
     SENDING, DONE = "sending", "done"
     STATUSES = [(SENDING, _("Sending")), (DONE, _("Done"))]
 
-    status = models.CharField(_("status"), max_length=8, choices=STATUSES, default=SENDING)
+    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=SENDING)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     lease_owner = models.CharField(max_length=40, blank=True, editable=False)
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)

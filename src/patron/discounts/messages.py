@@ -32,6 +32,12 @@ def _show(value: Any) -> Any:
     return value
 
 
+def words_of(table: Mapping[str, Any], reason: Reason) -> str:
+    """A reason in the reader's words from ``table`` (code -> lazy message); an unknown code reads as itself."""
+    message = table.get(reason.code)
+    return str(message) % shown_params(reason.params) if message is not None else reason.code
+
+
 def shown_params(params: Mapping[str, Any]) -> _Params:
     """Parameters as a sentence shows them (money with its currency, lists joined); a missing one reads empty."""
     return _Params({k: _show(v) for k, v in params.items()})

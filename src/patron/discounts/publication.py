@@ -29,7 +29,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
@@ -40,7 +39,7 @@ from patron.accounts.models import Account, Region
 from patron.audit.services import audit_record
 from patron.core.bulk import BulkInsert
 from patron.core.errors import Conflict
-from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, outbox_due, outbox_send
+from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, email_message, outbox_due, outbox_send
 from patron.domain.access import Action
 
 from .describe import Names, rule_sentences
@@ -593,18 +592,7 @@ def build_message(
         publication, recipient.rules or [], recipient.previous_rules, names, previous_snapshot=previous_snapshot
     )
     context = {"view": view, "recipient": recipient, "link": offer_link(recipient.token)}
-    subject = " ".join(render_to_string("discounts/email/publication_subject.txt", context).split())
-    text = render_to_string("discounts/email/publication.txt", context)
-    html = render_to_string("discounts/email/publication.html", context)
-    message = EmailMultiAlternatives(
-        subject,
-        text,
-        settings.DEFAULT_FROM_EMAIL,
-        [recipient.email],
-        headers={"Content-Language": recipient.language},
-    )
-    message.attach_alternative(html, "text/html")
-    return message
+    return email_message("discounts/email/publication", context, recipient.email, recipient.language)
 
 
 # --- sending --------------------------------------------------------------------------------------------------------

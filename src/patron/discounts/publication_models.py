@@ -17,17 +17,17 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from patron.core.outbox_models import OutboxBatch, OutboxRow
+
 __all__ = ["PolicyPublication", "PublicationRecipient"]
 
 
-class PolicyPublication(models.Model):
+class PolicyPublication(OutboxBatch):
     FIRST, CHANGE = "first", "change"
     KINDS = [
         (FIRST, _("First publication")),
         (CHANGE, pgettext_lazy("a publication that announces changes", "Changes")),
     ]
-    SENDING, DONE = "sending", "done"
-    STATUSES = [(SENDING, _("Sending")), (DONE, _("Done"))]
 
     policy = models.ForeignKey(
         "discounts.Policy", verbose_name=_("policy"), on_delete=models.CASCADE, related_name="publications"
@@ -42,7 +42,6 @@ class PolicyPublication(models.Model):
     # Against the previous publication: {"added": [ids], "removed": [ids], "changed": [ids], "dates": bool, ...}.
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     changes_from = models.DateTimeField(_("changes apply from"), null=True, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=SENDING)
     accounts_targeted = models.PositiveIntegerField(_("accounts targeted"), default=0)
     accounts_dropped = models.PositiveIntegerField(_("accounts no longer targeted"), default=0)
     accounts_unchanged = models.PositiveIntegerField(_("accounts not affected"), default=0)
@@ -52,10 +51,6 @@ class PolicyPublication(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("published by"), on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(_("published"), auto_now_add=True)
-    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    # One sender at a time: a worker holds the lease while it sends, renewing it as it goes.
-    lease_owner = models.CharField(max_length=40, blank=True, editable=False)
-    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("policy publication")
@@ -68,42 +63,14 @@ class PolicyPublication(models.Model):
         return f"policy {self.policy_id} v{self.version}"
 
 
-class PublicationRecipient(models.Model):
-    QUEUED, SENT, FAILED, NO_ADDRESS = "queued", "sent", "failed", "no_address"
-    STATUSES = [
-        (QUEUED, _("Queued")),
-        (SENT, _("Sent")),
-        (FAILED, _("Failed")),
-        (NO_ADDRESS, _("No address")),
-    ]
-
+class PublicationRecipient(OutboxRow):
     publication = models.ForeignKey(
         PolicyPublication, verbose_name=_("publication"), on_delete=models.CASCADE, related_name="recipients"
     )
-    account = models.ForeignKey(
-        "accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="+", db_index=False
-    )
-    contact = models.ForeignKey(
-        "accounts.Contact",
-        verbose_name=_("contact"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    email = models.EmailField(_("email"), blank=True)
-    name = models.CharField(_("name"), max_length=200, blank=True)
-    language = models.CharField(_("language"), max_length=10)
     token = models.CharField(max_length=64, unique=True, editable=False)
     # The policy's rules (ids) that concern this account now, and in the account's previous publication.
     rules = models.JSONField(default=list)
     previous_rules = models.JSONField(null=True, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=QUEUED)
-    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("error"), blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    queued_at = models.DateTimeField(_("queued"), auto_now_add=True)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     viewed_at = models.DateTimeField(_("first viewed"), null=True, blank=True)
 
     class Meta:
@@ -122,6 +89,3 @@ class PublicationRecipient(models.Model):
                 name="pub_recipient_address_matches_status",
             )
         ]
-
-    def __str__(self) -> str:
-        return f"{self.email or self.account_id} ({self.status})"

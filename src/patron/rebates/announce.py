@@ -17,11 +17,9 @@ from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
-from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
@@ -30,7 +28,7 @@ from patron.accounts.addresses import addresses_of, consenting_contacts, mail_la
 from patron.accounts.models import Account
 from patron.audit.services import audit_record
 from patron.core.errors import Conflict
-from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, outbox_due, outbox_send
+from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, email_message, outbox_due, outbox_send
 from patron.domain.rebates import RebateTerms, parse_terms
 from patron.web.templatetags.patron_web import money
 
@@ -271,14 +269,7 @@ def build_message(
             "payout": payout_sentence(snapshot),
             "changes": change_lines(announcement, previous),
         }
-        subject = " ".join(render_to_string("rebates/email/announcement_subject.txt", context).split())
-        text = render_to_string("rebates/email/announcement.txt", context)
-        html = render_to_string("rebates/email/announcement.html", context)
-    message = EmailMultiAlternatives(
-        subject, text, settings.DEFAULT_FROM_EMAIL, [row.email], headers={"Content-Language": row.language}
-    )
-    message.attach_alternative(html, "text/html")
-    return message
+    return email_message("rebates/email/announcement", context, row.email, row.language)
 
 
 def _messages(announcement: RebateAnnouncement) -> Any:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy
 
-from patron.discounts.messages import shown_params
+from patron.discounts.messages import words_of
 from patron.domain.explain import Reason
 
 REASONS: dict[str, Any] = {
@@ -30,5 +30,4 @@ REASONS: dict[str, Any] = {
 
 
 def reason_text(reason: Reason) -> str:
-    message = REASONS.get(reason.code)
-    return str(message) % shown_params(reason.params) if message is not None else reason.code
+    return words_of(REASONS, reason)

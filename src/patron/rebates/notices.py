@@ -14,13 +14,12 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from patron.accounts.addresses import addresses_of, consenting_contacts, mail_language
 from patron.accounts.models import Account
-from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, outbox_due, outbox_send
+from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, email_message, outbox_due, outbox_send
 
 from .models import PayoutNotice, PayoutNoticeRecipient, RebatePayout, RebateSettlement
 
@@ -101,14 +100,7 @@ def build_message(row: PayoutNoticeRecipient, notice: PayoutNotice) -> EmailMult
             "form": payout.get_form_display(),
             "link": receipt_link(payout.token),
         }
-        subject = " ".join(render_to_string("rebates/email/payout_subject.txt", context).split())
-        text = render_to_string("rebates/email/payout.txt", context)
-        html = render_to_string("rebates/email/payout.html", context)
-    message = EmailMultiAlternatives(
-        subject, text, settings.DEFAULT_FROM_EMAIL, [row.email], headers={"Content-Language": row.language}
-    )
-    message.attach_alternative(html, "text/html")
-    return message
+    return email_message("rebates/email/payout", context, row.email, row.language)
 
 
 def _messages(notice: PayoutNotice) -> Any:
