@@ -226,3 +226,18 @@ def test_200_orders_racing_for_one_single_use_code_give_one_redemption(staff):
     assert Redemption.objects.count() == 1
     assert Coupon.objects.get(code=code).uses == 1
     assert Order.objects.filter(account=shop).count() == 1
+
+
+def test_a_till_redeems_a_code_with_an_order_through_the_api_and_a_refusal_is_a_422_naming_it(staff, shop, tea):
+    from tests.api_client import ApiClient, error_fields
+
+    (code,) = services.codes_issue(actor=staff.marketing, campaign=campaign(staff, TEN_OFF), count=1)
+    client = ApiClient(staff.sales)
+    body = {"account": "SHOP", "lines": [{"product": "TEA", "quantity": "3"}], "coupons": [code.lower()]}
+    made = client.post("/api/orders", body)
+    assert made.status_code == 201, made.json()
+    assert made.json()["net_total"] == "270.00"
+    again = client.post("/api/orders", body)
+    assert again.status_code == 422
+    assert error_fields(again) == {"coupons[0]"}
+    assert Order.objects.count() == 1

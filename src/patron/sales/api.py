@@ -181,6 +181,9 @@ class OrderIn(Schema):
     confirm: bool = False
     number: CodeIn | None = Field(None, description="Your own order number; assigned when left out.")
     note: Annotated[str, Field(max_length=20000)] = ""
+    coupons: list[Annotated[str, Field(max_length=64)]] = Field(
+        [], max_length=10, description="Coupon codes, redeemed with the order (typed as printed: any case, dashes)."
+    )
 
 
 class CancelIn(Schema):
@@ -455,6 +458,7 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Any:
         number=payload.number or None,
         idempotency_key=_idempotency_key(request),
         note=payload.note,
+        coupons=payload.coupons,
     )
     return Status(200 if order.replayed else 201, _order_detail(user, order.number))
 
