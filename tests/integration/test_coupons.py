@@ -241,3 +241,49 @@ def test_a_till_redeems_a_code_with_an_order_through_the_api_and_a_refusal_is_a_
     assert again.status_code == 422
     assert error_fields(again) == {"coupons[0]"}
     assert Order.objects.count() == 1
+
+
+def test_checking_codes_says_what_each_would_give_or_why_not(staff, shop, tea):
+    from tests.api_client import ApiClient
+
+    spring = campaign(
+        staff,
+        {"kind": "spend_save", "benefit": {"kind": "spend_save", "spend": "300", "save": "50"}, "min_spend": "300"},
+    )
+    good, short = services.codes_issue(actor=staff.marketing, campaign=spring, count=2)
+    staff.sales.language = "en"
+    staff.sales.save(update_fields=["language"])
+    client = ApiClient(staff.sales)
+    body = {"account": "SHOP", "lines": [{"product": "TEA", "quantity": "3"}], "codes": [good]}
+    answer = client.post("/api/coupons/check", body).json()
+    assert answer["valid"] is True
+    assert answer["coupons"][0]["discount"] == "50.00"
+    assert answer["net_total"] == "250.00"
+    small = client.post(
+        "/api/coupons/check", {**body, "lines": [{"product": "TEA", "quantity": "2"}], "codes": [short]}
+    )
+    verdict = small.json()["coupons"][0]
+    assert verdict["valid"] is False
+    assert verdict["reasons"] == ["The minimum spend is CNY 300.00: CNY 100.00 more is needed."]
+    unknown = client.post("/api/coupons/check", {**body, "codes": ["WHATEVER"]}).json()["coupons"][0]
+    assert unknown["reasons"] == ["No coupon has this code."]
+    assert not Redemption.objects.exists()  # checking uses nothing
+
+
+def test_guessing_codes_is_throttled_per_user_token_and_address(staff, shop, tea, settings):
+    from django.core.cache import caches
+
+    from tests.api_client import ApiClient
+
+    caches["throttle"].clear()
+    settings.PATRON_COUPON_CHECKS_PER_MINUTE = 5
+    client = ApiClient(staff.sales)
+    body = {"account": "SHOP", "lines": [{"product": "TEA", "quantity": "1"}]}
+    statuses = [client.post("/api/coupons/check", {**body, "codes": [f"GUESS{i:04d}"]}).status_code for i in range(8)]
+    assert statuses == [200] * 5 + [429] * 3
+    # Orders with codes count too, and a second token of the same user is no way around it.
+    other = ApiClient(staff.sales)
+    order_body = {"account": "SHOP", "lines": [{"product": "TEA", "quantity": "1"}], "coupons": ["GUESS9999"]}
+    assert other.post("/api/orders", order_body).status_code == 429
+    assert other.post("/api/orders", {**order_body, "coupons": []}).status_code == 201  # orders without codes: free
+    caches["throttle"].clear()

@@ -178,6 +178,17 @@ if os.environ.get("PATRON_REDIS_URL"):
         "consumer": {"workers": 4, "worker_type": "thread"},
     }
 
+# Counts that every process of this machine must share (how often coupon codes were tried): files.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(VAR_DIR / "throttle"),
+    },
+}
+# Coupon codes a user, a token or (twice this) an address may try a minute.
+PATRON_COUPON_CHECKS_PER_MINUTE = int(os.environ.get("PATRON_COUPON_CHECKS_PER_MINUTE", "30"))
+
 # The currency in which Patron reports; amounts are stored as entered.
 PATRON_COMPANY_CURRENCY = os.environ.get("PATRON_COMPANY_CURRENCY", "CNY")
 # Where customers and staff reach Patron: the links in emails are absolute from here.

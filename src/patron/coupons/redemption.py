@@ -145,6 +145,26 @@ def _mistyped(code: str) -> bool:
     )
 
 
+def judge(
+    coupon: Coupon, terms: CouponTerms, priced: Any, *, account_id: int | None, now: dt.datetime
+) -> tuple[Decimal, list[Reason]]:
+    """What the coupon gives on a priced cart, and every reason it may not (minimum spend on the products
+    it covers, counted before it; the budget against what it gives; nothing given at all)."""
+    key = rule_key(coupon)
+    given = Decimal(0)
+    eligible = Decimal(0)
+    for cart_line, line in zip(priced.cart.lines, priced.quote.lines, strict=True):
+        mine = sum((d.amount.amount for d in line.discounts if d.rule == key), Decimal(0))
+        given += mine
+        if terms.what.covers(cart_line.product, cart_line.category_path):
+            eligible += line.net_amount.amount + mine
+    state = state_of(coupon, account_uses(coupon.campaign, account_id))
+    refused = list(refusals(terms, state, account=account_id, eligible_amount=eligible, now=now, discount=given))
+    if given <= 0 and not refused:
+        refused.append(Reason("NO_BENEFIT"))
+    return given, refused
+
+
 class _Provider:
     def rules(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> list[Any]:
         found, errors = find(codes, account_id=account.pk, currency=currency, now=now)
@@ -168,20 +188,7 @@ class _Provider:
             coupon = locked[ids[code]]
             coupon.campaign = campaigns[coupon.campaign_id]
             terms = parse_coupon_terms(coupon.campaign.terms)
-            key = rule_key(coupon)
-            given = Decimal(0)
-            eligible = Decimal(0)
-            for cart_line, line in zip(priced.cart.lines, priced.quote.lines, strict=True):
-                mine = sum((d.amount.amount for d in line.discounts if d.rule == key), Decimal(0))
-                given += mine
-                if terms.what.covers(cart_line.product, cart_line.category_path):
-                    eligible += line.net_amount.amount + mine
-            state = state_of(coupon, account_uses(coupon.campaign, order.account_id))
-            refused = list(
-                refusals(terms, state, account=order.account_id, eligible_amount=eligible, now=now, discount=given)
-            )
-            if given <= 0 and not refused:
-                refused.append(Reason("NO_BENEFIT"))
+            given, refused = judge(coupon, terms, priced, account_id=order.account_id, now=now)
             if refused:
                 errors[f"coupons[{i}]"] = [_words(r) for r in refused]
                 continue

@@ -442,6 +442,10 @@ def order_list(request: HttpRequest, query: Query[OrderQuery]) -> Any:
 def order_create(request: HttpRequest, payload: OrderIn) -> Any:
     user = _user(request)
     account = _body_account(user, payload.account)
+    if payload.coupons:  # codes are tried here too: as limited as checking them
+        from patron.coupons.throttles import check_rate
+
+        check_rate(request)
     order = services.order_create(
         actor=user,
         account=account,
