@@ -40,7 +40,7 @@ def test_a_manager_reads_accruals_and_the_customers_statement(live_server, sign_
     expect(page.get_by_test_id("tiers")).to_contain_text("20,000.00")
     page.get_by_test_id("announce").click()
     expect(page.locator(".messages")).to_contain_text("Announced to 1 accounts")
-    expect(page.get_by_test_id("announcements")).to_contain_text("no address 1")
+    expect(page.get_by_test_id("announcements")).to_contain_text("accounts without an address 1")
     page.goto(f"{live_server.url}/rebates/statements/{program.agreements.get().pk}/2026-01-01/")
     expect(page.locator("h1")).to_contain_text("返利对账单")  # the customer reads Chinese
     expect(page.get_by_test_id("statement-line")).to_contain_text("OOLONG")

@@ -359,3 +359,39 @@ def test_a_program_names_its_products_and_who_may_sign_from_the_form(staff):
     assert "OOLONG-9" in edit
     unknown = manager.post(reverse("rebates:program_new"), {**data, "name": "Bad", "products": "NOPE-1"})
     assert "No product has the SKU NOPE-1." in unknown.content.decode()
+
+
+def test_an_active_programs_fixed_terms_are_refused_in_the_form_not_silently_dropped(staff, world):
+    form = as_user(staff.manager).get(reverse("rebates:program_edit", args=[world.program.pk]))
+    text = form.content.decode()
+    assert 'value="2026-01-01"' in text  # dates as the browser's date box reads them, in any language
+    data = {
+        "name": "Quarterly volume, renamed",
+        "period_kind": "quarter",
+        "effective_from": "2026-01-01",
+        "currency": "CNY",
+        "basis": "amount",
+        "mode": "retroactive",
+        "tier_kind": "percent",
+        "threshold": "10000",
+        "tier_from_0": "0",
+        "tier_value_0": "2",
+        "tier_from_1": "20000",
+        "tier_value_1": "3",
+        "payout_form": "credit_note",
+        "settlement_lag_days": "30",
+    }
+    manager = as_user(staff.manager, "zh-hans")
+    assert manager.post(reverse("rebates:program_edit", args=[world.program.pk]), data).status_code == 302
+    world.program.refresh_from_db()
+    assert world.program.name == "Quarterly volume, renamed"
+    changed = manager.post(reverse("rebates:program_edit", args=[world.program.pk]), {**data, "tier_value_1": "4"})
+    assert changed.status_code == 200
+    assert (
+        "close it and start a new one"
+        in as_user(staff.manager)
+        .post(reverse("rebates:program_edit", args=[world.program.pk]), {**data, "tier_value_1": "4"})
+        .content.decode()
+    )
+    world.program.refresh_from_db()
+    assert world.program.terms["tiers"][1]["percent"] == "3"

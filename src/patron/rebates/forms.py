@@ -28,6 +28,7 @@ from patron.discounts.forms import (
     resolve_codes,
     use_codes,
 )
+from patron.sales.forms import DateInput
 from patron.sales.models import CURRENCY_CHOICES, Product
 
 from .models import RebateProgram
@@ -155,16 +156,16 @@ class ProgramForm(TermsForm):
         label=_("Text for customers"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
     period_kind = forms.ChoiceField(label=_("Period"), choices=RebateProgram.PERIODS, initial="quarter")
-    effective_from = forms.DateField(label=_("Effective from"), widget=forms.DateInput(attrs={"type": "date"}))
-    effective_to = forms.DateField(
-        label=_("Effective to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    effective_from = forms.DateField(label=_("Effective from"), widget=DateInput())
+    effective_to = forms.DateField(label=_("Effective to"), required=False, widget=DateInput())
     currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="CNY")
     payout_form = forms.ChoiceField(label=_("Payout"), choices=RebateProgram.PAYOUTS, initial="credit_note")
     settlement_lag_days = forms.IntegerField(label=_("Paid days after the period ends"), initial=30, min_value=0)
     # which products count (the terms' "what")
     categories = forms.MultipleChoiceField(
-        label=_("Only these categories"), required=False, help_text=_("With their sub-categories; none: every product.")
+        label=_("Only these categories"),
+        required=False,
+        help_text=_("With their sub-categories; none: every product. Ctrl-click (⌘ on a Mac) to choose several."),
     )
     products = codes_field(_("Only these products"))
     exclude_categories = forms.MultipleChoiceField(label=_("Except categories"), required=False)
@@ -288,15 +289,15 @@ class ProgramForm(TermsForm):
 
 class AgreementForm(forms.Form):
     account = forms.CharField(label=_("Account code"), max_length=40)
-    signed_on = forms.DateField(label=_("Signed on"), widget=forms.DateInput(attrs={"type": "date"}))
-    valid_from = forms.DateField(label=_("Valid from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    signed_on = forms.DateField(label=_("Signed on"), widget=DateInput())
+    valid_from = forms.DateField(label=_("Valid from"), required=False, widget=DateInput())
 
 
 class AgreementTermsForm(TermsForm):
     """An agreement's end and, when it has them, its own tiers, threshold, cap and mode."""
 
     own_terms = forms.BooleanField(label=_("This account has its own tiers"), required=False)
-    valid_to = forms.DateField(label=_("Valid to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    valid_to = forms.DateField(label=_("Valid to"), required=False, widget=DateInput())
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

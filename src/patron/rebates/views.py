@@ -162,6 +162,23 @@ def _editor(user: Any) -> None:
         raise PermissionDenied
 
 
+def _fixed_changed(program: RebateProgram, data: dict[str, Any]) -> bool:
+    """Whether a form sent other terms (tiers, products ...), period, start or currency than the program has."""
+    from patron.domain.problems import DefinitionError
+    from patron.domain.rebates import parse_terms
+
+    try:
+        if parse_terms(data["terms"]) != parse_terms(program.terms):
+            return True
+    except DefinitionError:
+        return True
+    return (data["period_kind"], data["effective_from"], data["currency"]) != (
+        program.period_kind,
+        program.effective_from,
+        program.currency,
+    )
+
+
 @login_required
 def program_form(request: HttpRequest, program_id: int | None = None) -> HttpResponse:
     """A new draft program, or a program's edit: its terms as fields and tier rows."""
@@ -179,11 +196,13 @@ def program_form(request: HttpRequest, program_id: int | None = None) -> HttpRes
                     program = services.program_create(actor=request.user, data=data)
                 else:
                     if program.status != RebateProgram.DRAFT:  # an active program's terms stay as they are
-                        data = {
-                            k: v
-                            for k, v in data.items()
-                            if k not in ("terms", "period_kind", "effective_from", "currency")
-                        }
+                        if _fixed_changed(program, data):
+                            message = _(
+                                "An active program's terms, products, period, start and currency are fixed; "
+                                "close it and start a new one."
+                            )
+                            raise Conflict(message, "status")
+                        data = {k: v for k, v in data.items() if k not in FIXED_WHEN_ACTIVE}
                     program = services.program_update(actor=request.user, program=program, data=data)
             except ValidationError as exc:
                 form.add_service_errors(exc)
