@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from patron.core.outbox_models import OutboxBatch, OutboxRow
 from patron.sales.models import CURRENCY_CHOICES, money_field
 
 
@@ -130,3 +131,49 @@ class Redemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.coupon_id} on {self.order_id}"
+
+
+class CampaignSend(OutboxBatch):
+    """A campaign run once to the accounts it targets: who was targeted, who was held out, and the emails.
+
+    The hold-out is chosen when the run is made, by a seeded hash of each account, and recorded on
+    a row of its own, so effect can later be measured against exactly those accounts."""
+
+    campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="sends")
+    target = models.JSONField(_("target"), default=dict, blank=True)  # the discount rules' "who"
+    holdout_percent = models.PositiveSmallIntegerField(_("held out (%)"), default=0)
+    seed = models.CharField(max_length=32, editable=False)
+    accounts = models.PositiveIntegerField(_("accounts targeted"), default=0)
+    held_out = models.PositiveIntegerField(_("accounts held out"), default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("run"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("campaign run")
+        verbose_name_plural = _("campaign runs")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} run {self.pk}"
+
+
+class CampaignRecipient(OutboxRow):
+    """One address of a targeted account with the code issued to it; a held-out account has one row
+    with status ``held_out`` and no code."""
+
+    HELD_OUT = "held_out"
+    STATUSES = [*OutboxRow.STATUSES, (HELD_OUT, _("Held out"))]
+
+    send = models.ForeignKey(CampaignSend, verbose_name=_("run"), on_delete=models.CASCADE, related_name="recipients")
+    coupon = models.ForeignKey(
+        Coupon, verbose_name=_("coupon"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=OutboxRow.QUEUED)
+
+    class Meta:
+        verbose_name = _("campaign recipient")
+        verbose_name_plural = _("campaign recipients")
+        ordering = ["send", "id"]
+        indexes = [models.Index(fields=["send", "status", "id"], name="campaign_rcpt_status_idx")]

@@ -136,7 +136,7 @@ def campaign_set_status(*, actor: Any, campaign: Campaign, status: str) -> Campa
     return campaign
 
 
-def _write(
+def write_codes(
     campaign: Campaign, count: int, accounts: Sequence[int | None], issued: dt.datetime, source: str
 ) -> list[str]:
     terms = parse_coupon_terms(campaign.terms)
@@ -176,7 +176,7 @@ def codes_issue(
     wanted = len(accounts) if accounts is not None else (count or 0)
     if not 1 <= wanted <= MAX_ISSUE:
         raise ValidationError({"count": [_("Must be between %(min)s and %(max)s.") % {"min": 1, "max": MAX_ISSUE}]})
-    made = _write(campaign, wanted, list(accounts or []), timezone.now(), Coupon.GENERATED)
+    made = write_codes(campaign, wanted, list(accounts or []), timezone.now(), Coupon.GENERATED)
     audit_record(actor=actor, action="COUPON_CODES_ISSUED", instance=campaign, changes={"codes": [None, len(made)]})
     return made
 
@@ -202,7 +202,7 @@ def rebate_coupon_issue(*, account: Any, amount: Decimal, currency: str, reason:
             "status": Campaign.ACTIVE,
         },
     )
-    (code,) = _write(campaign, 1, [account.pk], now, Coupon.REBATE)
+    (code,) = write_codes(campaign, 1, [account.pk], now, Coupon.REBATE)
     coupon = Coupon.objects.get(code=code)
     coupon.amount = amount
     coupon.note = reason[:200]
