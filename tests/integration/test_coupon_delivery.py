@@ -118,3 +118,42 @@ def test_only_editors_run_a_campaign_and_a_bad_target_is_named(staff, spring):
     assert "target.regions" in bad.value.message_dict
     with pytest.raises(ValidationError):
         delivery.campaign_run(actor=staff.marketing, campaign=spring, holdout_percent=80)
+
+
+def test_a_campaigns_effect_counts_what_was_sent_redeemed_and_earned_against_the_hold_out(staff, spring, smtp):
+    from decimal import Decimal as D
+
+    from patron.coupons.effect import campaign_effect
+    from patron.sales import services as sales
+    from tests.factories import make_product
+
+    region = Region.objects.create(code="W", name_zh="华西", name_en="West")
+    for i in range(60):
+        make_account(staff.sales, code=f"W{i:02d}", region=region, email=f"w{i}@shop.example")
+    run = delivery.campaign_run(
+        actor=staff.marketing, campaign=spring, target={"regions": [region.pk]}, holdout_percent=20
+    )
+    delivery.campaign_send(run.pk)
+    tea = make_product(price="100.00", cost="60.00")
+    coupons = list(Coupon.objects.filter(campaign=spring).select_related("account")[:3])
+    for coupon in coupons:  # three treated accounts buy with their code
+        sales.order_create(
+            actor=staff.sales,
+            account=coupon.account,
+            lines=[sales.LineInput(product=tea, quantity="5")],
+            coupons=[coupon.code],
+            confirm=True,
+        )
+    effect = campaign_effect(spring)
+    assert effect["issued"] == 60 - run.held_out
+    assert effect["delivered"] == 60 - run.held_out
+    assert (effect["redeemed"], effect["orders"]) == (3, 3)
+    assert effect["cost"] == D("150.00")  # 10% of 500, three times
+    assert effect["sales"] == D("1350.00")
+    assert effect["margin"] == D("450.00")  # 1,350 less 15 units at 60
+    assert effect["roi"] == D("2.00")
+    lift = effect["uplift"]
+    assert (lift.treated.accounts, lift.held_out.accounts) == (60 - run.held_out, run.held_out)
+    assert lift.treated.buyers == 3
+    assert lift.held_out.buyers == 0
+    assert lift.spend_per_account.value > 0
