@@ -13,6 +13,7 @@ urlpatterns = [
     path("approvals/", include("patron.approvals.urls")),
     path("discounts/", include("patron.discounts.urls")),
     path("rebates/", include("patron.rebates.urls")),
+    path("coupons/", include("patron.coupons.urls")),
     path("offers/", include("patron.discounts.urls_public")),
     path("", include("patron.web.urls")),
 ]

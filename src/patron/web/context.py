@@ -22,6 +22,7 @@ NAVIGATION: list[tuple[str, Any, Action | tuple[Action, ...] | None]] = [
     ("approvals:list", _("Approvals"), Action.RECORD_ORDER),
     ("discounts:policy_list", _("Discounts"), Action.RECORD_ORDER),
     ("rebates:program_list", _("Rebates"), (Action.RECORD_ORDER, Action.EDIT_REBATES, Action.SETTLE_REBATES)),
+    ("coupons:campaign_list", _("Coupons"), (Action.EDIT_COUPONS, Action.RECORD_ORDER)),
     (
         "imports:list",
         _("Imports"),

@@ -1,0 +1,134 @@
+"""The campaign form: kind, benefit, rules, validity and limits as fields; the services judge them and
+answer with errors keyed by field paths (``terms.benefit.percent``), put beside the field typed into."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from patron.core.errors import error_dict
+from patron.discounts.forms import class_choices, region_choices
+from patron.sales.models import CURRENCY_CHOICES
+
+from .models import Campaign
+
+
+def _typed(value: str | None) -> str:
+    return re.sub(r"[,，\s\u00a0]", "", value or "")
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M")
+
+
+BENEFITS = [
+    ("percent_off", _("Percent off")),
+    ("cart_amount_off", _("Amount off the order")),
+    ("spend_save", _("Spend and save")),
+]
+KIND_BENEFIT = {"percent_off": "percent_off", "amount_off": "cart_amount_off", "spend_save": "spend_save"}
+
+
+class CampaignForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    customer_text = forms.CharField(
+        label=_("Text for customers"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    kind = forms.ChoiceField(label=_("Kind"), choices=[(k, v) for k, v in Campaign.KINDS if k != "rebate"])
+    benefit = forms.ChoiceField(label=_("Gives"), choices=BENEFITS)
+    percent = forms.CharField(label=_("Percent off"), required=False)
+    amount = forms.CharField(label=_("Amount off"), required=False)
+    spend = forms.CharField(label=_("For every (spend)"), required=False)
+    save = forms.CharField(label=_("Save"), required=False)
+    min_spend = forms.CharField(label=_("Minimum spend"), required=False)
+    currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="CNY")
+    starts_at = forms.DateTimeField(label=_("Starts"), widget=DateTimeInput())
+    ends_at = forms.DateTimeField(label=_("Ends"), required=False, widget=DateTimeInput())
+    valid_days = forms.IntegerField(label=_("Each code valid for (days)"), required=False, min_value=1)
+    uses_per_code = forms.IntegerField(label=_("Uses per code"), required=False, min_value=1, initial=1)
+    uses_per_account = forms.IntegerField(label=_("Uses per account"), required=False, min_value=1)
+    budget = forms.CharField(label=_("Budget (discount given at most)"), required=False)
+    with_policies = forms.BooleanField(label=_("Combines with discount policies"), required=False, initial=True)
+    with_coupons = forms.BooleanField(label=_("Combines with other coupons"), required=False)
+    code_prefix = forms.CharField(label=_("Code prefix"), required=False, max_length=12)
+
+    def service_data(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        kind = d["benefit"]
+        benefit: dict[str, Any] = {"kind": kind}
+        if kind == "percent_off":
+            benefit["percent"] = _typed(d.get("percent"))
+        elif kind == "cart_amount_off":
+            benefit["amount"] = _typed(d.get("amount"))
+        else:
+            benefit.update(spend=_typed(d.get("spend")), save=_typed(d.get("save")))
+        terms: dict[str, Any] = {
+            "kind": d["kind"],
+            "benefit": benefit,
+            "uses_per_code": d.get("uses_per_code"),
+            "uses_per_account": d.get("uses_per_account"),
+            "with_policies": bool(d.get("with_policies")),
+            "with_coupons": bool(d.get("with_coupons")),
+        }
+        for name in ("min_spend", "budget"):
+            if _typed(d.get(name)):
+                terms[name] = _typed(d.get(name))
+        if d.get("valid_days"):
+            terms["valid_days"] = d["valid_days"]
+        return {
+            "name": d["name"],
+            "customer_text": d["customer_text"],
+            "terms": {k: v for k, v in terms.items() if v is not None},
+            "currency": d["currency"],
+            "starts_at": d["starts_at"],
+            "ends_at": d.get("ends_at"),
+            "prefix": d.get("code_prefix") or "",
+        }
+
+    def add_service_errors(self, exc: ValidationError) -> None:
+        fields = {
+            "terms.benefit.percent": "percent",
+            "terms.benefit.amount": "amount",
+            "terms.benefit.spend": "spend",
+            "terms.benefit.save": "save",
+            "terms.benefit.kind": "benefit",
+            "terms.kind": "kind",
+            "terms.min_spend": "min_spend",
+            "terms.budget": "budget",
+            "terms.uses_per_code": "uses_per_code",
+            "terms.uses_per_account": "uses_per_account",
+            "terms.valid_days": "valid_days",
+        }
+        for path, messages in error_dict(exc).items():
+            path = "code_prefix" if path == "prefix" else path
+            field = fields.get(path, path if path in self.fields else None)
+            for message in messages:
+                self.add_error(field, message if field else f"{path}: {message}")
+
+
+class RunForm(forms.Form):
+    regions = forms.MultipleChoiceField(label=_("Regions"), required=False)
+    classes = forms.MultipleChoiceField(label=_("Segments"), required=False)
+    holdout_percent = forms.IntegerField(
+        label=_("Hold out (%)"), min_value=0, max_value=50, initial=10, help_text=_("A random share that gets nothing.")
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, choices in (("regions", region_choices()), ("classes", class_choices())):
+            field = self.fields[name]
+            assert isinstance(field, forms.MultipleChoiceField)
+            field.choices = choices
+            field.widget.attrs["size"] = str(min(max(len(choices), 3), 8))
+
+    def target(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        target = {"regions": [int(i) for i in d.get("regions") or []], "classes": list(d.get("classes") or [])}
+        return {k: v for k, v in target.items() if v}

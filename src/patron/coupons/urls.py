@@ -1,0 +1,17 @@
+"""Coupon pages: campaigns, their dashboard and runs, and looking a code up."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "coupons"
+
+urlpatterns = [
+    path("", views.campaign_list, name="campaign_list"),
+    path("new/", views.campaign_new, name="campaign_new"),
+    path("lookup/", views.code_lookup, name="code_lookup"),
+    path("<int:campaign_id>/", views.campaign_detail, name="campaign_detail"),
+    path("<int:campaign_id>/status/", views.campaign_status, name="campaign_status"),
+    path("<int:campaign_id>/codes/", views.campaign_codes, name="campaign_codes"),
+    path("<int:campaign_id>/run/", views.campaign_run_view, name="campaign_run"),
+]
