@@ -287,3 +287,52 @@ def test_guessing_codes_is_throttled_per_user_token_and_address(staff, shop, tea
     assert other.post("/api/orders", order_body).status_code == 429
     assert other.post("/api/orders", {**order_body, "coupons": []}).status_code == 201  # orders without codes: free
     caches["throttle"].clear()
+
+
+def _race(attempts: int, attempt: Any) -> list[str]:
+    barrier = threading.Barrier(attempts)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            attempt(i)
+            result = "ok"
+        except ValidationError as exc:
+            result = exc.message_dict.get("coupons[0]", ["?"])[0]
+        except BaseException as exc:  # reported by the caller's assertions
+            result = f"error: {exc!r}"
+        finally:
+            connection.close()
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(attempts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="connections racing need PostgreSQL")
+def test_an_accounts_limit_and_a_budget_hold_when_orders_race(staff):
+    shop = make_account(staff.sales, code="RACE2")
+    tea = make_product(sku="RACE2-TEA", price="100.00")
+    once = campaign(staff, {**TEN_OFF, "uses_per_code": 1000, "uses_per_account": 2}, name="Twice each")
+    (shared,) = services.codes_issue(actor=staff.marketing, campaign=once, count=1)
+    outcomes = _race(50, lambda i: order(staff, shop, tea, "1", [shared]))
+    assert outcomes.count("ok") == 2, outcomes[:3]
+    assert Redemption.objects.filter(campaign=once).count() == 2
+    budget = campaign(
+        staff,
+        {"kind": "amount_off", "benefit": {"kind": "cart_amount_off", "amount": "30"}, "budget": "100"},
+        name="Budget",
+    )
+    codes = services.codes_issue(actor=staff.marketing, campaign=budget, count=50)
+    outcomes = _race(50, lambda i: order(staff, shop, tea, "1", [codes[i]]))
+    assert outcomes.count("ok") == 3, outcomes[:3]  # 3 x 30 = 90; a fourth would pass the 100
+    assert Campaign.objects.get(pk=budget.pk).budget_used == D("90.00")
