@@ -22,6 +22,7 @@ from patron.sales.models import Order, OrderLine
 from .models import Campaign, CampaignRecipient, CampaignSend, Coupon, Redemption
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")  # sums of stored amounts, shown as money (SQLite hands them back with float tails)
 
 
 def campaign_effect(campaign: Campaign, *, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -31,12 +32,12 @@ def campaign_effect(campaign: Campaign, *, now: dt.datetime | None = None) -> di
     by_status = dict(rows.values_list("status").annotate(n=Count("id")).order_by())
     live = Redemption.objects.filter(campaign=campaign, reversed_at__isnull=True)
     redeemed_codes = live.values("coupon").distinct().count()
-    cost = live.aggregate(t=Sum("amount"))["t"] or ZERO
+    cost = (live.aggregate(t=Sum("amount"))["t"] or ZERO).quantize(CENT)
     orders = Order.objects.filter(pk__in=live.values("order_id"), currency=campaign.currency)
     lines = OrderLine.objects.filter(order__in=orders)
-    sales = lines.aggregate(t=Sum("line_total"))["t"] or ZERO
+    sales = (lines.aggregate(t=Sum("line_total"))["t"] or ZERO).quantize(CENT)
     costs = lines.aggregate(t=Sum(F("quantity") * Coalesce(F("product__unit_cost"), ZERO)))["t"] or ZERO
-    margin = sales - Decimal(costs).quantize(Decimal("0.01"))
+    margin = sales - Decimal(costs).quantize(CENT)
     return {
         "issued": issued,
         "delivered": by_status.get(CampaignRecipient.SENT, 0),

@@ -109,3 +109,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"  rebates: {len(programs)} programs with agreements, accruals and last quarter's settlement"
         )
+        from patron.coupons.demo import install_demo_campaigns
+
+        campaigns = install_demo_campaigns(spec.today)
+        self.stdout.write(f"  coupons: {len(campaigns)} campaigns, one sent with a hold-out and redeemed")
