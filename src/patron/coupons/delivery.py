@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from patron.accounts.addresses import addresses_of, consenting_contacts, mail_language
+from patron.accounts.addresses import addresses_of, consenting_contacts, in_chunks, mail_language
 from patron.accounts.models import Account
 from patron.audit.services import audit_record
 from patron.core.errors import Conflict
@@ -82,17 +82,6 @@ def held_out(seed: str, account_id: int, percent: int) -> bool:
     return int.from_bytes(digest[:8], "big") % 10_000 < percent * 100
 
 
-def _chunks(accounts: QuerySet[Account]) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for row in accounts.order_by("pk").values("pk", "email", "name", "language").iterator(chunk_size=CHUNK):
-        chunk.append(dict(row))
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 @transaction.atomic
 def campaign_run(
     *, actor: Any, campaign: Campaign, target: Mapping[str, Any] | None = None, holdout_percent: int = 0
@@ -116,7 +105,7 @@ def campaign_run(
     terms = parse_coupon_terms(campaign.terms)
     until = issued_until(campaign, terms, now)
     accounts = targeted(target, timezone.localdate())
-    for chunk in _chunks(accounts):
+    for chunk in in_chunks(accounts, CHUNK):
         contacts = consenting_contacts(accounts, chunk[0]["pk"], chunk[-1]["pk"])
         treated = [a for a in chunk if not held_out(run.seed, a["pk"], run.holdout_percent)]
         codes = (

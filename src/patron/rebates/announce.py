@@ -13,7 +13,7 @@ change: each account is told what changed, and from when. The emails go through
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from patron.accounts.addresses import addresses_of, consenting_contacts, mail_language
+from patron.accounts.addresses import addresses_of, consenting_contacts, in_chunks, mail_language
 from patron.accounts.models import Account
 from patron.audit.services import audit_record
 from patron.core.errors import Conflict
@@ -74,17 +74,6 @@ def concerned_accounts(program: RebateProgram, day: dt.date) -> QuerySet[Account
     return Account.objects.filter(wanted, merged_into__isnull=True)
 
 
-def _chunks(accounts: QuerySet[Account]) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for row in accounts.order_by("pk").values("pk", "email", "name", "language").iterator(chunk_size=CHUNK):
-        chunk.append(dict(row))
-        if len(chunk) == CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 @transaction.atomic
 def program_announce(*, actor: Any, program: RebateProgram, day: dt.date | None = None) -> RebateAnnouncement:
     require_editor(actor)
@@ -112,7 +101,7 @@ def program_announce(*, actor: Any, program: RebateProgram, day: dt.date | None 
     )
     accounts = concerned_accounts(program, day)
     count = 0
-    for chunk in _chunks(accounts):
+    for chunk in in_chunks(accounts, CHUNK):
         contacts = consenting_contacts(accounts, chunk[0]["pk"], chunk[-1]["pk"])
         rows = []
         for account in chunk:
