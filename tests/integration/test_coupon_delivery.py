@@ -157,3 +157,25 @@ def test_a_campaigns_effect_counts_what_was_sent_redeemed_and_earned_against_the
     assert lift.treated.buyers == 3
     assert lift.held_out.buyers == 0
     assert lift.spend_per_account.value > 0
+
+
+def test_a_customer_rates_the_offer_once_from_the_emails_link_without_signing_in(staff, spring, south, smtp):
+    from django.test import Client
+
+    run = delivery.campaign_run(actor=staff.marketing, campaign=spring, target={"regions": [south.pk]})
+    delivery.campaign_send(run.pk)
+    body = next(m for m in smtp.messages if m.rcpt_tos == ["s1@shop.example"]).body
+    link = body.split("What do you think of this offer? ")[1].split()[0]
+    path = "/" + link.split("/", 3)[3]
+    anonymous = Client()
+    assert anonymous.get(path).status_code == 200
+    assert anonymous.post(path, {"rating": "9"}).status_code == 400
+    assert anonymous.post(path, {"rating": "4", "comment": "Good tea"}).status_code == 200
+    assert anonymous.post(path, {"rating": "1", "comment": "changed my mind"}).status_code == 200
+    row = CampaignRecipient.objects.get(token=path.rstrip("/").split("/")[-1])
+    assert (row.rating, row.comment) == (4, "Good tea")  # the first answer counts
+    assert anonymous.get(path[:-5] + "xxxx/").status_code == 404  # an altered token gets nothing
+    from tests.api_client import as_user
+
+    dashboard = as_user(staff.marketing).get(f"/coupons/{spring.pk}/").content.decode()
+    assert "4/5 · “Good tea”" in dashboard

@@ -138,6 +138,7 @@ def campaign_run(
                         email=email,
                         name=name,
                         language=language,
+                        token=secrets.token_urlsafe(24),
                     )
                 )
             if not addresses:
@@ -216,8 +217,35 @@ def build_message(row: CampaignRecipient, run: CampaignSend) -> EmailMultiAltern
             "campaign": campaign,
             "code": shown(coupon.code, campaign.prefix),
             "rules": rules_in_words(campaign, coupon),
+            "feedback": feedback_link(row.token or ""),
         }
     return email_message("coupons/email/campaign", context, row.email, row.language)
+
+
+def feedback_link(token: str) -> str:
+    from django.conf import settings
+    from django.urls import reverse
+
+    return settings.PATRON_BASE_URL.rstrip("/") + reverse("coupons:feedback", args=[token])
+
+
+@transaction.atomic
+def feedback_record(token: str, rating: Any, comment: str) -> CampaignRecipient:
+    """A customer's rating (1 to 5) and comment on an offer, from the email's link: the first answer counts."""
+    row = CampaignRecipient.objects.select_for_update().filter(token=token).first()
+    if row is None:
+        raise CampaignRecipient.DoesNotExist
+    if row.rated_at is not None:
+        return row
+    try:
+        value = int(rating)
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= 5:
+        raise ValidationError({"rating": [_("Choose from 1 to 5 stars.")]})
+    row.rating, row.comment, row.rated_at = value, (comment or "").strip()[:2000], timezone.now()
+    row.save(update_fields=["rating", "comment", "rated_at"])
+    return row
 
 
 def _messages(run: CampaignSend) -> Any:

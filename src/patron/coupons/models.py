@@ -171,6 +171,10 @@ class CampaignRecipient(OutboxRow):
         Coupon, verbose_name=_("coupon"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=OutboxRow.QUEUED)
+    token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)  # feedback link
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)  # 1 to 5
+    comment = models.TextField(_("comment"), blank=True)
+    rated_at = models.DateTimeField(_("rated"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("campaign recipient")

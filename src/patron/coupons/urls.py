@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.campaign_list, name="campaign_list"),
     path("new/", views.campaign_new, name="campaign_new"),
     path("lookup/", views.code_lookup, name="code_lookup"),
+    path("feedback/<str:token>/", views.feedback, name="feedback"),
     path("<int:campaign_id>/", views.campaign_detail, name="campaign_detail"),
     path("<int:campaign_id>/status/", views.campaign_status, name="campaign_status"),
     path("<int:campaign_id>/codes/", views.campaign_codes, name="campaign_codes"),

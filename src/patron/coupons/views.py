@@ -25,7 +25,7 @@ from patron.web.charts import grouped_bars
 from . import delivery, services
 from .effect import campaign_effect
 from .forms import CampaignForm, RunForm
-from .models import Campaign, Coupon, Redemption
+from .models import Campaign, CampaignRecipient, Coupon, Redemption
 
 
 def _reader(user: Any) -> None:
@@ -106,6 +106,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "lift": effect["uplift"],
             "chart": _effect_chart(effect["uplift"], campaign.currency),
             "runs": campaign.sends.select_related("created_by")[:10],
+            "ratings": CampaignRecipient.objects.filter(send__campaign=campaign, rated_at__isnull=False)
+            .select_related("account")
+            .order_by("-rated_at")[:20],
             "run_form": run_form,
             "reach": reach,
             "can_edit": can(request.user, Action.EDIT_COUPONS),
@@ -173,6 +176,26 @@ def campaign_run_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
             % {"accounts": run.accounts - run.held_out, "held": run.held_out},
         )
     return redirect("coupons:campaign_detail", campaign.pk)
+
+
+def feedback(request: HttpRequest, token: str) -> HttpResponse:
+    """Public, reached only through the email's unguessable link: the customer rates the offer once."""
+    from django.http import Http404
+    from django.utils import translation
+
+    row = CampaignRecipient.objects.select_related("send__campaign").filter(token=token).first()
+    if row is None:
+        raise Http404
+    status, error = 200, ""
+    with translation.override(row.language):
+        if request.method == "POST" and row.rated_at is None:
+            try:
+                row = delivery.feedback_record(token, request.POST.get("rating"), request.POST.get("comment", ""))
+            except ValidationError as exc:
+                error, status = "; ".join(m for ms in error_dict(exc).values() for m in ms), 400
+        return render(
+            request, "coupons/feedback.html", {"row": row, "campaign": row.send.campaign, "error": error}, status=status
+        )
 
 
 @login_required
