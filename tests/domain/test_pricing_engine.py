@@ -135,6 +135,17 @@ def test_buy_two_get_one_free():
     assert codes(short, "r") == ["MIN_QUANTITY_NOT_MET"]
 
 
+def test_a_gift_makes_that_many_units_of_the_products_in_scope_free_over_the_order():
+    gift = rule("g", {"kind": "gift", "free": 2}, what={"products": [9]})
+    # Line 1: 1 unit of product 9 at 25.00 (free); line 2: 3 units at 10.00 (one more free): 35.00 off.
+    q = quote([gift], line("1", 9, "1", "25"), line("2", 9, "3", "10"), line("3", 1, "2", "50"))
+    assert amounts(q) == {"1": "0.00", "2": "20.00", "3": "100.00"}
+    assert [d.detail.params["free_units"] for ln in q.lines for d in ln.discounts] == [1, 1]
+    assert quote([gift], line("1", 1, "2", "50")).outcome("g") is None  # not in the cart: never considered
+    half = quote([gift], line("1", 9, "0.5", "25"))  # no whole unit of the gift
+    assert codes(half, "g") == ["GIFT_NOT_IN_CART"]
+
+
 def test_quantity_tiers_pay_the_tier_reached_and_hint_the_next():
     r = rule(
         "r",

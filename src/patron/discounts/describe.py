@@ -131,6 +131,8 @@ def benefit_text(benefit: Mapping[str, Any], currency: str = "CNY") -> str:
         return _("spend %(spend)s, save %(save)s") % values
     if kind == "buy_get":
         return _("buy %(buy)s, get %(free)s free") % {"buy": benefit["buy"], "free": benefit["free"]}
+    if kind == "gift":
+        return ngettext("%(n)s unit free", "%(n)s units free", int(benefit["free"])) % {"n": benefit["free"]}
     if kind == "tiers":
         quantity = benefit.get("basis", "quantity") == "quantity"
         steps = []

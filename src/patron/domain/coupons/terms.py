@@ -13,7 +13,8 @@ Terms are data, checked field by field (each problem names its path)::
 
 ``refusals`` answers, before anything is written, with every reason a coupon cannot be used
 now (expired, not yet valid, used up, another account's, the account's uses spent, minimum
-spend missed by how much, budget spent), so a till or a salesperson can say exactly why.
+spend missed by how much, budget spent, a first-order coupon for a customer who has ordered), so
+a till or a salesperson can say exactly why.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ BENEFITS = {
     "percent_off": {"percent_off"},
     "amount_off": {"cart_amount_off"},
     "spend_save": {"spend_save"},
-    "gift": {"buy_get", "percent_off"},  # the gift product, free
+    "gift": {"gift", "buy_get"},  # units of the gift product, free
     "rebate": {"cart_amount_off"},
 }
-ANY_BENEFIT = {"percent_off", "amount_off_unit", "cart_amount_off", "spend_save", "buy_get"}
+ANY_BENEFIT = {"percent_off", "amount_off_unit", "cart_amount_off", "spend_save", "buy_get", "gift"}
 _TOP = {
     "kind",
     "benefit",
@@ -157,6 +158,8 @@ class CouponState:
     account_uses: int = 0  # of this campaign by the account asking
     budget_used: Decimal = Decimal(0)
     cancelled: bool = False
+    has_ordered: bool = False  # the account asking has an order already (a first-order coupon refuses it)
+    shared: bool = False  # one public code for many: its uses are not limited per code
 
 
 def valid_until(issued: dt.datetime, campaign_ends: dt.datetime | None, valid_days: int | None) -> dt.datetime | None:
@@ -188,7 +191,9 @@ def refusals(
         out.append(Reason("EXPIRED", {"ended": state.ends}))
     if state.account is not None and state.account != account:
         out.append(Reason("OTHER_ACCOUNT", {}))
-    if terms.uses_per_code is not None and state.uses >= terms.uses_per_code:
+    if terms.kind == "first_order" and state.has_ordered:
+        out.append(Reason("FIRST_ORDER_ONLY", {}))
+    if terms.uses_per_code is not None and not state.shared and state.uses >= terms.uses_per_code:
         out.append(Reason("USED_UP", {"uses": terms.uses_per_code}))
     if terms.uses_per_account is not None and state.account_uses >= terms.uses_per_account:
         out.append(Reason("ACCOUNT_USED_UP", {"uses": terms.uses_per_account}))
@@ -199,3 +204,27 @@ def refusals(
     if terms.budget is not None and state.budget_used + discount > terms.budget:
         out.append(Reason("BUDGET_SPENT", {"left": money(max(terms.budget - state.budget_used, Decimal(0)))}))
     return tuple(out)
+
+
+def face_value(terms: CouponTerms) -> Decimal | None:
+    """What one code can give at most over its uses, where its benefit says (an amount off, a spend-and-save
+    without repeat); None where it depends on the cart (a percent, a gift, a repeating save)."""
+    b = terms.benefit
+    each = None
+    if b.kind == "cart_amount_off":
+        each = b.amount
+    elif b.kind == "spend_save" and not b.repeat:
+        each = b.save
+    if each is None:
+        return None
+    return each * (terms.uses_per_code or 1)
+
+
+def codes_within_budget(terms: CouponTerms, issued: int) -> int | None:
+    """How many more codes the budget covers at their face value, counting those out already; None: no
+    limit on issuing (no budget, or no face value: then only redemption stops at the budget)."""
+    face = face_value(terms)
+    if terms.budget is None or not face:
+        return None
+    left = terms.budget - face * issued
+    return max(int(left // face), 0)

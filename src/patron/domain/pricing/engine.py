@@ -426,6 +426,7 @@ class _Pricing:
             detail = Reason(
                 "TIER", {"index": len(reached), "from": tier.start, "percent": tier.percent, "basis": b.basis}
             )
+        gifted = ZERO  # gift: units given free so far, over the order
         for i in eligible:
             ln = self.lines[i]
             qty = ln.line.quantity
@@ -443,6 +444,13 @@ class _Pricing:
                 if amount == 0:
                     prop.reasons.append(Reason("PRICE_ALREADY_LOWER", {"line": ln.line.key}))
                     continue
+            elif kind == "gift":
+                take = min(qty.to_integral_value(rounding=ROUND_FLOOR), Decimal(b.free) - gifted)
+                if take <= 0:
+                    continue
+                gifted += take
+                amount = q(ln.current * take / qty)
+                detail = Reason("GIFT", {"free_units": take})
             else:  # buy_get
                 pack = b.buy + b.free
                 units = qty.to_integral_value(rounding=ROUND_FLOOR)
@@ -458,6 +466,8 @@ class _Pricing:
             if amount > 0:
                 prop.amounts[i] = amount
                 prop.details[i] = detail
+        if kind == "gift" and gifted == 0:
+            prop.reasons.append(Reason("GIFT_NOT_IN_CART", {"free": b.free}))
 
     def _cart_benefit(self, prop: _Proposal, eligible: Sequence[int], base: Decimal) -> None:
         b = prop.rule.benefit

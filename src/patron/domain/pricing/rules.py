@@ -44,7 +44,8 @@ Benefit kinds: ``percent_off`` {percent}; ``amount_off_unit`` {amount} off each 
 scope; ``spend_save`` {spend, save, repeat} (满减: every ``spend`` saves ``save``
 when ``repeat``); ``buy_get`` {buy, free} (buy 2 get 1: of every 3 units 1 is free);
 ``tiers`` {basis: quantity | amount, tiers: [{from, percent}, ...]} measured over
-the lines in scope.
+the lines in scope; ``gift`` {free} (that many units of the products in scope free, at most, over
+the whole order: a free gift product).
 
 Stacking: rules are applied in order of ``priority`` (higher first). An
 ``exclusive`` rule, once applied to a line, stops every later rule on it. Rules
@@ -65,9 +66,18 @@ from typing import Any
 
 from patron.domain.problems import Reader, join_path
 
-BENEFIT_KINDS = ("percent_off", "amount_off_unit", "fixed_price", "cart_amount_off", "spend_save", "buy_get", "tiers")
+BENEFIT_KINDS = (
+    "percent_off",
+    "amount_off_unit",
+    "fixed_price",
+    "cart_amount_off",
+    "spend_save",
+    "buy_get",
+    "tiers",
+    "gift",
+)
 # Kinds computed on each line on its own; the others on the lines in scope together.
-LINE_KINDS = frozenset({"percent_off", "amount_off_unit", "fixed_price", "buy_get", "tiers"})
+LINE_KINDS = frozenset({"percent_off", "amount_off_unit", "fixed_price", "buy_get", "tiers", "gift"})
 CART_KINDS = frozenset({"cart_amount_off", "spend_save"})
 CHANNELS = ("sales_rep", "web_shop", "store", "phone")
 TIER_BASES = ("quantity", "amount")
@@ -240,6 +250,7 @@ _BENEFIT_FIELDS: dict[str, set[str]] = {
     "spend_save": {"spend", "save", "repeat"},
     "buy_get": {"buy", "free"},
     "tiers": {"basis", "tiers"},
+    "gift": {"free"},
 }
 _STACKING = {"exclusive", "group", "combines_with"}
 _CAPS = {"per_line", "per_order"}
@@ -373,6 +384,10 @@ def parse_benefit(p: Reader, data: Any) -> Benefit:
                 p.add(join_path("benefit", name), "required")
             counts[name] = p.integer(d, name, "benefit", low=1, high=10_000, default=1)
         return Benefit(kind, buy=counts["buy"], free=counts["free"])
+    if kind == "gift":
+        if d.get("free") is None:
+            p.add("benefit.free", "required")
+        return Benefit(kind, free=p.integer(d, "free", "benefit", low=1, high=10_000, default=1))
     # tiers
     basis = d.get("basis", "quantity")
     if basis not in TIER_BASES:
@@ -477,6 +492,8 @@ def benefit_to_dict(b: Benefit) -> dict[str, Any]:
         out.update(spend=_num(b.spend), save=_num(b.save), repeat=b.repeat)
     elif b.kind == "buy_get":
         out.update(buy=b.buy, free=b.free)
+    elif b.kind == "gift":
+        out["free"] = b.free
     else:
         out.update(basis=b.basis, tiers=[{"from": str(t.start), "percent": str(t.percent)} for t in b.tiers])
     return out
