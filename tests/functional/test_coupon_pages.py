@@ -77,3 +77,91 @@ def test_codes_for_print_download_and_a_code_is_looked_up_however_typed(staff):
     assert 'data-testid="not-found"' in missing
     assert as_user(staff.sales).get(reverse("coupons:campaign_new")).status_code == 403
     assert as_user(staff.finance).get(reverse("coupons:campaign_list")).status_code == 403
+
+
+def test_the_wizard_writes_a_gift_campaign_issued_automatically_and_schedules_a_run_by_sms(staff, west):
+    from patron.sales.models import Product
+    from tests.factories import make_product
+
+    cup = make_product(sku="CUP", price="25.00")
+    client = as_user(staff.marketing)
+    no_gift = client.post(reverse("coupons:campaign_new"), {**FORM, "kind": "gift", "benefit": "gift"})
+    assert no_gift.status_code == 400
+    assert "Name the gift product." in no_gift.content.decode()
+    unknown = client.post(
+        reverse("coupons:campaign_new"), {**FORM, "kind": "gift", "benefit": "gift", "gift_product": "MUG"}
+    )
+    assert "No product has the SKU MUG." in unknown.content.decode()
+    made = client.post(
+        reverse("coupons:campaign_new"),
+        {
+            **FORM,
+            "name": "A cup for loyal shops",
+            "kind": "loyal_reward",
+            "benefit": "gift",
+            "gift_product": "CUP",
+            "gift_units": "1",
+            "auto_issue": "on",
+            "auto_holdout": "10",
+            "channel": "sms",
+        },
+    )
+    assert made.status_code == 302
+    campaign = Campaign.objects.get(name="A cup for loyal shops")
+    assert campaign.terms["benefit"] == {"kind": "gift", "free": 1}
+    assert campaign.terms["what"]["products"] == [Product.objects.get(sku="CUP").pk] == [cup.pk]
+    assert (campaign.auto_issue, campaign.holdout_percent, campaign.channel) == (True, 10, "sms")
+    page = reverse("coupons:campaign_detail", args=[campaign.pk])
+    shown = client.get(page).content.decode()
+    assert "1 unit free." in shown
+    assert "lifecycle stage" in shown  # issued automatically to the loyal stage
+    # The wizard's last step on a draft: whom, hold-out, when; then the reach; then scheduling starts it.
+    preview = client.get(
+        page,
+        {"preview": "1", "regions": [str(west.pk)], "holdout_percent": "0", "channel": "sms", "at": "2030-01-01T10:00"},
+    ).content.decode()
+    assert "40 accounts (0 with an address, 0 addresses)" in preview
+    assert "Schedule for 2030-01-01 10:00" in preview
+    scheduled = client.post(
+        reverse("coupons:campaign_run", args=[campaign.pk]),
+        {"regions": [str(west.pk)], "holdout_percent": "0", "channel": "sms", "at": "2030-01-01T10:00"},
+        follow=True,
+    )
+    assert "Scheduled for 2030-01-01 10:00." in scheduled.content.decode()
+    run = CampaignSend.objects.get(campaign=campaign)
+    assert (run.status, run.channel) == (CampaignSend.SCHEDULED, "sms")
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.ACTIVE
+    cancelled = client.post(reverse("coupons:run_cancel", args=[campaign.pk, run.pk]), follow=True)
+    assert "The scheduled run is cancelled." in cancelled.content.decode()
+    assert not CampaignSend.objects.filter(campaign=campaign).exists()
+
+
+def test_codes_are_imported_from_a_file_a_shared_code_is_made_and_points_are_exchanged(staff):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from patron.rebates.models import PointsEntry
+
+    shop = make_account(staff.sales, code="SHOP")
+    PointsEntry.objects.create(account=shop, points=500, reason="rebate")
+    client = as_user(staff.marketing)
+    client.post(reverse("coupons:campaign_new"), {**FORM, "kind": "points_exchange", "points": "300"})
+    campaign = Campaign.objects.get()
+    client.post(reverse("coupons:campaign_status", args=[campaign.pk]), {"status": "active"})
+    page = reverse("coupons:campaign_detail", args=[campaign.pk])
+    upload = SimpleUploadedFile("codes.csv", b"code\nPARTNER01\nPARTNER01\n", content_type="text/csv")
+    bad = client.post(reverse("coupons:codes_import", args=[campaign.pk]), {"file": upload}, follow=True)
+    assert "row 3: “PARTNER01” is given twice (first on row 2)." in bad.content.decode()
+    upload = SimpleUploadedFile("codes.csv", b"code\nPARTNER01\nPARTNER02\n", content_type="text/csv")
+    good = client.post(reverse("coupons:codes_import", args=[campaign.pk]), {"file": upload}, follow=True)
+    assert "2 codes imported." in good.content.decode()
+    shared = client.post(reverse("coupons:shared_code", args=[campaign.pk]), {"code": "tea-2026"}, follow=True)
+    assert 'data-testid="shared-code">TEA2026<' in shared.content.decode()
+    exchanged = client.post(reverse("coupons:points_exchange", args=[campaign.pk]), {"account": "SHOP"}, follow=True)
+    assert "exchanged points for the code" in exchanged.content.decode()
+    short = client.post(reverse("coupons:points_exchange", args=[campaign.pk]), {"account": "SHOP"}, follow=True)
+    assert "300 points are needed; the account has 200 (100 missing)." in short.content.decode()
+    assert Coupon.objects.filter(campaign=campaign).count() == 4
+    listing = client.get(reverse("coupons:campaign_list")).content.decode()
+    assert 'data-testid="kind-row"' in listing
+    assert "Points exchange" in listing
+    assert client.get(page).status_code == 200

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
+from patron.core.errors import Conflict
 from patron.coupons import services
 from patron.coupons.models import Campaign, Coupon, Redemption
 from patron.domain.coupons.codes import is_well_formed, shown
@@ -122,11 +123,18 @@ def test_each_refusal_names_the_code_and_says_why(staff, shop, tea):
 
 
 def test_a_budget_and_a_limit_per_account_hold(staff, shop, tea):
-    budget = campaign(
+    worth = campaign(
         staff, {"kind": "amount_off", "benefit": {"kind": "cart_amount_off", "amount": "60"}, "budget": "100"}
     )
-    first, second = services.codes_issue(actor=staff.marketing, campaign=budget, count=2)
-    order(staff, shop, tea, "2", [first])
+    with pytest.raises(Conflict) as issuing:  # two codes of 60 are worth more than the budget of 100
+        services.codes_issue(actor=staff.marketing, campaign=worth, count=2)
+    assert str(issuing.value) == "The budget covers 1 more codes at 60 each; 2 are asked for."
+    services.codes_issue(actor=staff.marketing, campaign=worth, count=1)
+    budget = campaign(
+        staff, {"kind": "percent_off", "benefit": {"kind": "percent_off", "percent": "30"}, "budget": "100"}, name="B"
+    )
+    first, second = services.codes_issue(actor=staff.marketing, campaign=budget, count=2)  # no face value: no cap
+    order(staff, shop, tea, "2", [first])  # 30% of 200 = 60 of the 100
     with pytest.raises(ValidationError) as spent:
         order(staff, shop, tea, "2", [second])
     assert spent.value.message_dict["coupons[0]"] == ["The campaign's budget is spent (CNY 40.00 left)."]

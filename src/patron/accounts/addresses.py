@@ -1,4 +1,6 @@
-"""Where to email an account: its own address, then its contacts who agreed to email, each address once.
+"""Where to email an account: its own address, then its contacts who agreed to email, each address once;
+where to text it: its contacts who agreed to SMS, each number once (an account's own number is often
+a switchboard, and nobody there agreed to marketing texts).
 
 What every mailing to customers reads (a policy's publication, a rebate program's
 announcement), a range of account ids at a time, so a million accounts are never in memory.
@@ -32,6 +34,25 @@ def consenting_contacts(accounts: QuerySet[Any], first: int, last: int) -> dict[
     return found
 
 
+def consenting_phones(accounts: QuerySet[Any], first: int, last: int) -> dict[int, list[Address]]:
+    """Contacts who agreed to SMS, with a number, of ``accounts`` from ``first`` to ``last``, each number once."""
+    found: dict[int, list[Address]] = {}
+    seen: set[tuple[int, str]] = set()
+    span = accounts.filter(pk__gte=first, pk__lte=last).values("pk")
+    contacts = (
+        Contact.objects.filter(account_id__gte=first, account_id__lte=last, account_id__in=span, sms_consent=True)
+        .exclude(phone="")
+        .order_by("account_id", "-is_primary", "id")
+        .values_list("account_id", "pk", "phone", "name")
+    )
+    for account_id, pk, phone, name in contacts:
+        number = "".join(phone.split())
+        if (account_id, number) not in seen:
+            seen.add((account_id, number))
+            found.setdefault(account_id, []).append((pk, number, name))
+    return found
+
+
 def addresses_of(account: Mapping[str, Any], contacts: Mapping[int, list[Address]]) -> list[Address]:
     """The account's own address (``email``, ``name`` of the row) and its contacts', without repeats."""
     seen: set[str] = set()
@@ -53,7 +74,7 @@ def mail_language(code: str | None) -> str:
 def in_chunks(accounts: QuerySet[Any], size: int) -> Iterator[list[dict[str, Any]]]:
     """The accounts in id order, ``size`` at a time, each as the row ``addresses_of`` reads."""
     chunk: list[dict[str, Any]] = []
-    for row in accounts.order_by("pk").values("pk", "email", "name", "language").iterator(chunk_size=size):
+    for row in accounts.order_by("pk").values("pk", "code", "email", "name", "language").iterator(chunk_size=size):
         chunk.append(dict(row))
         if len(chunk) == size:
             yield chunk

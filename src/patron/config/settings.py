@@ -195,6 +195,13 @@ PATRON_COMPANY_CURRENCY = os.environ.get("PATRON_COMPANY_CURRENCY", "CNY")
 PATRON_BASE_URL = os.environ.get("PATRON_BASE_URL", "http://127.0.0.1:8000")
 # Emails a second when a published policy goes out (0: no limit).
 PATRON_PUBLISH_PER_SECOND = float(os.environ.get("PATRON_PUBLISH_PER_SECOND", "10"))
+# Campaign messages wait out these local hours ("21:00-08:00"; empty: none).
+PATRON_QUIET_HOURS = os.environ.get("PATRON_QUIET_HOURS", "21:00-08:00")
+# SMS and app push go to this webhook (an SMS gateway, the shop's app), signed with the secret;
+# without a URL they are written to VAR_DIR/messages (see patron.core.channels).
+PATRON_MESSAGE_WEBHOOK_URL = os.environ.get("PATRON_MESSAGE_WEBHOOK_URL", "")
+PATRON_MESSAGE_WEBHOOK_SECRET = os.environ.get("PATRON_MESSAGE_WEBHOOK_SECRET", "")
+PATRON_MESSAGE_PROVIDER = os.environ.get("PATRON_MESSAGE_PROVIDER", "")
 PATRON_PAGE_SIZE = 50
 
 LOGGING = {

@@ -13,3 +13,4 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LANGUAGE_CODE = "en"
 PATRON_TOKEN_CACHE_SECONDS = 0  # tests revoke tokens and expect the next call refused
 PATRON_COUPON_CHECKS_PER_MINUTE = 100_000  # the throttle's own test sets a low one
+PATRON_QUIET_HOURS = ""  # the quiet hours' own tests set some

@@ -33,6 +33,10 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from patron.domain.quiet_hours import quiet_until
+
+from .channels import Refused, TextMessage, Unavailable, message_provider, quiet_hours
+
 logger = logging.getLogger("patron.outbox")
 
 BATCH = 200  # rows a sender reads at a time
@@ -89,6 +93,11 @@ def _renew(box: Outbox, batch_id: Any, owner: str) -> bool:
 
 def _release(box: Outbox, batch_id: Any, owner: str, *, not_before: dt.datetime | None = None) -> None:
     box.batches._default_manager.filter(pk=batch_id, lease_owner=owner).update(lease_owner="", lease_until=not_before)
+
+
+def local_now() -> dt.datetime:
+    """The local time the quiet hours are read in."""
+    return timezone.localtime()
 
 
 def backoff(attempt: int) -> float:
@@ -161,15 +170,18 @@ def _close(connection: Any) -> None:
 def outbox_send(
     box: Outbox,
     batch_id: Any,
-    messages: Callable[[Any], Callable[[Any], EmailMessage]],
+    messages: Callable[[Any], Callable[[Any], EmailMessage | TextMessage]],
     *,
     stop_after: int | None = None,
     budget: float = RUN_BUDGET,
     outages: int = 0,
+    quiet: bool = False,
 ) -> SendReport:
     """Send what is due of one batch; see the module's docstring. ``messages(batch)`` gives the function
-    that writes one row's email. ``stop_after`` ends the run after that many emails (a worker stopped
-    halfway); ``outages`` counts the runs in a row the server was away."""
+    that writes one row's email (or text message, sent through ``channels.message_provider``).
+    ``stop_after`` ends the run after that many messages (a worker stopped halfway); ``outages`` counts
+    the runs in a row the server was away; ``quiet``: nothing goes out in the quiet hours
+    (``PATRON_QUIET_HOURS``), the run waits for their end."""
     report = SendReport()
     owner = uuid.uuid4().hex
     if not _take_lease(box, batch_id, owner, timezone.now()):
@@ -179,7 +191,9 @@ def outbox_send(
     pace = Pace(float(getattr(settings, "PATRON_PUBLISH_PER_SECOND", 10) or 0))
     started = time.monotonic()
     connection: Any = None
+    provider: Any = None
     not_before: dt.datetime | None = None
+    hours = quiet_hours() if quiet else None
     try:
         while True:
             rows = list(box.due(batch_id, timezone.now()).order_by("id")[:BATCH])
@@ -194,10 +208,20 @@ def outbox_send(
                 if time.monotonic() - started > budget:
                     report.retry_in = 0.0  # hand over to a fresh task
                     return report
+                hush = quiet_until(local_now(), hours)
+                if hush is not None:
+                    logger.info("%s %s: quiet hours until %s", box.name, batch_id, hush)
+                    not_before = hush
+                    report.retry_in = max((hush - timezone.now()).total_seconds(), 0.0) + 1.0
+                    return report
                 message = build(row)
                 pace.wait()
                 try:
-                    if connection is None:
+                    if isinstance(message, TextMessage):
+                        if provider is None:
+                            provider = message_provider()
+                        provider.send(message)
+                    elif connection is None:
                         # A server that hangs must not hold the lease past its term: wait at most a minute.
                         timeout = getattr(settings, "EMAIL_TIMEOUT", None) or SMTP_TIMEOUT
                         connection = get_connection(fail_silently=False, timeout=timeout)
@@ -205,24 +229,24 @@ def outbox_send(
                             connection.open()
                         except Exception as exc:
                             raise _Unreachable(exc) from exc
-                    connection.send_messages([message])
+                    if not isinstance(message, TextMessage):
+                        connection.send_messages([message])
                 except Exception as exc:
                     if connection is not None:
                         _close(connection)
                         connection = None
                     cause = exc.cause if isinstance(exc, _Unreachable) else exc
-                    if isinstance(exc, _Unreachable) or is_outage(exc):
+                    if isinstance(exc, _Unreachable | Unavailable) or is_outage(exc):
                         # The server is away: nobody else can be sent to now either.
                         delay = backoff(outages + 1)
                         error = f"{type(cause).__name__}: {cause}"[:2000]
                         box.rows._default_manager.filter(pk=row.pk).update(last_error=error)
-                        logger.warning(
-                            "%s %s: mail server unreachable (%s); retry in %ss", box.name, batch_id, error, delay
-                        )
+                        logger.warning("%s %s: server unreachable (%s); retry in %ss", box.name, batch_id, error, delay)
                         not_before = timezone.now() + dt.timedelta(seconds=delay)
                         report.outage, report.retry_in = True, delay
                         return report
-                    if _record_failure(box, row, exc, permanent=is_permanent(exc)) == FAILED:
+                    permanent = isinstance(exc, Refused) or is_permanent(exc)
+                    if _record_failure(box, row, exc, permanent=permanent) == FAILED:
                         report.failed += 1
                     else:
                         report.deferred += 1

@@ -23,7 +23,7 @@ from patron.domain.access import Action
 from patron.domain.coupons.codes import normalize
 
 from .models import Redemption
-from .redemption import _words, coupon_rule, find, judge, redemption_reverse
+from .redemption import coupon_rule, find, judge, reason_words, redemption_reverse
 from .throttles import check_rate, throttles
 
 router = Router(tags=["coupons"])
@@ -103,7 +103,7 @@ def coupon_check(request: HttpRequest, payload: CheckIn) -> Any:
                 "code": item.coupon.code,
                 "valid": not refused,
                 "discount": str(given),
-                "reasons": [_words(r) for r in refused],
+                "reasons": [reason_words(r) for r in refused],
             }
         )
     quote = priced.quote

@@ -24,17 +24,25 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from patron.accounts.addresses import addresses_of, consenting_contacts, in_chunks, mail_language
+from patron.accounts.addresses import (
+    Address,
+    addresses_of,
+    consenting_contacts,
+    consenting_phones,
+    in_chunks,
+    mail_language,
+)
 from patron.accounts.models import Account
 from patron.audit.services import audit_record
+from patron.core.channels import TextMessage
 from patron.core.errors import Conflict
 from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, email_message, outbox_due, outbox_send
 from patron.domain.coupons.codes import shown
 from patron.domain.coupons.terms import parse_coupon_terms
 
-from .models import Campaign, CampaignRecipient, CampaignSend, Coupon
+from .models import CHANNELS, EMAIL, PUSH, SMS, Campaign, CampaignRecipient, CampaignSend, Coupon
 from .redemption import issued_until
-from .services import require_editor, write_codes
+from .services import require_editor, target_problems, write_codes
 
 CHUNK = 2000
 SENDS = Outbox("campaign run", CampaignSend, CampaignRecipient, "send")
@@ -56,22 +64,27 @@ class Reach:
     held_out: int  # expected, at the percent asked
 
 
-def campaign_reach(target: Mapping[str, Any], *, holdout_percent: int = 0, day: dt.date | None = None) -> Reach:
-    """How many accounts, and addresses, a target reaches: what the wizard shows before a run."""
-    accounts = targeted(target, day or timezone.localdate())
-    total = accounts.count()
-    own = accounts.exclude(email="").count()
+def campaign_reach(
+    target: Mapping[str, Any], *, holdout_percent: int = 0, channel: str = EMAIL, day: dt.date | None = None
+) -> Reach:
+    """How many accounts, and addresses on the channel, a target reaches: what the wizard shows before a run."""
     from patron.accounts.models import Contact
 
+    accounts = targeted(target, day or timezone.localdate())
+    total = accounts.count()
+    held = round(total * holdout_percent / 100)
+    if channel == PUSH:  # the shop's app knows its users by account
+        return Reach(accounts=total, with_address=total, addresses=total, held_out=held)
+    if channel == SMS:
+        phones = Contact.objects.filter(account__in=accounts, sms_consent=True).exclude(phone="")
+        texting = Contact.objects.filter(account=OuterRef("pk"), sms_consent=True).exclude(phone="")
+        reached = accounts.filter(Exists(texting)).count()
+        return Reach(accounts=total, with_address=reached, addresses=phones.count(), held_out=held)
+    own = accounts.exclude(email="").count()
     contacts = Contact.objects.filter(account__in=accounts, email_consent=True).exclude(email="")
     consenting = Contact.objects.filter(account=OuterRef("pk"), email_consent=True).exclude(email="")
     reached = accounts.filter(~Q(email="") | Exists(consenting)).count()
-    return Reach(
-        accounts=total,
-        with_address=reached,
-        addresses=own + contacts.count(),
-        held_out=round(total * holdout_percent / 100),
-    )
+    return Reach(accounts=total, with_address=reached, addresses=own + contacts.count(), held_out=held)
 
 
 def held_out(seed: str, account_id: int, percent: int) -> bool:
@@ -82,31 +95,78 @@ def held_out(seed: str, account_id: int, percent: int) -> bool:
     return int.from_bytes(digest[:8], "big") % 10_000 < percent * 100
 
 
-@transaction.atomic
-def campaign_run(
-    *, actor: Any, campaign: Campaign, target: Mapping[str, Any] | None = None, holdout_percent: int = 0
-) -> CampaignSend:
-    require_editor(actor)
-    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+def _check_run(campaign: Campaign, holdout_percent: Any, channel: str, target: Mapping[str, Any]) -> int:
     if campaign.status != Campaign.ACTIVE:
         raise Conflict(_("Only a running campaign is sent."), "status")
-    if not 0 <= int(holdout_percent) <= 50:
+    try:
+        percent = int(holdout_percent)
+    except (TypeError, ValueError):
+        percent = -1
+    if not 0 <= percent <= 50:
         raise ValidationError({"holdout_percent": [_("Must be between %(min)s and %(max)s.") % {"min": 0, "max": 50}]})
-    target = dict(target or {})
+    if channel not in dict(CHANNELS):
+        raise ValidationError({"channel": [_("Choose one of: %(allowed)s.") % {"allowed": ", ".join(dict(CHANNELS))}]})
     _check_target(target)
+    return percent
+
+
+@transaction.atomic
+def campaign_run(
+    *,
+    actor: Any,
+    campaign: Campaign,
+    target: Mapping[str, Any] | None = None,
+    holdout_percent: int = 0,
+    channel: str = EMAIL,
+    at: dt.datetime | None = None,
+) -> CampaignSend:
+    """Run the campaign to ``target`` now, or schedule it for ``at``: the hold-out is drawn, and the codes
+    issued, when it runs."""
+    require_editor(actor)
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    target = dict(target or {})
+    percent = _check_run(campaign, holdout_percent, channel, target)
+    now = timezone.now()
+    if at is not None and timezone.is_naive(at):
+        at = timezone.make_aware(at)
+    if at is not None and campaign.ends_at is not None and at >= campaign.ends_at:
+        raise ValidationError({"at": [_("The campaign ends before then.")]})
+    later = at is not None and at > now
     run = CampaignSend.objects.create(
         campaign=campaign,
         target=target,
-        holdout_percent=int(holdout_percent),
+        holdout_percent=percent,
+        channel=channel,
         seed=secrets.token_hex(16),
         created_by=actor,
+        status=CampaignSend.SCHEDULED if later else CampaignSend.SENDING,
+        scheduled_for=at if later else None,
+        day=timezone.localdate(at if later else now),
     )
+    if later:
+        audit_record(
+            actor=actor,
+            action="COUPON_CAMPAIGN_SCHEDULED",
+            instance=campaign,
+            changes={"at": [None, str(at)], "target": [None, target], "held_out": [None, percent]},
+        )
+        return run
+    return fill(run, targeted(target, timezone.localdate()), actor=actor)
+
+
+def fill(run: CampaignSend, accounts: QuerySet[Account], *, actor: Any = None) -> CampaignSend:
+    """Write the run: a chunk of accounts at a time, each held out or given a code and a row per address on
+    the run's channel; then start sending. In the caller's transaction."""
+    campaign = run.campaign
     now = timezone.now()
     terms = parse_coupon_terms(campaign.terms)
     until = issued_until(campaign, terms, now)
-    accounts = targeted(target, timezone.localdate())
     for chunk in in_chunks(accounts, CHUNK):
-        contacts = consenting_contacts(accounts, chunk[0]["pk"], chunk[-1]["pk"])
+        contacts: dict[int, list[Any]] = {}
+        if run.channel == SMS:
+            contacts = consenting_phones(accounts, chunk[0]["pk"], chunk[-1]["pk"])
+        elif run.channel == EMAIL:
+            contacts = consenting_contacts(accounts, chunk[0]["pk"], chunk[-1]["pk"])
         treated = [a for a in chunk if not held_out(run.seed, a["pk"], run.holdout_percent)]
         codes = (
             write_codes(campaign, len(treated), [a["pk"] for a in treated], now, Coupon.GENERATED) if treated else []
@@ -115,45 +175,31 @@ def campaign_run(
         rows = []
         for account in chunk:
             language = mail_language(account["language"])
+            base = {"send": run, "account_id": account["pk"], "language": language, "channel": run.channel}
             if account["pk"] not in coupon_ids:
-                rows.append(
-                    CampaignRecipient(
-                        send=run,
-                        account_id=account["pk"],
-                        name=account["name"],
-                        language=language,
-                        status=CampaignRecipient.HELD_OUT,
-                    )
-                )
+                rows.append(CampaignRecipient(**base, name=account["name"], status=CampaignRecipient.HELD_OUT))
                 run.held_out += 1
                 continue
-            addresses = addresses_of(account, contacts)
-            for contact_id, email, name in addresses:
+            base["coupon_id"] = coupon_ids[account["pk"]]
+            addresses: list[Address]
+            if run.channel == PUSH:
+                addresses = [(None, account["code"], account["name"])]
+            elif run.channel == SMS:
+                addresses = contacts.get(account["pk"], [])
+            else:
+                addresses = addresses_of(account, contacts)
+            for contact_id, address, name in addresses:
+                where = {"phone": address} if run.channel != EMAIL else {"email": address}
                 rows.append(
                     CampaignRecipient(
-                        send=run,
-                        account_id=account["pk"],
-                        contact_id=contact_id,
-                        coupon_id=coupon_ids[account["pk"]],
-                        email=email,
-                        name=name,
-                        language=language,
-                        token=secrets.token_urlsafe(24),
+                        **base, **where, contact_id=contact_id, name=name, token=secrets.token_urlsafe(24)
                     )
                 )
             if not addresses:
-                rows.append(
-                    CampaignRecipient(
-                        send=run,
-                        account_id=account["pk"],
-                        coupon_id=coupon_ids[account["pk"]],
-                        name=account["name"],
-                        language=language,
-                        status=CampaignRecipient.NO_ADDRESS,
-                    )
-                )
+                rows.append(CampaignRecipient(**base, name=account["name"], status=CampaignRecipient.NO_ADDRESS))
         CampaignRecipient.objects.bulk_create(rows, batch_size=1000)
         run.accounts += len(chunk)
+    run.status = CampaignSend.SENDING
     if not run.recipients.filter(status=CampaignRecipient.QUEUED).exists():
         run.status, run.finished_at = CampaignSend.DONE, timezone.now()
     run.save(update_fields=["accounts", "held_out", "status", "finished_at"])
@@ -161,39 +207,84 @@ def campaign_run(
         actor=actor,
         action="COUPON_CAMPAIGN_RUN",
         instance=campaign,
-        changes={"accounts": [None, run.accounts], "held_out": [None, run.held_out], "until": [None, str(until)]},
+        changes={
+            "accounts": [None, run.accounts],
+            "held_out": [None, run.held_out],
+            "channel": [None, run.channel],
+            "until": [None, str(until)],
+        },
     )
     if run.status == CampaignSend.SENDING:
         from .tasks import send_campaign
 
-        transaction.on_commit(lambda: send_campaign(run.pk))
+        run_id = run.pk
+        transaction.on_commit(lambda: send_campaign(run_id))
     return run
 
 
-def _check_target(target: Mapping[str, Any]) -> None:
-    from patron.discounts.messages import problem_text
-    from patron.domain.pricing.rules import parse_who
-    from patron.domain.problems import Reader
+def scheduled_runs_start(now: dt.datetime | None = None) -> list[int]:
+    """Start the scheduled runs that are due (each in its own transaction; one already started is left)."""
+    now = now or timezone.now()
+    started = []
+    due = CampaignSend.objects.filter(status=CampaignSend.SCHEDULED, scheduled_for__lte=now)
+    for run_id in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            run = (
+                CampaignSend.objects.select_for_update(skip_locked=True)
+                .select_related("campaign", "created_by")
+                .filter(pk=run_id, status=CampaignSend.SCHEDULED)
+                .first()
+            )
+            if run is None:
+                continue
+            if run.campaign.status != Campaign.ACTIVE:
+                run.status, run.finished_at = CampaignSend.DONE, timezone.now()
+                run.save(update_fields=["status", "finished_at"])
+                continue
+            fill(run, targeted(run.target, timezone.localdate()), actor=run.created_by)
+            started.append(run_id)
+    return started
 
-    reader = Reader()
-    parse_who(reader, target, "target")
+
+@transaction.atomic
+def scheduled_run_cancel(*, actor: Any, run: CampaignSend) -> None:
+    require_editor(actor)
+    deleted, _rows = CampaignSend.objects.filter(pk=run.pk, status=CampaignSend.SCHEDULED).delete()
+    if not deleted:
+        raise Conflict(_("This run has started already."), "status")
+    audit_record(
+        actor=actor,
+        action="COUPON_CAMPAIGN_SCHEDULE_CANCELLED",
+        instance=run.campaign,
+        changes={"at": [str(run.scheduled_for), None]},
+    )
+
+
+def _check_target(target: Mapping[str, Any]) -> None:
     errors: dict[str, list[str]] = {}
-    for problem in reader.problems.items:
-        errors.setdefault(problem.path, []).append(problem_text(problem))
+    target_problems(target, errors)
     if errors:
         raise ValidationError(errors)
 
 
 def rules_in_words(campaign: Campaign, coupon: Coupon | None = None) -> list[str]:
     """The coupon's rules as a customer reads them (under the reader's language)."""
-    from patron.discounts.describe import benefit_text
+    from patron.discounts.describe import Names, benefit_text, rule_sentences
     from patron.web.templatetags.patron_web import money
 
     terms = campaign.terms
     benefit = dict(terms["benefit"])
     if coupon is not None and coupon.amount is not None:
         benefit = {"kind": "cart_amount_off", "amount": str(coupon.amount)}
-    out = [benefit_text(benefit, campaign.currency).capitalize() + "."]
+    text = benefit_text(benefit, campaign.currency)
+    out = [text[:1].upper() + text[1:] + "."]  # "CNY 20.00 off", not "Cny 20.00 off"
+    if any((terms.get("what") or {}).values()):
+        rule = {"what": terms["what"]}
+        out.append(_("On %(what)s.") % {"what": rule_sentences(rule, Names.for_rules([rule]))["what"]})
+    if terms.get("kind") == "first_order":
+        out.append(_("On your first order."))
+    if terms.get("points"):
+        out.append(_("For %(points)s points.") % {"points": terms["points"]})
     if terms.get("min_spend"):
         out.append(_("On orders of at least %(amount)s.") % {"amount": money(terms["min_spend"], campaign.currency)})
     until = coupon.valid_until if coupon is not None else campaign.ends_at
@@ -206,11 +297,13 @@ def rules_in_words(campaign: Campaign, coupon: Coupon | None = None) -> list[str
     return out
 
 
-def build_message(row: CampaignRecipient, run: CampaignSend) -> EmailMultiAlternatives:
-    campaign = run.campaign
-    coupon = Coupon.objects.get(pk=row.coupon_id or 0)  # queued rows always carry their code
+def build_message(row: CampaignRecipient, run: CampaignSend) -> EmailMultiAlternatives | TextMessage:
+    """The row's email, or its text (SMS, app push): the account's name, the code and the rules, in its language."""
+    from django.template.loader import render_to_string
     from django.utils import translation
 
+    campaign = run.campaign
+    coupon = Coupon.objects.get(pk=row.coupon_id or 0)  # queued rows always carry their code
     with translation.override(row.language):
         context = {
             "row": row,
@@ -219,7 +312,19 @@ def build_message(row: CampaignRecipient, run: CampaignSend) -> EmailMultiAltern
             "rules": rules_in_words(campaign, coupon),
             "feedback": feedback_link(row.token or ""),
         }
-    return email_message("coupons/email/campaign", context, row.email, row.language)
+        if row.channel == EMAIL:
+            return email_message("coupons/email/campaign", context, row.email, row.language)
+        text = " ".join(render_to_string("coupons/text/campaign.txt", context).split())
+    data = {"account": run_account_code(row), "code": context["code"], "campaign": campaign.pk}
+    return TextMessage(row.channel, row.phone, text, key=f"campaign-recipient:{row.pk}", data=data)
+
+
+def run_account_code(row: CampaignRecipient) -> str:
+    return (
+        row.phone
+        if row.channel == PUSH
+        else Account.objects.filter(pk=row.account_id).values_list("code", flat=True).first() or ""
+    )
 
 
 def feedback_link(token: str) -> str:
@@ -256,7 +361,7 @@ def _messages(run: CampaignSend) -> Any:
 def campaign_send(
     run_id: int, *, stop_after: int | None = None, budget: float = RUN_BUDGET, outages: int = 0
 ) -> SendReport:
-    return outbox_send(SENDS, run_id, _messages, stop_after=stop_after, budget=budget, outages=outages)
+    return outbox_send(SENDS, run_id, _messages, stop_after=stop_after, budget=budget, outages=outages, quiet=True)
 
 
 def campaign_sends_due(now: dt.datetime | None = None) -> list[int]:

@@ -82,3 +82,76 @@ def run_uplift(campaign: Campaign, *, now: dt.datetime) -> Any:
     treated = [spent.get(a, ZERO) for a, s in members.items() if s != CampaignRecipient.HELD_OUT]
     held = [spent.get(a, ZERO) for a, s in members.items() if s == CampaignRecipient.HELD_OUT]
     return uplift(Group.of(treated), Group.of(held))
+
+
+def over_time(campaign: Campaign, *, now: dt.datetime | None = None, max_points: int = 26) -> dict[str, Any]:
+    """Per week from the campaign's start (per month past ``max_points`` weeks): codes issued, codes redeemed,
+    the discount they gave and what the redeeming orders sold."""
+    now = now or timezone.now()
+    first = timezone.localtime(campaign.starts_at).date()
+    last = timezone.localtime(min(now, campaign.ends_at) if campaign.ends_at else now).date()
+    if last < first:
+        return {"labels": [], "issued": [], "redeemed": [], "cost": [], "sales": []}
+    weekly = (last - first).days // 7 + 1 <= max_points
+
+    def bucket(day: dt.date) -> dt.date:
+        if weekly:
+            return day - dt.timedelta(days=day.weekday())
+        return day.replace(day=1)
+
+    starts: list[dt.date] = []
+    day = bucket(first)
+    while day <= last:
+        starts.append(day)
+        day = day + dt.timedelta(days=7) if weekly else (day + dt.timedelta(days=32)).replace(day=1)
+    index = {d: i for i, d in enumerate(starts)}
+    issued = [0] * len(starts)
+    redeemed = [0] * len(starts)
+    cost = [ZERO] * len(starts)
+    sales = [ZERO] * len(starts)
+    for when in Coupon.objects.filter(campaign=campaign).values_list("issued_at", flat=True).iterator():
+        i = index.get(bucket(timezone.localtime(when).date()))
+        if i is not None:
+            issued[i] += 1
+    live = Redemption.objects.filter(campaign=campaign, reversed_at__isnull=True)
+    for when, amount, total in live.values_list("redeemed_at", "amount", "order__net_total").iterator():
+        i = index.get(bucket(timezone.localtime(when).date()))
+        if i is not None:
+            redeemed[i] += 1
+            cost[i] += Decimal(amount)
+            sales[i] += Decimal(total or 0)
+    return {
+        "labels": [d.isoformat() for d in starts],
+        "weekly": weekly,
+        "issued": issued,
+        "redeemed": redeemed,
+        "cost": [c.quantize(CENT) for c in cost],
+        "sales": [s.quantize(CENT) for s in sales],
+    }
+
+
+def by_kind() -> list[dict[str, Any]]:
+    """Every campaign kind's totals: campaigns, codes issued, redeemed, the discount given and what the
+    redeeming orders sold (in each campaign's currency)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for kind, currency, n in (
+        Campaign.objects.filter(internal=False).values_list("kind", "currency").annotate(n=Count("id")).order_by()
+    ):
+        out[(kind, currency)] = {"kind": kind, "currency": currency, "campaigns": n, "issued": 0, "redeemed": 0}
+        out[(kind, currency)].update(cost=ZERO, sales=ZERO)
+    issued = Coupon.objects.filter(campaign__internal=False).values_list("campaign__kind", "campaign__currency")
+    for kind, currency, n in issued.annotate(n=Count("id")).order_by():
+        out[(kind, currency)]["issued"] = n
+    live = Redemption.objects.filter(campaign__internal=False, reversed_at__isnull=True)
+    for kind, currency, n, cost, sales in (
+        live.values_list("campaign__kind", "campaign__currency")
+        .annotate(n=Count("coupon", distinct=True), cost=Sum("amount"), sales=Sum("order__net_total"))
+        .order_by()
+    ):
+        row = out[(kind, currency)]
+        row.update(redeemed=n, cost=Decimal(cost or 0).quantize(CENT), sales=Decimal(sales or 0).quantize(CENT))
+    for row in out.values():
+        row["rate"] = (
+            (Decimal(row["redeemed"]) / row["issued"] * 100).quantize(Decimal("0.1")) if row["issued"] else None
+        )
+    return sorted(out.values(), key=lambda r: (r["kind"], r["currency"]))

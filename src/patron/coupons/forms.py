@@ -11,10 +11,19 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from patron.core.errors import error_dict
-from patron.discounts.forms import class_choices, region_choices
-from patron.sales.models import CURRENCY_CHOICES
+from patron.discounts.forms import (
+    category_choices,
+    class_choices,
+    codes_field,
+    product_options,
+    region_choices,
+    resolve_codes,
+    stage_choices,
+    use_codes,
+)
+from patron.sales.models import CURRENCY_CHOICES, Product
 
-from .models import Campaign
+from .models import CHANNELS, Campaign
 
 
 def _typed(value: str | None) -> str:
@@ -32,6 +41,7 @@ BENEFITS = [
     ("percent_off", _("Percent off")),
     ("cart_amount_off", _("Amount off the order")),
     ("spend_save", _("Spend and save")),
+    ("gift", _("A free gift product")),
 ]
 KIND_BENEFIT = {"percent_off": "percent_off", "amount_off": "cart_amount_off", "spend_save": "spend_save"}
 
@@ -47,7 +57,18 @@ class CampaignForm(forms.Form):
     amount = forms.CharField(label=_("Amount off"), required=False)
     spend = forms.CharField(label=_("For every (spend)"), required=False)
     save = forms.CharField(label=_("Save"), required=False)
+    gift_product = forms.CharField(label=_("Gift product (SKU)"), required=False, max_length=64)
+    gift_units = forms.IntegerField(label=_("Gift units"), required=False, min_value=1, initial=1)
+    points = forms.CharField(
+        label=_("Points a code costs"),
+        required=False,
+        help_text=_("For a points exchange: taken from the points ledger."),
+    )
     min_spend = forms.CharField(label=_("Minimum spend"), required=False)
+    products = codes_field(_("Only on products"))
+    categories = forms.MultipleChoiceField(label=_("Only on categories"), required=False)
+    exclude_products = codes_field(_("Except products"))
+    exclude_categories = forms.MultipleChoiceField(label=_("Except categories"), required=False)
     currency = forms.ChoiceField(label=_("Currency"), choices=CURRENCY_CHOICES, initial="CNY")
     starts_at = forms.DateTimeField(label=_("Starts"), widget=DateTimeInput())
     ends_at = forms.DateTimeField(label=_("Ends"), required=False, widget=DateTimeInput())
@@ -58,6 +79,62 @@ class CampaignForm(forms.Form):
     with_policies = forms.BooleanField(label=_("Combines with discount policies"), required=False, initial=True)
     with_coupons = forms.BooleanField(label=_("Combines with other coupons"), required=False)
     code_prefix = forms.CharField(label=_("Code prefix"), required=False, max_length=12)
+    auto_issue = forms.BooleanField(
+        label=_("Issue automatically"),
+        required=False,
+        help_text=_(
+            "Each day, a code for each account that comes due: a birthday this month, a first order to make, "
+            "loyalty reached."
+        ),
+    )
+    auto_stages = forms.MultipleChoiceField(label=_("Only accounts in the stages"), required=False)
+    auto_classes = forms.MultipleChoiceField(label=_("Only accounts in the segments"), required=False)
+    auto_holdout = forms.IntegerField(label=_("Hold out (%)"), min_value=0, max_value=50, initial=0, required=False)
+    channel = forms.ChoiceField(label=_("Tell them by"), choices=CHANNELS, initial="email", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        categories = category_choices()
+        for name, choices in (
+            ("categories", categories),
+            ("exclude_categories", categories),
+            ("auto_stages", stage_choices()),
+            ("auto_classes", class_choices()),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.MultipleChoiceField)
+            field.choices = choices
+            field.widget.attrs["size"] = str(min(max(len(choices), 3), 8))
+        type_skus = _("SKUs separated by commas or spaces.")
+        products = product_options()
+        use_codes(self.fields["products"], products, type_skus)
+        use_codes(self.fields["exclude_products"], products, type_skus)
+
+    def clean_products(self) -> list[int]:
+        return resolve_codes(
+            self.cleaned_data["products"], Product.objects.all(), "sku", str(_("No product has the SKU %(codes)s."))
+        )
+
+    def clean_exclude_products(self) -> list[int]:
+        return resolve_codes(
+            self.cleaned_data["exclude_products"],
+            Product.objects.all(),
+            "sku",
+            str(_("No product has the SKU %(codes)s.")),
+        )
+
+    def clean_gift_product(self) -> int | None:
+        sku = (self.cleaned_data.get("gift_product") or "").strip()
+        if not sku:
+            return None
+        (found,) = resolve_codes([sku], Product.objects.all(), "sku", str(_("No product has the SKU %(codes)s.")))
+        return found
+
+    def clean(self) -> dict[str, Any]:
+        d = super().clean() or {}
+        if d.get("benefit") == "gift" and not d.get("gift_product") and "gift_product" not in self.errors:
+            self.add_error("gift_product", _("Name the gift product."))
+        return d
 
     def service_data(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -67,8 +144,16 @@ class CampaignForm(forms.Form):
             benefit["percent"] = _typed(d.get("percent"))
         elif kind == "cart_amount_off":
             benefit["amount"] = _typed(d.get("amount"))
+        elif kind == "gift":
+            benefit["free"] = d.get("gift_units") or 1
         else:
             benefit.update(spend=_typed(d.get("spend")), save=_typed(d.get("save")))
+        what: dict[str, Any] = {
+            name: [int(v) for v in d.get(name) or []]
+            for name in ("products", "categories", "exclude_products", "exclude_categories")
+        }
+        if kind == "gift" and d.get("gift_product"):
+            what = {"products": [d["gift_product"]]}
         terms: dict[str, Any] = {
             "kind": d["kind"],
             "benefit": benefit,
@@ -76,8 +161,9 @@ class CampaignForm(forms.Form):
             "uses_per_account": d.get("uses_per_account"),
             "with_policies": bool(d.get("with_policies")),
             "with_coupons": bool(d.get("with_coupons")),
+            "what": {k: v for k, v in what.items() if v},
         }
-        for name in ("min_spend", "budget"):
+        for name in ("min_spend", "budget", "points"):
             if _typed(d.get(name)):
                 terms[name] = _typed(d.get(name))
         if d.get("valid_days"):
@@ -90,6 +176,17 @@ class CampaignForm(forms.Form):
             "starts_at": d["starts_at"],
             "ends_at": d.get("ends_at"),
             "prefix": d.get("code_prefix") or "",
+            "auto_issue": bool(d.get("auto_issue")),
+            "target": {
+                k: v
+                for k, v in (
+                    ("stages", list(d.get("auto_stages") or [])),
+                    ("classes", list(d.get("auto_classes") or [])),
+                )
+                if v
+            },
+            "holdout_percent": d.get("auto_holdout") or 0,
+            "channel": d.get("channel") or "email",
         }
 
     def add_service_errors(self, exc: ValidationError) -> None:
@@ -105,6 +202,15 @@ class CampaignForm(forms.Form):
             "terms.uses_per_code": "uses_per_code",
             "terms.uses_per_account": "uses_per_account",
             "terms.valid_days": "valid_days",
+            "terms.points": "points",
+            "terms.benefit.free": "gift_units",
+            "terms.what.products": "products",
+            "terms.what.categories": "categories",
+            "terms.what.exclude_products": "exclude_products",
+            "terms.what.exclude_categories": "exclude_categories",
+            "holdout_percent": "auto_holdout",
+            "target.stages": "auto_stages",
+            "target.classes": "auto_classes",
         }
         for path, messages in error_dict(exc).items():
             path = "code_prefix" if path == "prefix" else path
@@ -116,13 +222,16 @@ class CampaignForm(forms.Form):
 class RunForm(forms.Form):
     regions = forms.MultipleChoiceField(label=_("Regions"), required=False)
     classes = forms.MultipleChoiceField(label=_("Segments"), required=False)
+    stages = forms.MultipleChoiceField(label=_("Lifecycle stages"), required=False)
     holdout_percent = forms.IntegerField(
         label=_("Hold out (%)"), min_value=0, max_value=50, initial=10, help_text=_("A random share that gets nothing.")
     )
+    channel = forms.ChoiceField(label=_("Tell them by"), choices=CHANNELS, initial="email", required=False)
+    at = forms.DateTimeField(label=_("Send at"), required=False, widget=DateTimeInput(), help_text=_("Empty: now."))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name, choices in (("regions", region_choices()), ("classes", class_choices())):
+        for name, choices in (("regions", region_choices()), ("classes", class_choices()), ("stages", stage_choices())):
             field = self.fields[name]
             assert isinstance(field, forms.MultipleChoiceField)
             field.choices = choices
@@ -130,5 +239,9 @@ class RunForm(forms.Form):
 
     def target(self) -> dict[str, Any]:
         d = self.cleaned_data
-        target = {"regions": [int(i) for i in d.get("regions") or []], "classes": list(d.get("classes") or [])}
+        target = {
+            "regions": [int(i) for i in d.get("regions") or []],
+            "classes": list(d.get("classes") or []),
+            "stages": list(d.get("stages") or []),
+        }
         return {k: v for k, v in target.items() if v}

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy
 
+from patron.discounts.messages import REASONS as PRICING_REASONS
 from patron.discounts.messages import words_of
 from patron.domain.explain import Reason
 
@@ -24,9 +25,13 @@ REASONS: dict[str, Any] = {
     "ACCOUNT_USED_UP": gettext_lazy("This account has used this campaign's coupons as often as allowed (%(uses)s)."),
     "MIN_SPEND": gettext_lazy("The minimum spend is %(min)s: %(missing)s more is needed."),
     "BUDGET_SPENT": gettext_lazy("The campaign's budget is spent (%(left)s left)."),
+    "FIRST_ORDER_ONLY": gettext_lazy(
+        "This coupon is for a new customer's first order; this account has ordered before."
+    ),
     "NO_BENEFIT": gettext_lazy("This coupon gives nothing on this order."),
 }
 
 
 def reason_text(reason: Reason) -> str:
-    return words_of(REASONS, reason)
+    """A coupon's refusal, or the pricing engine's reason it gave nothing on this cart."""
+    return words_of(REASONS if reason.code in REASONS else PRICING_REASONS, reason)

@@ -19,6 +19,9 @@ from django.utils.translation import gettext_lazy as _
 from patron.core.outbox_models import OutboxBatch, OutboxRow
 from patron.sales.models import CURRENCY_CHOICES, money_field
 
+EMAIL, SMS, PUSH = "email", "sms", "push"
+CHANNELS = [(EMAIL, _("Email")), (SMS, _("SMS")), (PUSH, _("App push"))]
+
 
 class Campaign(models.Model):
     DRAFT, ACTIVE, ENDED = "draft", "active", "ended"
@@ -48,6 +51,12 @@ class Campaign(models.Model):
     status = models.CharField(_("status"), max_length=8, choices=STATUSES, default=DRAFT, db_index=True)
     budget_used = money_field(_("discount given"), default=0)
     internal = models.BooleanField(default=False, editable=False)  # made by Patron itself (rebate payouts)
+    # Issued by Patron each day to the accounts that come due (a birthday month, a first order still to
+    # make, loyalty reached) among ``target``, holding out ``holdout_percent``, told by ``channel``.
+    auto_issue = models.BooleanField(_("issue automatically"), default=False)
+    target = models.JSONField(_("target"), default=dict, blank=True)
+    holdout_percent = models.PositiveSmallIntegerField(_("held out (%)"), default=0)
+    channel = models.CharField(_("channel"), max_length=8, choices=CHANNELS, default=EMAIL)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -139,7 +148,17 @@ class CampaignSend(OutboxBatch):
     The hold-out is chosen when the run is made, by a seeded hash of each account, and recorded on
     a row of its own, so effect can later be measured against exactly those accounts."""
 
+    SCHEDULED = "scheduled"
+    STATUSES = [(SCHEDULED, _("Scheduled")), *OutboxBatch.STATUSES]
+    MANUAL, AUTOMATIC = "manual", "automatic"
+    TRIGGERS = [(MANUAL, _("By hand")), (AUTOMATIC, _("Automatic"))]
+
     campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.CASCADE, related_name="sends")
+    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=OutboxBatch.SENDING)
+    scheduled_for = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=10, choices=TRIGGERS, default=MANUAL)
+    day = models.DateField(_("day"), null=True, blank=True)  # an automatic run's day: one a day
+    channel = models.CharField(_("channel"), max_length=8, choices=CHANNELS, default=EMAIL)
     target = models.JSONField(_("target"), default=dict, blank=True)  # the discount rules' "who"
     holdout_percent = models.PositiveSmallIntegerField(_("held out (%)"), default=0)
     seed = models.CharField(max_length=32, editable=False)
@@ -154,6 +173,11 @@ class CampaignSend(OutboxBatch):
         verbose_name = _("campaign run")
         verbose_name_plural = _("campaign runs")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "day"], condition=Q(trigger="automatic"), name="campaign_auto_run_once_a_day"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign_id} run {self.pk}"
@@ -171,6 +195,8 @@ class CampaignRecipient(OutboxRow):
         Coupon, verbose_name=_("coupon"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=OutboxRow.QUEUED)
+    channel = models.CharField(_("channel"), max_length=8, choices=CHANNELS, default=EMAIL)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
     token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)  # feedback link
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)  # 1 to 5
     comment = models.TextField(_("comment"), blank=True)

@@ -59,7 +59,7 @@ def coupon_rule(coupon: Coupon, terms: CouponTerms) -> Rule:
     )
 
 
-def state_of(coupon: Coupon, account_uses: int = 0) -> CouponState:
+def state_of(coupon: Coupon, account_uses: int = 0, has_ordered: bool = False) -> CouponState:
     campaign = coupon.campaign
     ends = [e for e in (campaign.ends_at, coupon.valid_until) if e is not None]
     return CouponState(
@@ -72,7 +72,22 @@ def state_of(coupon: Coupon, account_uses: int = 0) -> CouponState:
         account_uses=account_uses,
         budget_used=campaign.budget_used,
         cancelled=coupon.cancelled_at is not None,
+        has_ordered=has_ordered,
+        shared=coupon.source == Coupon.SHARED,
     )
+
+
+def has_ordered(terms: CouponTerms, account_id: int | None, *, before: int | None = None) -> bool:
+    """Whether the account has a live order (other than ``before``, the order being recorded): only a
+    first-order coupon asks."""
+    if terms.kind != "first_order" or account_id is None:
+        return False
+    from patron.sales.models import Order
+
+    orders = Order.objects.filter(account_id=account_id).exclude(status=Order.CANCELLED)
+    if before is not None:
+        orders = orders.exclude(pk=before)
+    return orders.exists()
 
 
 def account_uses(campaign: Campaign, account_id: int | None) -> int:
@@ -81,7 +96,8 @@ def account_uses(campaign: Campaign, account_id: int | None) -> int:
     return Redemption.objects.filter(campaign=campaign, account_id=account_id, reversed_at__isnull=True).count()
 
 
-def _words(reason: Reason) -> str:
+def reason_words(reason: Reason) -> str:
+    """A refusal in the reader's words, its moments in local time."""
     params = {
         k: formats.date_format(timezone.localtime(v), "Y-m-d H:i") if isinstance(v, dt.datetime) else v
         for k, v in reason.params.items()
@@ -109,31 +125,31 @@ def find(
         where = f"coupons[{i}]"
         code = normalize(str(typed))
         if code in seen:
-            errors[where] = [_words(Reason("TWICE"))]
+            errors[where] = [reason_words(Reason("TWICE"))]
             continue
         seen.add(code)
         coupon = coupons.filter(code=code).first()
         if coupon is None:
-            errors[where] = [_words(Reason("MALFORMED" if _mistyped(code) else "UNKNOWN"))]
+            errors[where] = [reason_words(Reason("MALFORMED" if _mistyped(code) else "UNKNOWN"))]
             continue
         campaign = coupon.campaign
         if campaign.status != Campaign.ACTIVE:
-            errors[where] = [_words(Reason("NOT_RUNNING"))]
+            errors[where] = [reason_words(Reason("NOT_RUNNING"))]
             continue
         if campaign.currency != currency:
-            errors[where] = [_words(Reason("CURRENCY", {"currency": campaign.currency, "order": currency}))]
+            errors[where] = [reason_words(Reason("CURRENCY", {"currency": campaign.currency, "order": currency}))]
             continue
         terms = parse_coupon_terms(campaign.terms)
-        state = state_of(coupon, account_uses(campaign, account_id))
+        state = state_of(coupon, account_uses(campaign, account_id), has_ordered(terms, account_id))
         refused = refusals(terms, state, account=account_id, eligible_amount=INFINITE, now=now)
         if refused:
-            errors[where] = [_words(r) for r in refused]
+            errors[where] = [reason_words(r) for r in refused]
             continue
         found.append(Found(coupon, terms))
     if len(found) > 1:
         for i, item in enumerate(found):
             if not item.terms.with_coupons:
-                errors.setdefault(f"coupons[{i}]", []).append(_words(Reason("NOT_WITH_COUPONS")))
+                errors.setdefault(f"coupons[{i}]", []).append(reason_words(Reason("NOT_WITH_COUPONS")))
     return found, errors
 
 
@@ -146,7 +162,13 @@ def _mistyped(code: str) -> bool:
 
 
 def judge(
-    coupon: Coupon, terms: CouponTerms, priced: Any, *, account_id: int | None, now: dt.datetime
+    coupon: Coupon,
+    terms: CouponTerms,
+    priced: Any,
+    *,
+    account_id: int | None,
+    now: dt.datetime,
+    order_id: int | None = None,
 ) -> tuple[Decimal, list[Reason]]:
     """What the coupon gives on a priced cart, and every reason it may not (minimum spend on the products
     it covers, counted before it; the budget against what it gives; nothing given at all)."""
@@ -158,10 +180,14 @@ def judge(
         given += mine
         if terms.what.covers(cart_line.product, cart_line.category_path):
             eligible += line.net_amount.amount + mine
-    state = state_of(coupon, account_uses(coupon.campaign, account_id))
+    state = state_of(coupon, account_uses(coupon.campaign, account_id), has_ordered(terms, account_id, before=order_id))
     refused = list(refusals(terms, state, account=account_id, eligible_amount=eligible, now=now, discount=given))
     if given <= 0 and not refused:
-        refused.append(Reason("NO_BENEFIT"))
+        outcome = priced.quote.outcome(key)
+        why = [r for r in (outcome.reasons if outcome is not None else ()) if r.code != "NO_BENEFIT"]
+        if terms.benefit.kind == "gift" and (outcome is None or {r.code for r in why} <= {"NO_LINE_IN_SCOPE"}):
+            why = [Reason("GIFT_NOT_IN_CART", {"free": terms.benefit.free})]
+        refused.extend(why or [Reason("NO_BENEFIT")])
     return given, refused
 
 
@@ -188,9 +214,9 @@ class _Provider:
             coupon = locked[ids[code]]
             coupon.campaign = campaigns[coupon.campaign_id]
             terms = parse_coupon_terms(coupon.campaign.terms)
-            given, refused = judge(coupon, terms, priced, account_id=order.account_id, now=now)
+            given, refused = judge(coupon, terms, priced, account_id=order.account_id, now=now, order_id=order.pk)
             if refused:
-                errors[f"coupons[{i}]"] = [_words(r) for r in refused]
+                errors[f"coupons[{i}]"] = [reason_words(r) for r in refused]
                 continue
             Redemption.objects.create(
                 coupon=coupon,

@@ -9,6 +9,7 @@ the rebate, usable once, in Patron's own campaign for such payouts.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -23,11 +24,11 @@ from patron.audit.services import audit_record
 from patron.core.errors import Conflict
 from patron.domain.access import Action
 from patron.domain.coupons import codes
-from patron.domain.coupons.terms import coupon_terms_to_dict, parse_coupon_terms
+from patron.domain.coupons.terms import codes_within_budget, coupon_terms_to_dict, face_value, parse_coupon_terms
 from patron.domain.problems import DefinitionError
 from patron.sales.models import CURRENCY_CHOICES
 
-from .models import Campaign, Coupon
+from .models import CHANNELS, EMAIL, Campaign, Coupon
 from .redemption import issued_until
 
 Errors = dict[str, list[str]]
@@ -86,6 +87,23 @@ def _values(data: Mapping[str, Any]) -> dict[str, Any]:
         prefix = codes.check_prefix(str(data.get("prefix") or ""))
     except codes.CodeError:
         errors["prefix"] = [_("Up to 12 letters and digits.")]
+    kind = terms.kind if terms is not None else None
+    if kind == "holiday" and ends is None and "ends_at" not in errors:
+        errors["ends_at"] = [_("A holiday campaign ends: give the last day of the holiday.")]
+    auto = bool(data.get("auto_issue"))
+    if auto and kind in ("points_exchange", "rebate"):
+        errors["auto_issue"] = [_("Points are exchanged for codes on request, not automatically.")]
+    target = data.get("target") or {}
+    target_problems(target, errors)
+    try:
+        holdout = int(data.get("holdout_percent") or 0)
+    except (TypeError, ValueError):
+        holdout = -1
+    if not 0 <= holdout <= 50:
+        errors["holdout_percent"] = [_("Must be between %(min)s and %(max)s.") % {"min": 0, "max": 50}]
+    channel = data.get("channel") or EMAIL
+    if channel not in dict(CHANNELS):
+        errors["channel"] = [_("Choose one of: %(allowed)s.") % {"allowed": ", ".join(dict(CHANNELS))}]
     if errors:
         raise ValidationError(errors)
     assert terms is not None
@@ -99,7 +117,22 @@ def _values(data: Mapping[str, Any]) -> dict[str, Any]:
         "starts_at": starts,
         "ends_at": ends,
         "prefix": prefix,
+        "auto_issue": auto,
+        "target": dict(target),
+        "holdout_percent": holdout,
+        "channel": channel,
     }
+
+
+def target_problems(target: Any, errors: Errors) -> None:
+    from patron.discounts.messages import problem_text
+    from patron.domain.pricing.rules import parse_who
+    from patron.domain.problems import Reader
+
+    reader = Reader()
+    parse_who(reader, target, "target")
+    for problem in reader.problems.items:
+        errors.setdefault(problem.path, []).append(problem_text(problem))
 
 
 @transaction.atomic
@@ -136,11 +169,30 @@ def campaign_set_status(*, actor: Any, campaign: Campaign, status: str) -> Campa
     return campaign
 
 
+def within_budget(campaign: Campaign, terms: Any, count: int) -> None:
+    """Refuse ``count`` more codes if the budget's worth of codes at face value would be out; the campaign's
+    row is locked while they are counted."""
+    if terms.budget is None:
+        return
+    Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+    room = codes_within_budget(terms, Coupon.objects.filter(campaign=campaign, cancelled_at__isnull=True).count())
+    if room is not None and count > room:
+        raise Conflict(
+            _("The budget covers %(room)s more codes at %(face)s each; %(count)s are asked for.")
+            % {"room": room, "face": face_value(terms), "count": count},
+            "budget",
+        )
+
+
 def write_codes(
     campaign: Campaign, count: int, accounts: Sequence[int | None], issued: dt.datetime, source: str
 ) -> list[str]:
+    """``count`` new codes of the campaign (bound to ``accounts`` in order, if given), within its budget: a
+    budget's worth of codes at their face value out, issuing stops (the campaign's row is locked while
+    they are counted). In the caller's transaction."""
     terms = parse_coupon_terms(campaign.terms)
     until = issued_until(campaign, terms, issued)
+    within_budget(campaign, terms, count)
     made: list[str] = []
     while len(made) < count:
         want = min(BATCH, count - len(made))
@@ -208,3 +260,156 @@ def rebate_coupon_issue(*, account: Any, amount: Decimal, currency: str, reason:
     coupon.note = reason[:200]
     coupon.save(update_fields=["amount", "note"])
     return coupon
+
+
+@transaction.atomic
+def points_exchange(*, actor: Any, campaign: Campaign, account: Any) -> Coupon:
+    """The account spends the campaign's points from its ledger for one code bound to it.
+
+    The account's row is locked while its balance is read and the points taken, so two exchanges at
+    once never spend the same points twice; a balance short of the cost refuses with how many are
+    missing."""
+    from patron.accounts.access import visible_accounts
+    from patron.accounts.models import Account
+    from patron.rebates.models import PointsEntry
+    from patron.rebates.settlement import points_balance
+
+    if not (can(actor, Action.EDIT_COUPONS) or visible_accounts(actor).filter(pk=account.pk).exists()):
+        raise PermissionDenied(Action.EDIT_COUPONS.value)
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.kind != "points_exchange":
+        raise Conflict(_("This campaign does not exchange points."), "campaign")
+    if campaign.status != Campaign.ACTIVE:
+        raise Conflict(_("This coupon's campaign is not running."), "status")
+    terms = parse_coupon_terms(campaign.terms)
+    cost = terms.points or Decimal(0)
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    balance = points_balance(account.pk, timezone.localdate())
+    if balance < cost:
+        raise ValidationError(
+            {
+                "points": [
+                    _("%(cost)s points are needed; the account has %(balance)s (%(missing)s missing).")
+                    % {"cost": cost, "balance": balance, "missing": cost - balance}
+                ]
+            }
+        )
+    now = timezone.now()
+    (code,) = write_codes(campaign, 1, [account.pk], now, Coupon.GENERATED)
+    coupon = Coupon.objects.get(code=code)
+    PointsEntry.objects.create(account_id=account.pk, points=-cost, reason=f"coupon {campaign.name}"[:200])
+    coupon.note = _("For %(points)s points") % {"points": cost}
+    coupon.save(update_fields=["note"])
+    audit_record(
+        actor=actor,
+        action="COUPON_POINTS_EXCHANGED",
+        instance=campaign,
+        changes={"account": [None, account.pk], "points": [str(balance), str(balance - cost)], "code": [None, code]},
+    )
+    return coupon
+
+
+SHARED_CODE = re.compile(r"^[A-Z0-9]{4,32}$")
+IMPORTED_CODE = re.compile(r"^[A-Z0-9]{4,64}$")
+MAX_IMPORT = 200_000
+
+
+@transaction.atomic
+def shared_code_create(*, actor: Any, campaign: Campaign, code: str) -> Coupon:
+    """One public code anybody may give ("SPRING2026"): the campaign's uses per account and budget hold;
+    its uses per code do not (it is meant for many)."""
+    require_editor(actor)
+    if campaign.status == Campaign.ENDED:
+        raise Conflict(_("An ended campaign issues no codes."), "status")
+    normalized = codes.normalize(code)
+    if not SHARED_CODE.match(normalized):
+        raise ValidationError({"code": [_("A shared code is 4 to 32 letters and digits.")]})
+    if Coupon.objects.filter(code=normalized).exists():
+        raise ValidationError({"code": [_("This code is taken.")]})
+    terms = parse_coupon_terms(campaign.terms)
+    coupon = Coupon.objects.create(
+        campaign=campaign,
+        code=normalized,
+        source=Coupon.SHARED,
+        issued_at=timezone.now(),
+        valid_until=issued_until(campaign, terms, timezone.now()),
+    )
+    audit_record(actor=actor, action="COUPON_SHARED_CODE", instance=campaign, changes={"code": [None, normalized]})
+    return coupon
+
+
+@transaction.atomic
+def codes_import(*, actor: Any, campaign: Campaign, data: bytes, file_name: str) -> int:
+    """Codes printed or made by a partner, from a CSV or Excel file with a ``code`` column and, optionally,
+    an ``account`` column (the account's code). All or nothing: every bad row is named."""
+    from patron.accounts.models import Account
+    from patron.imports.files import FileError, read_table
+    from patron.imports.messages import file_error_text
+
+    require_editor(actor)
+    if campaign.status == Campaign.ENDED:
+        raise Conflict(_("An ended campaign issues no codes."), "status")
+    try:
+        table = read_table(data, file_name)
+    except FileError as exc:
+        raise ValidationError({"file": [file_error_text(exc)]}) from exc
+    headers = [h.strip().lower() for h in table.headers]
+    if "code" not in headers:
+        raise ValidationError({"file": [_("The file needs a column named “code”.")]})
+    at_code, at_account = headers.index("code"), headers.index("account") if "account" in headers else None
+    if len(table.rows) > MAX_IMPORT:
+        raise ValidationError({"file": [_("At most %(n)s codes a file.") % {"n": MAX_IMPORT}]})
+    errors: Errors = {}
+    wanted: dict[str, tuple[int, str]] = {}
+    for number, cells in table.rows:
+        where = _("row %(n)s") % {"n": number}
+        raw = str(cells[at_code] if at_code < len(cells) and cells[at_code] is not None else "")
+        code = codes.normalize(raw)
+        if not code:
+            continue
+        account = ""
+        if at_account is not None and at_account < len(cells) and cells[at_account] is not None:
+            account = str(cells[at_account]).strip()
+        if not IMPORTED_CODE.match(code):
+            errors.setdefault(where, []).append(_("“%(code)s”: 4 to 64 letters and digits.") % {"code": raw})
+        elif code in wanted:
+            errors.setdefault(where, []).append(
+                _("“%(code)s” is given twice (first on row %(n)s).") % {"code": raw, "n": wanted[code][0]}
+            )
+        else:
+            wanted[code] = (number, account)
+    if not wanted and not errors:
+        raise ValidationError({"file": [_("The file has no codes.")]})
+    for start in range(0, len(wanted), 5000):
+        chunk = list(wanted)[start : start + 5000]
+        for taken in Coupon.objects.filter(code__in=chunk).values_list("code", flat=True):
+            where = _("row %(n)s") % {"n": wanted[taken][0]}
+            errors.setdefault(where, []).append(_("“%(code)s” is taken.") % {"code": taken})
+    account_codes = {a for _n, a in wanted.values() if a}
+    accounts = dict(Account.objects.filter(code__in=account_codes).values_list("code", "pk"))
+    for number, account in wanted.values():
+        if account and account not in accounts:
+            where = _("row %(n)s") % {"n": number}
+            errors.setdefault(where, []).append(_("No account has the code “%(code)s”.") % {"code": account})
+    if errors:
+        raise ValidationError(errors)
+    terms = parse_coupon_terms(campaign.terms)
+    now = timezone.now()
+    within_budget(campaign, terms, len(wanted))
+    until = issued_until(campaign, terms, now)
+    Coupon.objects.bulk_create(
+        [
+            Coupon(
+                campaign=campaign,
+                code=code,
+                account_id=accounts.get(account) if account else None,
+                source=Coupon.IMPORTED,
+                issued_at=now,
+                valid_until=until,
+            )
+            for code, (_number, account) in wanted.items()
+        ],
+        batch_size=5000,
+    )
+    audit_record(actor=actor, action="COUPON_CODES_IMPORTED", instance=campaign, changes={"codes": [None, len(wanted)]})
+    return len(wanted)

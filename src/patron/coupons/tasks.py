@@ -25,3 +25,19 @@ def send_campaign(run_id: int, outages: int = 0) -> None:
 def resume_campaign_sends() -> None:
     for run_id in campaign_sends_due():
         send_campaign(run_id, 0)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def start_scheduled_runs() -> None:
+    from .delivery import scheduled_runs_start
+
+    scheduled_runs_start()
+
+
+@db_periodic_task(crontab(minute="15"))
+def issue_automatic_coupons() -> None:
+    """Every hour (the first of the day issues; the others find today's run made): birthdays, first orders,
+    loyalty reached. Their messages wait out the quiet hours."""
+    from .automatic import auto_issue
+
+    auto_issue()

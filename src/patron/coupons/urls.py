@@ -15,4 +15,8 @@ urlpatterns = [
     path("<int:campaign_id>/status/", views.campaign_status, name="campaign_status"),
     path("<int:campaign_id>/codes/", views.campaign_codes, name="campaign_codes"),
     path("<int:campaign_id>/run/", views.campaign_run_view, name="campaign_run"),
+    path("<int:campaign_id>/runs/<int:run_id>/cancel/", views.run_cancel, name="run_cancel"),
+    path("<int:campaign_id>/shared-code/", views.shared_code, name="shared_code"),
+    path("<int:campaign_id>/import/", views.codes_import_view, name="codes_import"),
+    path("<int:campaign_id>/points/", views.points_exchange_view, name="points_exchange"),
 ]

@@ -9,10 +9,12 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -20,12 +22,12 @@ from patron.accounts.access import can, visible_accounts
 from patron.core.errors import Conflict, error_dict
 from patron.domain.access import Action
 from patron.domain.coupons.codes import normalize, shown
-from patron.web.charts import grouped_bars
+from patron.web.charts import bar_chart, grouped_bars, line_chart
 
 from . import delivery, services
-from .effect import campaign_effect
+from .effect import by_kind, campaign_effect, over_time
 from .forms import CampaignForm, RunForm
-from .models import Campaign, CampaignRecipient, Coupon, Redemption
+from .models import Campaign, CampaignRecipient, CampaignSend, Coupon, Redemption
 
 
 def _reader(user: Any) -> None:
@@ -45,10 +47,12 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
         issued=Count("coupons", distinct=True),
         redeemed=Count("redemptions", filter=Q(redemptions__reversed_at__isnull=True), distinct=True),
     )
+    kinds = dict(Campaign.KINDS)
+    totals = [{**row, "label": kinds.get(row["kind"], row["kind"])} for row in by_kind()]
     return render(
         request,
         "coupons/campaign_list.html",
-        {"campaigns": campaigns, "can_edit": can(request.user, Action.EDIT_COUPONS)},
+        {"campaigns": campaigns, "by_kind": totals, "can_edit": can(request.user, Action.EDIT_COUPONS)},
     )
 
 
@@ -87,15 +91,50 @@ def _effect_chart(lift: Any, currency: str) -> Any:
     )
 
 
+def _time_charts(campaign: Campaign) -> tuple[Any, Any]:
+    series = over_time(campaign)
+    labels = series["labels"]
+    if not labels or (not any(series["issued"]) and not any(series["redeemed"])):
+        return None, None
+    per = _("week") if series["weekly"] else _("month")
+    counts = line_chart(
+        labels,
+        [
+            (_("Codes issued"), [Decimal(n) for n in series["issued"]]),
+            (_("Codes redeemed"), [Decimal(n) for n in series["redeemed"]]),
+        ],
+        title=_("Codes issued and redeemed per %(per)s") % {"per": per},
+        desc="; ".join(
+            f"{label}: {i} / {r}" for label, i, r in zip(labels, series["issued"], series["redeemed"], strict=True)
+        ),
+        width=720,
+        height=220,
+    )
+    money = bar_chart(
+        [(label, value, f"{value:,}") for label, value in zip(labels, series["cost"], strict=True)],
+        title=_("Discount given per %(per)s (%(currency)s)") % {"per": per, "currency": campaign.currency},
+        desc="; ".join(f"{label}: {value}" for label, value in zip(labels, series["cost"], strict=True)),
+        width=720,
+        height=200,
+    )
+    return counts, money
+
+
 @login_required
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     _reader(request.user)
     campaign = get_object_or_404(Campaign, pk=campaign_id, internal=False)
-    run_form = RunForm(request.GET if "preview" in request.GET else None)
+    previewing = "preview" in request.GET
+    run_form = RunForm(request.GET if previewing else None, initial={"channel": campaign.channel})
     reach = None
-    if "preview" in request.GET and run_form.is_valid():
-        reach = delivery.campaign_reach(run_form.target(), holdout_percent=run_form.cleaned_data["holdout_percent"])
+    if previewing and run_form.is_valid():
+        reach = delivery.campaign_reach(
+            run_form.target(),
+            holdout_percent=run_form.cleaned_data["holdout_percent"],
+            channel=run_form.cleaned_data["channel"] or "email",
+        )
     effect = campaign_effect(campaign)
+    counts_chart, money_chart = _time_charts(campaign)
     return render(
         request,
         "coupons/campaign_detail.html",
@@ -105,7 +144,11 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "effect": effect,
             "lift": effect["uplift"],
             "chart": _effect_chart(effect["uplift"], campaign.currency),
-            "runs": campaign.sends.select_related("created_by")[:10],
+            "runs": campaign.sends.select_related("created_by")[:20],
+            "counts_chart": counts_chart,
+            "money_chart": money_chart,
+            "auto_target": describe_target(campaign),
+            "shared": campaign.coupons.filter(source=Coupon.SHARED),
             "ratings": CampaignRecipient.objects.filter(send__campaign=campaign, rated_at__isnull=False)
             .select_related("account")
             .order_by("-rated_at")[:20],
@@ -157,25 +200,128 @@ def campaign_run_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 messages.error(request, str(text))
         return redirect("coupons:campaign_detail", campaign.pk)
     try:
-        run = delivery.campaign_run(
-            actor=request.user,
-            campaign=campaign,
-            target=form.target(),
-            holdout_percent=form.cleaned_data["holdout_percent"],
-        )
-    except ValidationError as exc:
-        for problems in error_dict(exc).values():
-            for problem in problems:
-                messages.error(request, str(problem))
+        with transaction.atomic():
+            if campaign.status == Campaign.DRAFT:  # the wizard's last step starts the campaign
+                services.campaign_set_status(actor=request.user, campaign=campaign, status=Campaign.ACTIVE)
+                campaign.refresh_from_db()
+            run = delivery.campaign_run(
+                actor=request.user,
+                campaign=campaign,
+                target=form.target(),
+                holdout_percent=form.cleaned_data["holdout_percent"],
+                channel=form.cleaned_data["channel"] or "email",
+                at=form.cleaned_data.get("at"),
+            )
+    except (ValidationError, Conflict) as exc:
+        _say_errors(request, exc)
+    else:
+        if run.status == run.SCHEDULED:
+            messages.success(
+                request,
+                _("Scheduled for %(at)s.")
+                % {"at": formats.date_format(timezone.localtime(run.scheduled_for), "Y-m-d H:i")},
+            )
+        else:
+            messages.success(
+                request,
+                _("Sent to %(accounts)s accounts; %(held)s held out.")
+                % {"accounts": run.accounts - run.held_out, "held": run.held_out},
+            )
+    return redirect("coupons:campaign_detail", campaign.pk)
+
+
+def _say_errors(request: HttpRequest, exc: ValidationError | Conflict) -> None:
+    if isinstance(exc, Conflict):
+        messages.error(request, str(exc))
+        return
+    for where, problems in error_dict(exc).items():
+        for problem in problems:
+            messages.error(request, f"{where}: {problem}" if where.startswith(("row", "行", "第")) else str(problem))
+
+
+@login_required
+@require_POST
+def run_cancel(request: HttpRequest, campaign_id: int, run_id: int) -> HttpResponse:
+    run = get_object_or_404(CampaignSend, pk=run_id, campaign_id=campaign_id, campaign__internal=False)
+    try:
+        delivery.scheduled_run_cancel(actor=request.user, run=run)
     except Conflict as exc:
         messages.error(request, str(exc))
     else:
+        messages.success(request, _("The scheduled run is cancelled."))
+    return redirect("coupons:campaign_detail", campaign_id)
+
+
+@login_required
+@require_POST
+def shared_code(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id, internal=False)
+    try:
+        made = services.shared_code_create(actor=request.user, campaign=campaign, code=request.POST.get("code", ""))
+    except (ValidationError, Conflict) as exc:
+        _say_errors(request, exc)
+    else:
+        messages.success(request, _("Shared code %(code)s made.") % {"code": made.code})
+    return redirect("coupons:campaign_detail", campaign.pk)
+
+
+@login_required
+@require_POST
+def codes_import_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id, internal=False)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("Choose a CSV or Excel file."))
+        return redirect("coupons:campaign_detail", campaign.pk)
+    if upload.size and upload.size > 20 * 1024 * 1024:
+        messages.error(request, _("At most %(mb)s MB a file.") % {"mb": 20})
+        return redirect("coupons:campaign_detail", campaign.pk)
+    try:
+        count = services.codes_import(
+            actor=request.user, campaign=campaign, data=upload.read(), file_name=upload.name or ""
+        )
+    except (ValidationError, Conflict) as exc:
+        _say_errors(request, exc)
+    else:
+        messages.success(request, _("%(n)s codes imported.") % {"n": count})
+    return redirect("coupons:campaign_detail", campaign.pk)
+
+
+@login_required
+@require_POST
+def points_exchange_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    from patron.accounts.models import Account
+
+    campaign = get_object_or_404(Campaign, pk=campaign_id, internal=False)
+    typed = (request.POST.get("account") or "").strip()
+    account = visible_accounts(request.user).filter(code=typed).first()
+    if account is None:
+        messages.error(request, _("No account has the code “%(code)s”.") % {"code": typed})
+        return redirect("coupons:campaign_detail", campaign.pk)
+    assert isinstance(account, Account)
+    try:
+        coupon = services.points_exchange(actor=request.user, campaign=campaign, account=account)
+    except (ValidationError, Conflict) as exc:
+        _say_errors(request, exc)
+    else:
         messages.success(
             request,
-            _("Sent to %(accounts)s accounts; %(held)s held out.")
-            % {"accounts": run.accounts - run.held_out, "held": run.held_out},
+            _("%(account)s exchanged points for the code %(code)s.")
+            % {"account": account.name, "code": shown(coupon.code, campaign.prefix)},
         )
     return redirect("coupons:campaign_detail", campaign.pk)
+
+
+def describe_target(campaign: Campaign) -> str:
+    """Whom automatic issuing reaches, in words."""
+    from patron.discounts.describe import Names, rule_sentences
+
+    from .automatic import auto_target
+
+    if not campaign.auto_issue:
+        return ""
+    rule = {"who": auto_target(campaign)}
+    return rule_sentences(rule, Names.for_rules([rule]), campaign.currency)["who"]
 
 
 def feedback(request: HttpRequest, token: str) -> HttpResponse:
