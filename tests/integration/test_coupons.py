@@ -337,10 +337,30 @@ def test_an_accounts_limit_and_a_budget_hold_when_orders_race(staff):
     assert Redemption.objects.filter(campaign=once).count() == 2
     budget = campaign(
         staff,
-        {"kind": "amount_off", "benefit": {"kind": "cart_amount_off", "amount": "30"}, "budget": "100"},
+        {"kind": "percent_off", "benefit": {"kind": "percent_off", "percent": "30"}, "budget": "100"},
         name="Budget",
     )
-    codes = services.codes_issue(actor=staff.marketing, campaign=budget, count=50)
+    codes = services.codes_issue(actor=staff.marketing, campaign=budget, count=50)  # a percent: no face value
     outcomes = _race(50, lambda i: order(staff, shop, tea, "1", [codes[i]]))
     assert outcomes.count("ok") == 3, outcomes[:3]  # 3 x 30 = 90; a fourth would pass the 100
     assert Campaign.objects.get(pk=budget.pk).budget_used == D("90.00")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="connections racing need PostgreSQL")
+def test_points_exchanged_at_once_never_spend_the_same_points_twice(staff):
+    from patron.rebates.models import PointsEntry
+    from patron.rebates.settlement import points_balance
+
+    shop = make_account(staff.sales, code="RACE3")
+    PointsEntry.objects.create(account=shop, points=D("1000"), reason="rebate")
+    exchange = campaign(
+        staff,
+        {"kind": "points_exchange", "benefit": {"kind": "cart_amount_off", "amount": "20"}, "points": "300"},
+        name="Points",
+    )
+    outcomes = _race(20, lambda i: services.points_exchange(actor=staff.sales, campaign=exchange, account=shop))
+    assert outcomes.count("ok") == 3, outcomes[:3]  # 3 x 300 of the 1,000
+    assert Coupon.objects.filter(campaign=exchange).count() == 3
+    assert points_balance(shop.pk, timezone.localdate()) == D("100")

@@ -230,7 +230,7 @@ def scheduled_runs_start(now: dt.datetime | None = None) -> list[int]:
     for run_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             run = (
-                CampaignSend.objects.select_for_update(skip_locked=True)
+                CampaignSend.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("campaign", "created_by")
                 .filter(pk=run_id, status=CampaignSend.SCHEDULED)
                 .first()

@@ -262,6 +262,11 @@ def rebate_coupon_issue(*, account: Any, amount: Decimal, currency: str, reason:
     return coupon
 
 
+def _points(value: Decimal) -> str:
+    """Points as people write them: 300, 12.5 (not 300.00)."""
+    return format(value.normalize(), "f")
+
+
 @transaction.atomic
 def points_exchange(*, actor: Any, campaign: Campaign, account: Any) -> Coupon:
     """The account spends the campaign's points from its ledger for one code bound to it.
@@ -290,7 +295,7 @@ def points_exchange(*, actor: Any, campaign: Campaign, account: Any) -> Coupon:
             {
                 "points": [
                     _("%(cost)s points are needed; the account has %(balance)s (%(missing)s missing).")
-                    % {"cost": cost, "balance": balance, "missing": cost - balance}
+                    % {"cost": _points(cost), "balance": _points(balance), "missing": _points(cost - balance)}
                 ]
             }
         )
@@ -298,7 +303,7 @@ def points_exchange(*, actor: Any, campaign: Campaign, account: Any) -> Coupon:
     (code,) = write_codes(campaign, 1, [account.pk], now, Coupon.GENERATED)
     coupon = Coupon.objects.get(code=code)
     PointsEntry.objects.create(account_id=account.pk, points=-cost, reason=f"coupon {campaign.name}"[:200])
-    coupon.note = _("For %(points)s points") % {"points": cost}
+    coupon.note = _("For %(points)s points") % {"points": _points(cost)}
     coupon.save(update_fields=["note"])
     audit_record(
         actor=actor,
