@@ -66,4 +66,59 @@ def install_demo_campaigns(today: dt.date) -> list[Campaign]:
             "terms": {"kind": "spend_save", "benefit": {"kind": "spend_save", "spend": "500", "save": "50"}},
         },
     )
-    return [spring, draft]
+    birthday = services.campaign_create(
+        actor=admin,
+        data={
+            "name": "Happy birthday: 50 off",
+            "customer_text": "Happy birthday from all of us: 50 off an order of 300 or more this month.",
+            "prefix": "BDAY",
+            "starts_at": start,
+            "auto_issue": True,
+            "holdout_percent": 10,
+            "terms": {
+                "kind": "birthday",
+                "benefit": {"kind": "cart_amount_off", "amount": "50"},
+                "min_spend": "300",
+                "valid_days": 30,
+                "uses_per_account": 1,
+            },
+        },
+    )
+    birthday = services.campaign_set_status(actor=admin, campaign=birthday, status=Campaign.ACTIVE)
+    from .automatic import auto_issue
+
+    auto_issue(today)
+    points = services.campaign_create(
+        actor=admin,
+        data={
+            "name": "500 points for 30 off",
+            "prefix": "PTS",
+            "starts_at": start,
+            "terms": {
+                "kind": "points_exchange",
+                "benefit": {"kind": "cart_amount_off", "amount": "30"},
+                "points": "500",
+                "valid_days": 90,
+            },
+        },
+    )
+    points = services.campaign_set_status(actor=admin, campaign=points, status=Campaign.ACTIVE)
+    gift = None
+    if product is not None:
+        gift = services.campaign_create(
+            actor=admin,
+            data={
+                "name": "A free gift with the new season",
+                "starts_at": start,
+                "ends_at": start + dt.timedelta(days=40),
+                "terms": {
+                    "kind": "gift",
+                    "benefit": {"kind": "gift", "free": 1},
+                    "what": {"products": [product.pk]},
+                    "uses_per_account": 1,
+                },
+            },
+        )
+        gift = services.campaign_set_status(actor=admin, campaign=gift, status=Campaign.ACTIVE)
+        services.shared_code_create(actor=admin, campaign=gift, code="SEASON2026")
+    return [c for c in (spring, draft, birthday, points, gift) if c is not None]
