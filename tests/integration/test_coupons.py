@@ -167,6 +167,28 @@ def test_cancelling_or_returning_the_whole_order_gives_the_use_back(staff, shop,
     assert Campaign.objects.get(pk=spring.pk).budget_used == 0
 
 
+def test_changing_a_drafts_lines_prices_its_coupons_again_or_says_why_they_no_longer_apply(staff, shop, tea):
+    thirty = campaign(
+        staff,
+        {"kind": "amount_off", "benefit": {"kind": "cart_amount_off", "amount": "30"}, "min_spend": "200"},
+    )
+    (code,) = services.codes_issue(actor=staff.marketing, campaign=thirty, count=1)
+    draft = order(staff, shop, tea, "2", [code])
+    assert draft.net_total == D("170.00")
+    changed = sales.order_update_lines(
+        actor=staff.sales, order=draft, lines=[sales.LineInput(product=tea, quantity="3")]
+    )
+    assert changed.net_total == D("270.00")  # 300 less the coupon's 30, still
+    assert Coupon.objects.get(code=code).uses == 1
+    assert Campaign.objects.get(pk=thirty.pk).budget_used == D("30.00")
+    assert sorted(Redemption.objects.values_list("reversed_reason", flat=True)) == ["", "order lines changed"]
+    with pytest.raises(ValidationError) as short:  # 100 is under the minimum spend of 200
+        sales.order_update_lines(actor=staff.sales, order=changed, lines=[sales.LineInput(product=tea, quantity="1")])
+    assert short.value.message_dict["coupons[0]"] == ["The minimum spend is CNY 200.00: CNY 100.00 more is needed."]
+    assert Order.objects.get(pk=draft.pk).net_total == D("270.00")  # nothing changed
+    assert Coupon.objects.get(code=code).uses == 1
+
+
 def test_a_rebate_paid_as_a_discount_is_a_code_worth_the_rebate_once(staff, shop, tea):
     from patron.rebates import services as rebates
     from patron.rebates.models import RebatePayout, RebateProgram

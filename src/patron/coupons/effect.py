@@ -131,8 +131,8 @@ def over_time(campaign: Campaign, *, now: dt.datetime | None = None, max_points:
 
 
 def by_kind() -> list[dict[str, Any]]:
-    """Every campaign kind's totals: campaigns, codes issued, redeemed, the discount given and what the
-    redeeming orders sold (in each campaign's currency)."""
+    """Every campaign kind's totals, in each campaign's currency: campaigns, codes issued, messages delivered
+    and failed, codes redeemed, the discount given, what the redeeming orders sold and earned, ROI."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for kind, currency, n in (
         Campaign.objects.filter(internal=False).values_list("kind", "currency").annotate(n=Count("id")).order_by()
@@ -150,7 +150,24 @@ def by_kind() -> list[dict[str, Any]]:
     ):
         row = out[(kind, currency)]
         row.update(redeemed=n, cost=Decimal(cost or 0).quantize(CENT), sales=Decimal(sales or 0).quantize(CENT))
-    for row in out.values():
+    rows = CampaignRecipient.objects.filter(send__campaign__internal=False, status__in=["sent", "failed"])
+    for kind, currency, status, n in (
+        rows.values_list("send__campaign__kind", "send__campaign__currency", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        out[(kind, currency)]["delivered" if status == "sent" else "failed"] = n
+    for (kind, currency), row in out.items():
+        orders = Order.objects.filter(
+            pk__in=live.filter(campaign__kind=kind, campaign__currency=currency).values("order_id"), currency=currency
+        )
+        lines = OrderLine.objects.filter(order__in=orders)
+        sales = Decimal(lines.aggregate(t=Sum("line_total"))["t"] or 0).quantize(CENT)
+        costs = lines.aggregate(t=Sum(F("quantity") * Coalesce(F("product__unit_cost"), ZERO)))["t"] or ZERO
+        row["margin"] = sales - Decimal(costs).quantize(CENT)
+        row["roi"] = roi(row["margin"], row["cost"])
+        row.setdefault("delivered", 0)
+        row.setdefault("failed", 0)
         row["rate"] = (
             (Decimal(row["redeemed"]) / row["issued"] * 100).quantize(Decimal("0.1")) if row["issued"] else None
         )

@@ -132,7 +132,9 @@ class Redemption(models.Model):
         verbose_name_plural = _("coupon redemptions")
         ordering = ["-redeemed_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["coupon", "order"], name="redemption_once_per_order"),
+            models.UniqueConstraint(
+                fields=["coupon", "order"], condition=Q(reversed_at=None), name="redemption_live_once_per_order"
+            ),
         ]
         indexes = [
             models.Index(fields=["campaign", "account"], name="redemption_account_idx", condition=Q(reversed_at=None)),

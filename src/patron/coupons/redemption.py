@@ -233,6 +233,14 @@ class _Provider:
         if errors:
             raise ValidationError(errors)
 
+    def release(self, *, order: Any) -> list[str]:
+        live = Redemption.objects.select_for_update().filter(order_id=order.pk, reversed_at__isnull=True)
+        codes = []
+        for redemption in live.select_related("coupon").order_by("id"):
+            redemption_reverse(redemption, reason="order lines changed")
+            codes.append(redemption.coupon.code)
+        return codes
+
 
 PROVIDER = _Provider()
 

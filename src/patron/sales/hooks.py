@@ -43,11 +43,15 @@ class CouponProvider(Protocol):
 
     ``rules`` turns the codes given with an order into the pricing engine's coupon rules, or
     refuses them (``ValidationError`` keyed ``coupons[i]``); ``redeem``, in the order's own
-    transaction, locks what limits them, checks again, and records each use on the order."""
+    transaction, locks what limits them, checks again, and records each use on the order;
+    ``release`` gives back the uses of a draft whose lines change and says which codes they were, so
+    they are priced and redeemed again on the new lines."""
 
     def rules(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> list[Any]: ...
 
     def redeem(self, *, order: Any, codes: Sequence[str], priced: Any, now: dt.datetime) -> None: ...
+
+    def release(self, *, order: Any) -> list[str]: ...
 
 
 _COUPONS: list[CouponProvider] = []

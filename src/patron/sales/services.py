@@ -490,7 +490,11 @@ def order_update_lines(*, actor: Any, order: Order, lines: Sequence[LineInput]) 
     require(actor, Action.RECORD_ORDER, order.account)
     if order.status != Order.DRAFT:
         raise Conflict(_("Only a draft order's lines can change."), "status")
-    priced = _price(actor, order.account, lines, order.currency, order.channel, FieldErrors())
+    provider = hooks.coupon_provider()
+    codes = provider.release(order=order) if provider is not None else []  # priced and redeemed again below
+    errors = FieldErrors()
+    rules = _coupon_rules(order.account, codes, order.currency, errors)
+    priced = _price(actor, order.account, lines, order.currency, order.channel, errors, rules)
     before = _line_summary(list(order.lines.select_related("product")))
     had_approval = pricing.approval_state(order) is not None
     order.lines.all().delete()
@@ -499,6 +503,9 @@ def order_update_lines(*, actor: Any, order: Order, lines: Sequence[LineInput]) 
     OrderLine.objects.bulk_create(priced.lines)
     order.list_total, order.net_total, order.approval_level = priced.list_total, priced.net_total, priced.level
     order.save(update_fields=["list_total", "net_total", "approval_level"])
+    if codes:
+        assert provider is not None
+        provider.redeem(order=order, codes=codes, priced=priced.priced, now=timezone.now())
     if priced.level:
         pricing.submit_for_approval(
             actor=actor, order=order, level=priced.level, reasons=priced.reasons, note=priced.manual_reasons
