@@ -46,6 +46,7 @@ def test_every_event_renders_with_its_parameters_in_both_languages():
         "return": "R1",
         "by": "Li Lei",
         "reason": "Q1 rebate",
+        "subject": "X1 visit",
     }
     for language in ("en", "zh-hans"):
         with translation.override(language):

@@ -27,6 +27,7 @@ EVENTS: dict[str, Promise] = {
     "invoice_voided": _("Invoice %(number)s voided"),
     # "number": the merged account's code and name.
     "account_merged": _("Merged %(number)s into this account"),
+    "task_done": _("Follow-up done: %(subject)s"),
 }
 
 

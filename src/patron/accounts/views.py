@@ -314,6 +314,7 @@ def account_detail(request: HttpRequest, code: str) -> HttpResponse:
         "company_currency": settings.PATRON_COMPANY_CURRENCY,
         "account_segments": account_segments(account, today),
         "category_mix": account_category_mix(account, today),
+        "open_tasks": open_tasks(account),
     }
     if perms["receivables"]:
         context["receivables"] = sorted(account_receivables(account, today).items())
@@ -325,6 +326,13 @@ def account_detail(request: HttpRequest, code: str) -> HttpResponse:
     if htmx and htmx.target == "timeline-entries":
         return render(request, "accounts/_timeline.html", context)
     return render(request, "accounts/detail.html", context)
+
+
+def open_tasks(account: Account) -> list[Any]:
+    """The account's open follow-ups, soonest first (the service app's, shown on the account's page)."""
+    from patron.service.models import Task
+
+    return list(Task.objects.filter(account=account, status=Task.OPEN).select_related("owner").order_by("due_at")[:10])
 
 
 def _resolve_ids(events: list[AuditEvent]) -> dict[str, dict[str, str]]:

@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "patron.discounts",
     "patron.coupons",
     "patron.rebates",
+    "patron.service",
     "patron.web",
     "patron.demo",
 ]

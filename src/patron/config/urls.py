@@ -14,6 +14,7 @@ urlpatterns = [
     path("discounts/", include("patron.discounts.urls")),
     path("rebates/", include("patron.rebates.urls")),
     path("coupons/", include("patron.coupons.urls")),
+    path("service/", include("patron.service.urls")),
     path("offers/", include("patron.discounts.urls_public")),
     path("", include("patron.web.urls")),
 ]

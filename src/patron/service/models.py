@@ -1,0 +1,102 @@
+"""Follow-ups: a planned contact with an account, its owner, when it is due, and what came of it.
+
+A task is ``open`` until it is ``done`` (with an outcome) or ``cancelled``. A recurring task, once
+done, opens its next occurrence (``previous`` points back, and is unique, so completing twice
+never opens two). ``source_key`` names what made a task automatically (a cadence's rule for an
+account, a survey answer); at most one *open* task per account has a given key, so a job that
+runs twice never duplicates one.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Task(models.Model):
+    CALL, EMAIL, SMS, WECHAT, VISIT, MEETING = "call", "email", "sms", "wechat", "visit", "meeting"
+    KINDS = [
+        (CALL, _("Call")),
+        (EMAIL, _("Email")),
+        (SMS, _("SMS")),
+        (WECHAT, _("WeChat")),
+        (VISIT, _("Visit")),
+        (MEETING, _("Meeting")),
+    ]
+    OPEN, DONE, CANCELLED = "open", "done", "cancelled"
+    STATUSES = [(OPEN, _("Open")), (DONE, _("Done")), (CANCELLED, _("Cancelled"))]
+    OUTCOMES = [
+        ("reached", _("Reached, talked")),
+        ("no_answer", _("No answer")),
+        ("left_message", _("Left a message")),
+        ("order", _("Ordered")),
+        ("quote", _("Asked for a quote")),
+        ("not_interested", _("Not interested")),
+        ("issue", _("Raised a problem")),
+    ]
+    UNITS = [("days", _("days")), ("weeks", _("weeks")), ("months", _("months"))]
+    MANUAL, CADENCE, SURVEY, COMPLAINT = "manual", "cadence", "survey", "complaint"
+    SOURCES = [(MANUAL, _("By hand")), (CADENCE, _("Cadence")), (SURVEY, _("Survey")), (COMPLAINT, _("Complaint"))]
+
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="tasks"
+    )
+    contact = models.ForeignKey(
+        "accounts.Contact",
+        verbose_name=_("contact person"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+    )
+    kind = models.CharField(_("how"), max_length=10, choices=KINDS, default=CALL)
+    subject = models.CharField(_("subject"), max_length=200)
+    due_at = models.DateTimeField(_("due"), db_index=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="tasks"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=OPEN)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=OUTCOMES, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    repeat_every = models.PositiveSmallIntegerField(_("repeat every"), null=True, blank=True)
+    repeat_unit = models.CharField(_("unit"), max_length=8, choices=UNITS, blank=True)
+    source = models.CharField(_("made by"), max_length=10, choices=SOURCES, default=MANUAL)
+    source_key = models.CharField(max_length=80, blank=True, editable=False)
+    previous = models.OneToOneField(
+        "self", verbose_name=_("follows"), on_delete=models.SET_NULL, null=True, blank=True, related_name="next"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    done_at = models.DateTimeField(_("done"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("follow-up task")
+        verbose_name_plural = _("follow-up tasks")
+        ordering = ["due_at", "id"]
+        indexes = [
+            models.Index(fields=["owner", "status", "due_at"], name="task_owner_due_idx"),
+            models.Index(fields=["account", "status"], name="task_account_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "source_key"],
+                condition=Q(status="open") & ~Q(source_key=""),
+                name="task_one_open_per_source",
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat_every__isnull=True, repeat_unit="")
+                | Q(repeat_every__isnull=False, repeat_unit__in=["days", "weeks", "months"]),
+                name="task_repeat_whole",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def recurring(self) -> bool:
+        return self.repeat_every is not None

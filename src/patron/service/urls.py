@@ -1,0 +1,15 @@
+"""Follow-up pages: my day, the team's work, a task."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "service"
+
+urlpatterns = [
+    path("", views.my_day, name="my_day"),
+    path("team/", views.team, name="team"),
+    path("tasks/new/", views.task_new, name="task_new"),
+    path("tasks/<int:task_id>/", views.task_detail, name="task_detail"),
+    path("tasks/<int:task_id>/done/", views.task_done_quick, name="task_done"),
+]

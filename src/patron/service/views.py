@@ -1,0 +1,171 @@
+"""Thin pages over the follow-up services: my day, the team's work, planning a task and marking it done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from patron.accounts.access import can, visible_accounts
+from patron.core.errors import Conflict, error_dict
+from patron.domain.access import Action, Role
+from patron.staff.models import User
+
+from . import selectors, services
+from .forms import CompleteForm, TaskForm
+from .models import Task
+
+
+def _worker(user: Any) -> None:
+    if not can(user, Action.EDIT_ACCOUNT):
+        raise PermissionDenied
+
+
+@login_required
+def my_day(request: HttpRequest) -> HttpResponse:
+    _worker(request.user)
+    day = selectors.my_day(request.user)
+    return render(
+        request,
+        "service/my_day.html",
+        {
+            "day": day,
+            "today": timezone.localdate(),
+            "manages": _manages(request.user),
+            "outcomes": [(v, str(label)) for v, label in Task.OUTCOMES],
+        },
+    )
+
+
+def _manages(user: Any) -> bool:
+    return getattr(user, "role", "") in (Role.ADMIN.value, Role.SALES_MANAGER.value)
+
+
+@login_required
+def team(request: HttpRequest) -> HttpResponse:
+    if not _manages(request.user):
+        raise PermissionDenied
+    return render(
+        request,
+        "service/team.html",
+        {"workload": selectors.team_workload(request.user), "overdue": selectors.team_overdue(request.user)},
+    )
+
+
+def _owners(account: Any) -> list[tuple[str, str]]:
+    people = User.objects.filter(is_active=True).order_by("username")
+    return [(u.username, u.display_name()) for u in people if can(u, Action.EDIT_ACCOUNT, account)]
+
+
+@login_required
+def task_new(request: HttpRequest) -> HttpResponse:
+    _worker(request.user)
+    code = (request.GET.get("account") or request.POST.get("account") or "").strip()
+    account = visible_accounts(request.user).filter(code=code).first()
+    if account is None:
+        raise Http404
+    if not can(request.user, Action.EDIT_ACCOUNT, account):
+        raise PermissionDenied
+    status = 200
+    initial = {"owner": request.user.get_username(), "kind": account.preferred_channel}
+    form = TaskForm(request.POST or None, account=account, owners=_owners(account), initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.task_create(actor=request.user, account=account, data=form.service_data())
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("Follow-up planned."))
+                return redirect("accounts:detail", account.code)
+        status = 400
+    return render(request, "service/task_form.html", {"form": form, "account": account}, status=status)
+
+
+def _add_errors(form: Any, exc: ValidationError) -> None:
+    for field, texts in error_dict(exc).items():
+        for text in texts:
+            form.add_error(field if field in form.fields else None, text)
+
+
+def _task(request: HttpRequest, task_id: int) -> Task:
+    task = get_object_or_404(Task.objects.select_related("account", "owner", "contact"), pk=task_id)
+    if not visible_accounts(request.user).filter(pk=task.account_id).exists() and task.owner_id != request.user.pk:
+        raise Http404
+    return task
+
+
+@login_required
+def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
+    task = _task(request, task_id)
+    may = task.owner_id == request.user.pk or can(request.user, Action.EDIT_ACCOUNT, task.account)
+    status = 200
+    initial = {
+        "subject": task.subject,
+        "kind": task.kind,
+        "due_at": timezone.localtime(task.due_at),
+        "contact": str(task.contact_id or ""),
+        "owner": task.owner.get_username(),
+        "repeat_every": task.repeat_every,
+        "repeat_unit": task.repeat_unit or "weeks",
+        "notes": task.notes,
+    }
+    form = TaskForm(None, account=task.account, owners=_owners(task.account), initial=initial)
+    done = CompleteForm(None)
+    if request.method == "POST" and may:
+        action = request.POST.get("action")
+        try:
+            if action == "done":
+                done = CompleteForm(request.POST)
+                if done.is_valid():
+                    services.task_complete(
+                        actor=request.user,
+                        task=task,
+                        outcome=done.cleaned_data["outcome"],
+                        notes=done.cleaned_data["notes"],
+                    )
+                    messages.success(request, _("Marked done."))
+                    return redirect("service:my_day")
+            elif action == "change":
+                form = TaskForm(request.POST, account=task.account, owners=_owners(task.account))
+                if form.is_valid():
+                    services.task_update(actor=request.user, task=task, data=form.service_data())
+                    messages.success(request, _("Saved."))
+                    return redirect("service:task_detail", task.pk)
+            elif action == "cancel":
+                services.task_cancel(actor=request.user, task=task, reason=request.POST.get("reason", ""))
+                messages.success(request, _("Cancelled."))
+                return redirect("service:my_day")
+        except ValidationError as exc:
+            _add_errors(form if action == "change" else done, exc)
+        except Conflict as exc:
+            messages.error(request, str(exc))
+        status = 400
+    return render(
+        request, "service/task_detail.html", {"task": task, "form": form, "done": done, "may": may}, status=status
+    )
+
+
+@login_required
+@require_POST
+def task_done_quick(request: HttpRequest, task_id: int) -> HttpResponse:
+    """ "Done" from my day's list, with the outcome picked there."""
+    task = _task(request, task_id)
+    form = CompleteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose what came of it."))
+        return redirect("service:my_day")
+    try:
+        services.task_complete(actor=request.user, task=task, outcome=form.cleaned_data["outcome"], notes="")
+    except (Conflict, PermissionDenied) as exc:
+        messages.error(request, str(exc) or _("You may not do this."))
+    else:
+        messages.success(request, _("Marked done."))
+    return redirect("service:my_day")

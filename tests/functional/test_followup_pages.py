@@ -1,0 +1,85 @@
+"""Follow-up pages through the test client: planning from the account page, my day, marking done, the team."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.urls import reverse
+from django.utils import timezone
+
+from patron.service.models import Task
+from tests.api_client import as_user
+from tests.factories import make_account
+
+
+def test_a_salesperson_plans_a_follow_up_sees_it_in_my_day_and_marks_it_done(staff):
+    shop = make_account(staff.sales, code="SHOP", name="Tea House", preferred_channel="wechat")
+    client = as_user(staff.sales)
+    page = client.get(reverse("accounts:detail", args=["SHOP"])).content.decode()
+    assert 'data-testid="plan-task"' in page
+    form = client.get(reverse("service:task_new"), {"account": "SHOP"}).content.decode()
+    assert 'value="wechat" selected' in form  # the customer's preferred channel first
+    today = timezone.localdate().isoformat()
+    bad = client.post(
+        reverse("service:task_new"),
+        {"account": "SHOP", "subject": "", "kind": "call", "due_at": "", "owner": "sales", "repeat_unit": "weeks"},
+    )
+    assert bad.status_code == 400
+    made = client.post(
+        reverse("service:task_new"),
+        {
+            "account": "SHOP",
+            "subject": "Ask about the spring order",
+            "kind": "wechat",
+            "due_at": f"{today}T15:00",
+            "owner": "sales",
+            "repeat_every": "2",
+            "repeat_unit": "weeks",
+        },
+    )
+    assert made.status_code == 302
+    task = Task.objects.get()
+    assert (task.kind, task.repeat_every, task.repeat_unit) == ("wechat", 2, "weeks")
+    day = client.get(reverse("service:my_day")).content.decode()
+    assert 'data-testid="today-count">1<' in day
+    assert "Ask about the spring order" in day
+    done = client.post(reverse("service:task_done", args=[task.pk]), {"outcome": "quote"}, follow=True)
+    assert "Marked done." in done.content.decode()
+    assert Task.objects.get(pk=task.pk).status == Task.DONE
+    following = Task.objects.get(previous=task)
+    assert timezone.localtime(following.due_at).date() == timezone.localdate() + dt.timedelta(days=14)
+    timeline = client.get(reverse("accounts:detail", args=["SHOP"])).content.decode()
+    assert "Follow-up done: Ask about the spring order" in timeline
+    assert shop.pk
+    chinese = as_user(staff.sales, "zh-hans").get(reverse("service:my_day")).content.decode()
+    assert "我的一天" in chinese
+
+
+def test_a_task_page_changes_and_cancels_and_others_cannot(staff):
+    shop = make_account(staff.sales, code="SHOP")
+    task = Task.objects.create(
+        account=shop, owner=staff.sales, subject="Visit", due_at=timezone.now(), created_by=staff.sales
+    )
+    client = as_user(staff.sales)
+    url = reverse("service:task_detail", args=[task.pk])
+    bad = client.post(url, {"action": "done", "outcome": ""})
+    assert bad.status_code == 400
+    changed = client.post(
+        url,
+        {
+            "action": "change",
+            "subject": "Visit with samples",
+            "kind": "visit",
+            "due_at": "2027-01-05T10:00",
+            "owner": "sales",
+        },
+    )
+    assert changed.status_code == 302
+    assert Task.objects.get(pk=task.pk).subject == "Visit with samples"
+    assert as_user(staff.sales3).get(url).status_code == 404
+    cancelled = client.post(url, {"action": "cancel", "reason": "Moved away"})
+    assert cancelled.status_code == 302
+    assert Task.objects.get(pk=task.pk).status == Task.CANCELLED
+    assert as_user(staff.manager).get(reverse("service:team")).status_code == 200
+    assert as_user(staff.sales).get(reverse("service:team")).status_code == 403
+    assert as_user(staff.marketing).get(reverse("service:my_day")).status_code == 403
