@@ -46,3 +46,60 @@ def test_overdue_today_and_upcoming_go_by_the_local_day():
     assert standing(at(2026, 12, 8, 0), now) == UPCOMING
     # 23:30 UTC on the 6th is 07:30 on the 7th in Shanghai: today.
     assert standing(dt.datetime(2026, 12, 6, 23, 30, tzinfo=dt.UTC), now) == TODAY
+
+
+# --- cadences ---
+
+from patron.domain.followups import (  # noqa: E402
+    AFTER_FIRST_ORDER,
+    BEFORE_BIRTHDAY,
+    EVERY,
+    ON_ENTERING,
+    Cadence,
+    Due,
+    Facts,
+    cadence_due,
+)
+
+DAY = dt.date(2026, 12, 7)
+
+
+def test_every_n_days_since_the_last_contact_or_at_once_if_never_contacted():
+    every14 = Cadence(1, EVERY, (14,))
+    assert cadence_due(every14, Facts(last_contact=dt.date(2026, 11, 23)), DAY) == [Due("cadence:1", DAY, False)]
+    assert cadence_due(every14, Facts(last_contact=dt.date(2026, 11, 24)), DAY) == []  # due tomorrow
+    assert cadence_due(every14, Facts(), DAY) == [Due("cadence:1", DAY, False)]
+
+
+def test_new_accounts_3_and_30_days_after_their_first_order_once_each():
+    new = Cadence(2, AFTER_FIRST_ORDER, (3, 30))
+    assert cadence_due(new, Facts(first_order=dt.date(2026, 12, 4)), DAY) == [
+        Due("cadence:2:first:3", dt.date(2026, 12, 7), True)
+    ]
+    assert cadence_due(new, Facts(first_order=dt.date(2026, 11, 7)), DAY) == [
+        Due("cadence:2:first:30", dt.date(2026, 12, 7), True)
+    ]
+    assert cadence_due(new, Facts(first_order=dt.date(2026, 12, 5)), DAY) == []  # 3 days: not yet
+    assert cadence_due(new, Facts(first_order=dt.date(2025, 1, 1)), DAY) == []  # long past: no stale task
+    assert cadence_due(new, Facts(), DAY) == []
+
+
+def test_turning_at_risk_asks_for_a_contact_within_2_days_once_per_time_it_happens():
+    risk = Cadence(3, ON_ENTERING, (2,), frozenset({"lifecycle:at_risk"}))
+    entered = Facts(entered=(("lifecycle:at_risk", dt.date(2026, 12, 6)), ("value_tier:high", dt.date(2026, 12, 6))))
+    assert cadence_due(risk, entered, DAY) == [
+        Due("cadence:3:lifecycle:at_risk:2026-12-06", dt.date(2026, 12, 8), True)
+    ]
+    assert cadence_due(risk, Facts(entered=(("lifecycle:loyal", dt.date(2026, 12, 6)),)), DAY) == []
+
+
+def test_a_week_before_a_birthday_and_29_february_in_other_years():
+    bday = Cadence(4, BEFORE_BIRTHDAY, (7,))
+    assert cadence_due(bday, Facts(birthday=dt.date(1990, 12, 14)), DAY) == [Due("cadence:4:birthday:2026", DAY, True)]
+    assert cadence_due(bday, Facts(birthday=dt.date(1990, 12, 15)), DAY) == []
+    leap = Facts(birthday=dt.date(1992, 2, 29))
+    assert cadence_due(bday, leap, dt.date(2027, 2, 21)) == [Due("cadence:4:birthday:2027", dt.date(2027, 2, 21), True)]
+    new_year = Facts(birthday=dt.date(1990, 1, 3))  # across the year's end
+    assert cadence_due(bday, new_year, dt.date(2026, 12, 30)) == [
+        Due("cadence:4:birthday:2027", dt.date(2026, 12, 30), True)
+    ]

@@ -83,3 +83,28 @@ def test_a_task_page_changes_and_cancels_and_others_cannot(staff):
     assert as_user(staff.manager).get(reverse("service:team")).status_code == 200
     assert as_user(staff.sales).get(reverse("service:team")).status_code == 403
     assert as_user(staff.marketing).get(reverse("service:my_day")).status_code == 403
+
+
+def test_a_manager_writes_a_cadence_in_the_form_and_sees_it_in_words(staff):
+    client = as_user(staff.manager)
+    bad = client.post(reverse("service:cadence_new"), {"name": "At risk", "rule": "on_entering", "days": "x"})
+    assert bad.status_code == 400
+    page = bad.content.decode()
+    assert "Whole days from 1 to 3650" in page
+    assert "Choose the segments whose entering asks for a contact." in page
+    made = client.post(
+        reverse("service:cadence_new"),
+        {
+            "name": "New accounts",
+            "rule": "after_first_order",
+            "days": "3, 30",
+            "subject": "Welcome call",
+            "active": "on",
+        },
+    )
+    assert made.status_code == 302
+    listing = client.get(reverse("service:cadence_list")).content.decode()
+    assert "3, 30 days after the first order; for every customer" in listing
+    assert as_user(staff.sales).get(reverse("service:cadence_list")).status_code == 403
+    chinese = as_user(staff.manager, "zh-hans").get(reverse("service:cadence_list")).content.decode()
+    assert "回访节奏" in chinese

@@ -58,3 +58,72 @@ def standing(due: dt.datetime, now: dt.datetime) -> str:
     if day < now.date():
         return OVERDUE
     return TODAY if day == now.date() else UPCOMING
+
+
+# --- cadences --------------------------------------------------------------------------------------------------
+
+EVERY, AFTER_FIRST_ORDER, ON_ENTERING, BEFORE_BIRTHDAY = "every", "after_first_order", "on_entering", "before_birthday"
+RULES = (EVERY, AFTER_FIRST_ORDER, ON_ENTERING, BEFORE_BIRTHDAY)
+FRESH_DAYS = 7  # an event older than this when first seen (a cadence written later) makes no task
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """A manager's rule: ``every`` N days since the last contact; ``after_first_order`` N, M ... days after it;
+    within N days ``on_entering`` one of ``classes`` ("lifecycle:at_risk"); N days ``before_birthday``."""
+
+    key: int
+    rule: str
+    days: tuple[int, ...]
+    classes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the rules read of one account."""
+
+    last_contact: dt.date | None = None
+    first_order: dt.date | None = None
+    entered: tuple[tuple[str, dt.date], ...] = ()  # (class, the day the account entered it), current ones
+    birthday: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    key: str  # the task's source key: one open task per key, or one ever when ``once``
+    due: dt.date
+    once: bool
+
+
+def _birthday_in(year: int, birthday: dt.date) -> dt.date:
+    day = min(birthday.day, calendar.monthrange(year, birthday.month)[1])  # 29 February in other years: the 28th
+    return dt.date(year, birthday.month, day)
+
+
+def cadence_due(cadence: Cadence, facts: Facts, today: dt.date) -> list[Due]:
+    """The follow-ups the cadence wants for the account on ``today`` (none before their time)."""
+    prefix = f"cadence:{cadence.key}"
+    out: list[Due] = []
+    if cadence.rule == EVERY:
+        (every,) = cadence.days[:1] or (30,)
+        due = facts.last_contact + dt.timedelta(days=every) if facts.last_contact else today
+        if due <= today:
+            out.append(Due(prefix, today, once=False))
+    elif cadence.rule == AFTER_FIRST_ORDER and facts.first_order is not None:
+        for days in cadence.days:
+            due = facts.first_order + dt.timedelta(days=days)
+            if due <= today < due + dt.timedelta(days=FRESH_DAYS):
+                out.append(Due(f"{prefix}:first:{days}", due, once=True))
+    elif cadence.rule == ON_ENTERING:
+        within = cadence.days[0] if cadence.days else 2
+        for cls, since in facts.entered:
+            if cls in cadence.classes and since <= today < since + dt.timedelta(days=FRESH_DAYS):
+                out.append(Due(f"{prefix}:{cls}:{since.isoformat()}", since + dt.timedelta(days=within), once=True))
+    elif cadence.rule == BEFORE_BIRTHDAY and facts.birthday is not None:
+        ahead = cadence.days[0] if cadence.days else 7
+        for year in (today.year, today.year + 1):
+            birthday = _birthday_in(year, facts.birthday)
+            start = birthday - dt.timedelta(days=ahead)
+            if start <= today <= birthday:
+                out.append(Due(f"{prefix}:birthday:{year}", max(start, today), once=True))
+    return out

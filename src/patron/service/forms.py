@@ -52,3 +52,47 @@ class TaskForm(forms.Form):
 class CompleteForm(forms.Form):
     outcome = forms.ChoiceField(label=_("What came of it"), choices=Task.OUTCOMES)
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CadenceForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    rule = forms.ChoiceField(label=_("When"))
+    days = forms.CharField(
+        label=_("Days"), max_length=100, help_text=_("For example 14; after a first order, 3, 30 for two contacts.")
+    )
+    classes = forms.MultipleChoiceField(label=_("Segments entered"), required=False)
+    stages = forms.MultipleChoiceField(label=_("Only accounts in the stages"), required=False)
+    segments = forms.MultipleChoiceField(label=_("Only accounts in the segments"), required=False)
+    subject = forms.CharField(label=_("Task subject"), max_length=200, required=False)
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from patron.discounts.forms import class_choices, stage_choices
+
+        from .models import Cadence
+
+        super().__init__(*args, **kwargs)
+        self.fields["rule"].choices = Cadence.RULES  # type: ignore[attr-defined]
+        classes = class_choices()
+        for name, choices in (("classes", classes), ("segments", classes), ("stages", stage_choices())):
+            field = self.fields[name]
+            assert isinstance(field, forms.MultipleChoiceField)
+            field.choices = choices
+            field.widget.attrs["size"] = str(min(max(len(choices), 3), 8))
+
+    def service_data(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        target: dict[str, Any] = {}
+        if d.get("stages"):
+            target["stages"] = list(d["stages"])
+        if d.get("segments"):
+            target["classes"] = list(d["segments"])
+        return {
+            "name": d["name"],
+            "rule": d["rule"],
+            "days": d["days"],
+            "classes": list(d.get("classes") or []),
+            "target": target,
+            "subject": d.get("subject") or "",
+            "active": bool(d.get("active")),
+        }

@@ -100,3 +100,38 @@ class Task(models.Model):
     @property
     def recurring(self) -> bool:
         return self.repeat_every is not None
+
+
+class Cadence(models.Model):
+    """A manager's written rule for revisits: which accounts (``target``, as the discount rules' "who") and
+    when (see ``patron.domain.followups.Cadence``); its tasks go to each account's owner on the account's
+    preferred channel."""
+
+    RULES = [
+        ("every", _("Every N days since the last contact")),
+        ("after_first_order", _("N days after the first order")),
+        ("on_entering", _("Within N days of entering a segment")),
+        ("before_birthday", _("N days before the birthday")),
+    ]
+
+    name = models.CharField(_("name"), max_length=200)
+    rule = models.CharField(_("rule"), max_length=20, choices=RULES)
+    days = models.JSONField(_("days"), default=list)  # [14] or [3, 30]
+    classes = models.JSONField(_("segments entered"), default=list, blank=True)  # ["lifecycle:at_risk"]
+    target = models.JSONField(_("accounts"), default=dict, blank=True)
+    subject = models.CharField(_("task subject"), max_length=200)
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
+    last_run_tasks = models.PositiveIntegerField(_("tasks made by the last run"), default=0)
+
+    class Meta:
+        verbose_name = _("cadence")
+        verbose_name_plural = _("cadences")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -19,8 +19,8 @@ from patron.domain.access import Action, Role
 from patron.staff.models import User
 
 from . import selectors, services
-from .forms import CompleteForm, TaskForm
-from .models import Task
+from .forms import CadenceForm, CompleteForm, TaskForm
+from .models import Cadence, Task
 
 
 def _worker(user: Any) -> None:
@@ -169,3 +169,71 @@ def task_done_quick(request: HttpRequest, task_id: int) -> HttpResponse:
     else:
         messages.success(request, _("Marked done."))
     return redirect("service:my_day")
+
+
+def _cadence_writer(user: Any) -> None:
+    if not can(user, Action.EDIT_SEGMENTS):
+        raise PermissionDenied
+
+
+def _rule_words(cadence: Cadence) -> str:
+    from patron.discounts.describe import Names, rule_sentences
+
+    days = ", ".join(str(d) for d in cadence.days)
+    texts = {
+        "every": _("every %(days)s days since the last contact"),
+        "after_first_order": _("%(days)s days after the first order"),
+        "on_entering": _("within %(days)s days of entering %(classes)s"),
+        "before_birthday": _("%(days)s days before the birthday"),
+    }
+    rule = {"who": {"classes": cadence.classes}}
+    classes = rule_sentences(rule, Names.for_rules([rule]))["who"] if cadence.classes else ""
+    who = {"who": cadence.target}
+    accounts = rule_sentences(who, Names.for_rules([who]))["who"]
+    return _("%(when)s; for %(who)s") % {
+        "when": texts.get(cadence.rule, cadence.rule) % {"days": days, "classes": classes},
+        "who": accounts,
+    }
+
+
+@login_required
+def cadence_list(request: HttpRequest) -> HttpResponse:
+    _cadence_writer(request.user)
+    cadences = [(c, _rule_words(c)) for c in Cadence.objects.all()]
+    return render(request, "service/cadence_list.html", {"cadences": cadences})
+
+
+@login_required
+def cadence_form(request: HttpRequest, cadence_id: int | None = None) -> HttpResponse:
+    from .cadences import cadence_save
+
+    _cadence_writer(request.user)
+    cadence = get_object_or_404(Cadence, pk=cadence_id) if cadence_id else None
+    initial: dict[str, Any] = {"active": True}
+    if cadence is not None:
+        initial = {
+            "name": cadence.name,
+            "rule": cadence.rule,
+            "days": ", ".join(str(d) for d in cadence.days),
+            "classes": cadence.classes,
+            "stages": cadence.target.get("stages", []),
+            "segments": cadence.target.get("classes", []),
+            "subject": cadence.subject,
+            "active": cadence.active,
+        }
+    form = CadenceForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                cadence_save(actor=request.user, data=form.service_data(), cadence=cadence)
+            except ValidationError as exc:
+                for field, texts in error_dict(exc).items():
+                    for text in texts:
+                        target = {"target.stages": "stages", "target.classes": "segments"}.get(field, field)
+                        form.add_error(target if target in form.fields else None, text)
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("service:cadence_list")
+        status = 400
+    return render(request, "service/cadence_form.html", {"form": form, "cadence": cadence}, status=status)
