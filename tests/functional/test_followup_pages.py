@@ -108,3 +108,16 @@ def test_a_manager_writes_a_cadence_in_the_form_and_sees_it_in_words(staff):
     assert as_user(staff.sales).get(reverse("service:cadence_list")).status_code == 403
     chinese = as_user(staff.manager, "zh-hans").get(reverse("service:cadence_list")).content.decode()
     assert "回访节奏" in chinese
+
+
+def test_the_scheduler_page_shows_each_job_and_admins_see_a_warning_when_one_is_late(staff):
+    from patron.service.models import JobRun
+
+    JobRun.objects.create(name="reminders", started_at=timezone.now() - dt.timedelta(hours=2), ok=True)
+    page = as_user(staff.admin).get(reverse("service:jobs")).content.decode()
+    assert 'data-state="missed"' in page
+    assert "Follow-up reminders" in page
+    home = as_user(staff.admin).get(reverse("service:my_day")).content.decode()
+    assert 'data-testid="jobs-trouble"' in home
+    assert 'data-testid="jobs-trouble"' not in as_user(staff.sales).get(reverse("service:my_day")).content.decode()
+    assert as_user(staff.sales).get(reverse("service:jobs")).status_code == 403

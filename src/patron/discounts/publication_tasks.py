@@ -9,12 +9,15 @@ and no sender (a worker that died mid-run, a scheduled retry lost with its queue
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+from django.utils.translation import gettext_lazy
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from patron.core.outbox import schedule_next
+from patron.service.jobs import recorded
 
 from .publication import publication_send, publications_due
 
@@ -31,6 +34,7 @@ def send_publication(publication_id: int, outages: int = 0) -> None:
 
 
 @db_periodic_task(crontab(minute="*/5"))
+@recorded("discount_publications", dt.timedelta(minutes=5), gettext_lazy("Discount policy mailings"))
 def resume_publications() -> None:
     for publication_id in publications_due():
         send_publication(publication_id, 0)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.utils.translation import gettext_lazy
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
+
+from patron.service.jobs import recorded
 
 from . import services
 
@@ -14,5 +19,6 @@ def export_run(job_id: int) -> None:
 
 
 @db_periodic_task(crontab(minute="*/10"))
+@recorded("exports_clean", dt.timedelta(minutes=10), gettext_lazy("Old exports removed"))
 def exports_clean() -> None:
     services.exports_clean()

@@ -7,12 +7,15 @@ every five minutes, any announcement with recipients due and no sender.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+from django.utils.translation import gettext_lazy
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
 from patron.core.outbox import schedule_next
+from patron.service.jobs import recorded
 
 from .analysis import replay_perform
 from .announce import announcement_send, announcements_due
@@ -41,6 +44,7 @@ def send_payout_notice(notice_id: int, outages: int = 0) -> None:
 
 
 @db_periodic_task(crontab(minute="*/5"))
+@recorded("rebate_mailings", dt.timedelta(minutes=5), gettext_lazy("Rebate announcements and payout notices"))
 def resume_announcements() -> None:
     """Announcements and payout notices with rows due and no sender."""
     for announcement_id in announcements_due():

@@ -14,6 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from patron.core.outbox_models import OutboxBatch
+
 
 class Task(models.Model):
     CALL, EMAIL, SMS, WECHAT, VISIT, MEETING = "call", "email", "sms", "wechat", "visit", "meeting"
@@ -135,3 +137,90 @@ class Cadence(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ReminderRun(OutboxBatch):
+    """One pass of the reminder job: an email per person with tasks coming due or overdue."""
+
+    created_at = models.DateTimeField(_("run"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reminder run")
+        verbose_name_plural = _("reminder runs")
+        ordering = ["-created_at", "-id"]
+
+
+class ReminderEmail(models.Model):
+    """One person's reminder of a run (the fields ``patron.core.outbox`` sends by)."""
+
+    QUEUED, SENT, FAILED = "queued", "sent", "failed"
+    STATUSES = [(QUEUED, _("Queued")), (SENT, _("Sent")), (FAILED, _("Failed"))]
+
+    run = models.ForeignKey(ReminderRun, on_delete=models.CASCADE, related_name="emails")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(_("email"))
+    language = models.CharField(_("language"), max_length=10)
+    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("reminder email")
+        verbose_name_plural = _("reminder emails")
+        indexes = [models.Index(fields=["run", "status", "id"], name="reminder_email_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.status})"
+
+
+class TaskReminder(models.Model):
+    """A task was put in a reminder: before it falls due, and once when it is overdue; never twice."""
+
+    DUE_SOON, OVERDUE = "due_soon", "overdue"
+    KINDS = [(DUE_SOON, _("Coming due")), (OVERDUE, _("Overdue"))]
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=10, choices=KINDS)
+    email = models.ForeignKey(ReminderEmail, on_delete=models.CASCADE, related_name="tasks")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["task", "kind"], name="task_reminded_once")]
+
+    def __str__(self) -> str:
+        return f"{self.task_id} {self.kind}"
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job: when it started and ended, and whether it failed (the scheduler's health)."""
+
+    name = models.CharField(_("job"), max_length=80)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    ok = models.BooleanField(_("succeeded"), null=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["name", "-started_at"], name="job_run_name_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class JobAlert(models.Model):
+    """An admin was told a job missed its time or failed: once per job and incident."""
+
+    name = models.CharField(max_length=80)
+    problem = models.CharField(max_length=10)  # missed | failed
+    since = models.DateTimeField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "problem", "since"], name="job_alert_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.problem}"

@@ -13,6 +13,7 @@ urlpatterns = [
     path("tasks/<int:task_id>/", views.task_detail, name="task_detail"),
     path("tasks/<int:task_id>/done/", views.task_done_quick, name="task_done"),
     path("cadences/", views.cadence_list, name="cadence_list"),
+    path("jobs/", views.jobs, name="jobs"),
     path("cadences/new/", views.cadence_form, name="cadence_new"),
     path("cadences/<int:cadence_id>/", views.cadence_form, name="cadence_edit"),
 ]

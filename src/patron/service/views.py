@@ -237,3 +237,19 @@ def cadence_form(request: HttpRequest, cadence_id: int | None = None) -> HttpRes
                 return redirect("service:cadence_list")
         status = 400
     return render(request, "service/cadence_form.html", {"form": form, "cadence": cadence}, status=status)
+
+
+@login_required
+def jobs(request: HttpRequest) -> HttpResponse:
+    """The scheduler's health: every job's last run, the next expected, failures; a missed run stands out."""
+    from .jobs import job_health
+
+    if not can(request.user, Action.MANAGE_SETTINGS):
+        raise PermissionDenied
+    from .models import JobRun
+
+    return render(
+        request,
+        "service/jobs.html",
+        {"health": job_health(), "recent": JobRun.objects.all()[:30], "now": timezone.now()},
+    )
