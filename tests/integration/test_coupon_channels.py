@@ -215,3 +215,32 @@ def test_a_run_scheduled_for_later_draws_its_hold_out_and_codes_when_it_starts(s
     with pytest.raises(ValidationError) as bad:
         delivery.campaign_run(actor=staff.marketing, campaign=spring, target=target, channel="pigeon")
     assert "channel" in bad.value.message_dict
+
+
+def test_a_past_time_is_refused_and_a_second_run_leaves_out_the_accounts_reached(staff, spring, texting, gateway):
+    target = {"accounts": [a.pk for a in texting]}
+    with pytest.raises(ValidationError) as past:
+        delivery.campaign_run(
+            actor=staff.marketing, campaign=spring, target=target, at=timezone.now() - dt.timedelta(hours=1)
+        )
+    assert "This time has passed" in past.value.message_dict["at"][0]
+    first = delivery.campaign_run(
+        actor=staff.marketing, campaign=spring, target={"accounts": [texting[0].pk]}, channel="push"
+    )
+    assert first.accounts == 1
+    reach = delivery.campaign_reach(target, channel="push", campaign=spring)
+    assert (reach.accounts, reach.already) == (2, 1)
+    second = delivery.campaign_run(actor=staff.marketing, campaign=spring, target=target, channel="push")
+    assert second.accounts == 2  # T0 had its code from the first run
+    assert Coupon.objects.filter(campaign=spring, account=texting[0]).count() == 1
+
+
+def test_the_run_says_what_it_did_in_numbers_that_add_up(staff, spring, texting, gateway, settings):
+    from patron.coupons.views import run_summary
+
+    run = delivery.campaign_run(
+        actor=staff.marketing, campaign=spring, target={"accounts": [a.pk for a in texting]}, channel="sms"
+    )
+    assert run_summary(run) == (
+        "3 codes issued; 2 messages on their way; 1 account has nowhere to send to; 0 accounts held out."
+    )

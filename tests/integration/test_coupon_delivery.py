@@ -151,7 +151,7 @@ def test_a_campaigns_effect_counts_what_was_sent_redeemed_and_earned_against_the
     assert effect["cost"] == D("150.00")  # 10% of 500, three times
     assert effect["sales"] == D("1350.00")
     assert effect["margin"] == D("450.00")  # 1,350 less 15 units at 60
-    assert effect["roi"] == D("2.00")
+    assert effect["roi"] == D("3.00")  # 600 of margin before the 150 of discount: (600 - 150) / 150
     lift = effect["uplift"]
     assert (lift.treated.accounts, lift.held_out.accounts) == (60 - run.held_out, run.held_out)
     assert lift.treated.buyers == 3

@@ -323,5 +323,6 @@ def test_the_dashboard_counts_codes_and_discount_per_week_and_totals_each_kind(s
     (row,) = [r for r in by_kind() if r["kind"] == "amount_off"]
     assert (row["campaigns"], row["issued"], row["redeemed"], row["rate"]) == (1, 4, 2, D("50.0"))
     assert (row["cost"], row["sales"]) == (D("20.00"), D("280.00"))
-    # margin: 280 sold less 3 x 60 cost = 100; ROI (margin - discount) / discount = (100 - 20) / 20 = 4
-    assert (row["margin"], row["roi"]) == (D("100.00"), D("4.00"))
+    # margin: 280 sold (after the coupons) less 3 x 60 cost = 100, so 120 before the 20 of discount;
+    # ROI (120 - 20) / 20 = 5: each yuan of discount came back with 5 of margin
+    assert (row["margin"], row["roi"]) == (D("100.00"), D("5.00"))

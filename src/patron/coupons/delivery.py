@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from patron.accounts.addresses import (
     Address,
@@ -42,7 +43,7 @@ from patron.domain.coupons.terms import parse_coupon_terms
 
 from .models import CHANNELS, EMAIL, PUSH, SMS, Campaign, CampaignRecipient, CampaignSend, Coupon
 from .redemption import issued_until
-from .services import require_editor, target_problems, write_codes
+from .services import refuse_for_points, require_editor, target_problems, write_codes
 
 CHUNK = 2000
 SENDS = Outbox("campaign run", CampaignSend, CampaignRecipient, "send")
@@ -62,29 +63,48 @@ class Reach:
     with_address: int
     addresses: int
     held_out: int  # expected, at the percent asked
+    already: int = 0  # targeted, but reached by an earlier run: left out
 
 
 def campaign_reach(
-    target: Mapping[str, Any], *, holdout_percent: int = 0, channel: str = EMAIL, day: dt.date | None = None
+    target: Mapping[str, Any],
+    *,
+    holdout_percent: int = 0,
+    channel: str = EMAIL,
+    day: dt.date | None = None,
+    campaign: Campaign | None = None,
 ) -> Reach:
-    """How many accounts, and addresses on the channel, a target reaches: what the wizard shows before a run."""
+    """How many accounts, and addresses on the channel, a target reaches: what the wizard shows before a run
+    (accounts an earlier run of ``campaign`` reached are left out, and counted)."""
     from patron.accounts.models import Contact
 
     accounts = targeted(target, day or timezone.localdate())
+    already = 0
+    if campaign is not None:
+        everyone = accounts.count()
+        accounts = not_reached(campaign, accounts)
+        already = everyone - accounts.count()
     total = accounts.count()
     held = round(total * holdout_percent / 100)
     if channel == PUSH:  # the shop's app knows its users by account
-        return Reach(accounts=total, with_address=total, addresses=total, held_out=held)
+        return Reach(accounts=total, with_address=total, addresses=total, held_out=held, already=already)
     if channel == SMS:
         phones = Contact.objects.filter(account__in=accounts, sms_consent=True).exclude(phone="")
         texting = Contact.objects.filter(account=OuterRef("pk"), sms_consent=True).exclude(phone="")
         reached = accounts.filter(Exists(texting)).count()
-        return Reach(accounts=total, with_address=reached, addresses=phones.count(), held_out=held)
+        return Reach(accounts=total, with_address=reached, addresses=phones.count(), held_out=held, already=already)
     own = accounts.exclude(email="").count()
     contacts = Contact.objects.filter(account__in=accounts, email_consent=True).exclude(email="")
     consenting = Contact.objects.filter(account=OuterRef("pk"), email_consent=True).exclude(email="")
     reached = accounts.filter(~Q(email="") | Exists(consenting)).count()
-    return Reach(accounts=total, with_address=reached, addresses=own + contacts.count(), held_out=held)
+    return Reach(accounts=total, with_address=reached, addresses=own + contacts.count(), held_out=held, already=already)
+
+
+def not_reached(campaign: Campaign, accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """The accounts no earlier run of the campaign reached (given a code or held out): a campaign reaches each
+    account once, and a held-out account stays held out."""
+    reached = CampaignRecipient.objects.filter(send__campaign=campaign, account_id=OuterRef("pk"))
+    return accounts.exclude(Exists(reached))
 
 
 def held_out(seed: str, account_id: int, percent: int) -> bool:
@@ -98,6 +118,7 @@ def held_out(seed: str, account_id: int, percent: int) -> bool:
 def _check_run(campaign: Campaign, holdout_percent: Any, channel: str, target: Mapping[str, Any]) -> int:
     if campaign.status != Campaign.ACTIVE:
         raise Conflict(_("Only a running campaign is sent."), "status")
+    refuse_for_points(campaign)
     try:
         percent = int(holdout_percent)
     except (TypeError, ValueError):
@@ -129,6 +150,8 @@ def campaign_run(
     now = timezone.now()
     if at is not None and timezone.is_naive(at):
         at = timezone.make_aware(at)
+    if at is not None and at < now - dt.timedelta(minutes=1):
+        raise ValidationError({"at": [_("This time has passed: choose one ahead, or leave it empty to send now.")]})
     if at is not None and campaign.ends_at is not None and at >= campaign.ends_at:
         raise ValidationError({"at": [_("The campaign ends before then.")]})
     later = at is not None and at > now
@@ -151,7 +174,7 @@ def campaign_run(
             changes={"at": [None, str(at)], "target": [None, target], "held_out": [None, percent]},
         )
         return run
-    return fill(run, targeted(target, timezone.localdate()), actor=actor)
+    return fill(run, not_reached(campaign, targeted(target, timezone.localdate())), actor=actor)
 
 
 def fill(run: CampaignSend, accounts: QuerySet[Account], *, actor: Any = None) -> CampaignSend:
@@ -241,7 +264,7 @@ def scheduled_runs_start(now: dt.datetime | None = None) -> list[int]:
                 run.status, run.finished_at = CampaignSend.DONE, timezone.now()
                 run.save(update_fields=["status", "finished_at"])
                 continue
-            fill(run, targeted(run.target, timezone.localdate()), actor=run.created_by)
+            fill(run, not_reached(run.campaign, targeted(run.target, timezone.localdate())), actor=run.created_by)
             started.append(run_id)
     return started
 
@@ -277,10 +300,16 @@ def rules_in_words(campaign: Campaign, coupon: Coupon | None = None) -> list[str
     if coupon is not None and coupon.amount is not None:
         benefit = {"kind": "cart_amount_off", "amount": str(coupon.amount)}
     text = benefit_text(benefit, campaign.currency)
-    out = [text[:1].upper() + text[1:] + "."]  # "CNY 20.00 off", not "Cny 20.00 off"
-    if any((terms.get("what") or {}).values()):
-        rule = {"what": terms["what"]}
-        out.append(_("On %(what)s.") % {"what": rule_sentences(rule, Names.for_rules([rule]))["what"]})
+    what = terms.get("what") or {}
+    names = rule_sentences({"what": what}, Names.for_rules([{"what": what}]))["what"] if any(what.values()) else ""
+    if benefit.get("kind") == "gift" and names:
+        text = ngettext("%(n)s × %(product)s free", "%(n)s × %(product)s free", int(benefit["free"])) % {
+            "n": benefit["free"],
+            "product": names,
+        }
+    out = [_("%(sentence)s.") % {"sentence": text[:1].upper() + text[1:]}]  # "CNY 20.00 off", not "Cny 20.00 off"
+    if names and benefit.get("kind") != "gift":
+        out.append(_("On %(what)s.") % {"what": names})
     if terms.get("kind") == "first_order":
         out.append(_("On your first order."))
     if terms.get("points"):
@@ -288,6 +317,14 @@ def rules_in_words(campaign: Campaign, coupon: Coupon | None = None) -> list[str
     if terms.get("min_spend"):
         out.append(_("On orders of at least %(amount)s.") % {"amount": money(terms["min_spend"], campaign.currency)})
     until = coupon.valid_until if coupon is not None else campaign.ends_at
+    if coupon is None and terms.get("valid_days"):
+        days = int(terms["valid_days"])
+        out.append(
+            ngettext(
+                "Each code is valid for %(n)s day from issue.", "Each code is valid for %(n)s days from issue.", days
+            )
+            % {"n": days}
+        )
     if until is not None:
         out.append(_("Valid until %(day)s.") % {"day": formats.date_format(timezone.localtime(until), "DATE_FORMAT")})
     if terms.get("uses_per_code") == 1:

@@ -1,9 +1,11 @@
 """A campaign's numbers from its records: issued, delivered, failed, redeemed, what redeeming orders
 sold and earned, what the discount cost, ROI, and the uplift of its last run against its hold-out.
 
-Sales and margin count the redeeming orders' lines in the campaign's currency (net amount less
-quantity times unit cost); the uplift compares each targeted and each held-out account's spend
-on confirmed orders in that currency from the run to the campaign's end (or today).
+Sales and margin count the redeeming orders' lines in the campaign's currency (net amount, after the
+coupon, less quantity times unit cost); ROI is what that margin is worth per unit of discount given
+(the margin before the discount, less the discount, over the discount). The uplift compares every
+account that got a code with every one held out, over all runs, by their spend on confirmed orders
+in that currency from the first run to the campaign's end (or today).
 """
 
 from __future__ import annotations
@@ -49,24 +51,25 @@ def campaign_effect(campaign: Campaign, *, now: dt.datetime | None = None) -> di
         "sales": sales,
         "margin": margin,
         "cost": cost,
-        "roi": roi(margin, cost),
+        "roi": roi(margin + cost, cost),  # the orders' margin net of the discount, so before it: + cost
         "uplift": run_uplift(campaign, now=now),
     }
 
 
 def run_uplift(campaign: Campaign, *, now: dt.datetime) -> Any:
-    """The last run with a hold-out: each group's spend per account from the run on."""
-    run = CampaignSend.objects.filter(campaign=campaign, held_out__gt=0).order_by("-created_at", "-id").first()
-    if run is None:
+    """Every run's accounts together: those that got a code against those held out (an account held out in
+    one run and given a code in another counts as given), each one's spend from the first run on."""
+    runs = CampaignSend.objects.filter(campaign=campaign).exclude(status=CampaignSend.SCHEDULED)
+    first = runs.order_by("created_at", "id").first()
+    if first is None or not runs.filter(held_out__gt=0).exists():
         return None
     end = min(now, campaign.ends_at) if campaign.ends_at else now
-    start_day, end_day = timezone.localtime(run.created_at).date(), timezone.localtime(end).date()
-    members = dict(
-        CampaignRecipient.objects.filter(send=run)
-        .values_list("account_id", "status")
-        .order_by("account_id", "status")
-        .distinct()
-    )
+    start_day, end_day = timezone.localtime(first.created_at).date(), timezone.localtime(end).date()
+    members: dict[int, bool] = {}  # account -> got a code
+    for account_id, status in (
+        CampaignRecipient.objects.filter(send__in=runs).values_list("account_id", "status").distinct().order_by()
+    ):
+        members[account_id] = members.get(account_id, False) or status != CampaignRecipient.HELD_OUT
     spent = dict(
         Order.objects.filter(
             account_id__in=list(members),
@@ -79,8 +82,8 @@ def run_uplift(campaign: Campaign, *, now: dt.datetime) -> Any:
         .annotate(t=Sum("net_total"))
         .order_by()
     )
-    treated = [spent.get(a, ZERO) for a, s in members.items() if s != CampaignRecipient.HELD_OUT]
-    held = [spent.get(a, ZERO) for a, s in members.items() if s == CampaignRecipient.HELD_OUT]
+    treated = [spent.get(a, ZERO) for a, given in members.items() if given]
+    held = [spent.get(a, ZERO) for a, given in members.items() if not given]
     return uplift(Group.of(treated), Group.of(held))
 
 
@@ -165,7 +168,7 @@ def by_kind() -> list[dict[str, Any]]:
         sales = Decimal(lines.aggregate(t=Sum("line_total"))["t"] or 0).quantize(CENT)
         costs = lines.aggregate(t=Sum(F("quantity") * Coalesce(F("product__unit_cost"), ZERO)))["t"] or ZERO
         row["margin"] = sales - Decimal(costs).quantize(CENT)
-        row["roi"] = roi(row["margin"], row["cost"])
+        row["roi"] = roi(row["margin"] + row["cost"], row["cost"])
         row.setdefault("delivered", 0)
         row.setdefault("failed", 0)
         row["rate"] = (

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patron.core.errors import error_dict
 from patron.discounts.forms import (
@@ -56,7 +57,7 @@ class CampaignForm(forms.Form):
     percent = forms.CharField(label=_("Percent off"), required=False)
     amount = forms.CharField(label=_("Amount off"), required=False)
     spend = forms.CharField(label=_("For every (spend)"), required=False)
-    save = forms.CharField(label=_("Save"), required=False)
+    save = forms.CharField(label=pgettext_lazy("spend and save", "Save"), required=False)
     gift_product = forms.CharField(label=_("Gift product (SKU)"), required=False, max_length=64)
     gift_units = forms.IntegerField(label=_("Gift units"), required=False, min_value=1, initial=1)
     points = forms.CharField(
@@ -84,7 +85,8 @@ class CampaignForm(forms.Form):
         required=False,
         help_text=_(
             "Each day, a code for each account that comes due: a birthday this month, a first order to make, "
-            "loyalty reached."
+            "loyalty reached. Other kinds give every account of the stages or segments named one code, once: "
+            "with none named, every account."
         ),
     )
     auto_stages = forms.MultipleChoiceField(label=_("Only accounts in the stages"), required=False)
@@ -212,8 +214,17 @@ class CampaignForm(forms.Form):
             "target.stages": "auto_stages",
             "target.classes": "auto_classes",
         }
+        from patron.domain.coupons.terms import BENEFITS as KIND_BENEFITS
+
+        labels = dict(BENEFITS)
         for path, messages in error_dict(exc).items():
             path = "code_prefix" if path == "prefix" else path
+            if path == "terms.benefit.kind":
+                allowed = sorted(KIND_BENEFITS.get(self.cleaned_data.get("kind", ""), set()))
+                messages = [
+                    _("This kind of campaign gives: %(allowed)s.")
+                    % {"allowed": ", ".join(str(labels.get(k, k)) for k in allowed if k in labels)}
+                ]
             field = fields.get(path, path if path in self.fields else None)
             for message in messages:
                 self.add_error(field, message if field else f"{path}: {message}")

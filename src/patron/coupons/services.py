@@ -43,6 +43,12 @@ def require_editor(actor: Any) -> None:
         raise PermissionDenied(Action.EDIT_COUPONS.value)
 
 
+def refuse_for_points(campaign: Campaign) -> None:
+    """A points exchange's codes are had for points only: never issued, sent, shared or imported for free."""
+    if campaign.kind == "points_exchange":
+        raise Conflict(_("A points exchange's codes are had for points only."), "kind")
+
+
 def _moment(value: Any, name: str, errors: Errors, *, required: bool = False) -> dt.datetime | None:
     if value in (None, ""):
         if required:
@@ -225,6 +231,7 @@ def codes_issue(
     require_editor(actor)
     if campaign.status == Campaign.ENDED:
         raise Conflict(_("An ended campaign issues no codes."), "status")
+    refuse_for_points(campaign)
     wanted = len(accounts) if accounts is not None else (count or 0)
     if not 1 <= wanted <= MAX_ISSUE:
         raise ValidationError({"count": [_("Must be between %(min)s and %(max)s.") % {"min": 1, "max": MAX_ISSUE}]})
@@ -262,7 +269,7 @@ def rebate_coupon_issue(*, account: Any, amount: Decimal, currency: str, reason:
     return coupon
 
 
-def _points(value: Decimal) -> str:
+def points_text(value: Decimal) -> str:
     """Points as people write them: 300, 12.5 (not 300.00)."""
     return format(value.normalize(), "f")
 
@@ -295,7 +302,11 @@ def points_exchange(*, actor: Any, campaign: Campaign, account: Any) -> Coupon:
             {
                 "points": [
                     _("%(cost)s points are needed; the account has %(balance)s (%(missing)s missing).")
-                    % {"cost": _points(cost), "balance": _points(balance), "missing": _points(cost - balance)}
+                    % {
+                        "cost": points_text(cost),
+                        "balance": points_text(balance),
+                        "missing": points_text(cost - balance),
+                    }
                 ]
             }
         )
@@ -303,7 +314,7 @@ def points_exchange(*, actor: Any, campaign: Campaign, account: Any) -> Coupon:
     (code,) = write_codes(campaign, 1, [account.pk], now, Coupon.GENERATED)
     coupon = Coupon.objects.get(code=code)
     PointsEntry.objects.create(account_id=account.pk, points=-cost, reason=f"coupon {campaign.name}"[:200])
-    coupon.note = _("For %(points)s points") % {"points": _points(cost)}
+    coupon.note = _("For %(points)s points") % {"points": points_text(cost)}
     coupon.save(update_fields=["note"])
     audit_record(
         actor=actor,
@@ -326,6 +337,7 @@ def shared_code_create(*, actor: Any, campaign: Campaign, code: str) -> Coupon:
     require_editor(actor)
     if campaign.status == Campaign.ENDED:
         raise Conflict(_("An ended campaign issues no codes."), "status")
+    refuse_for_points(campaign)
     normalized = codes.normalize(code)
     if not SHARED_CODE.match(normalized):
         raise ValidationError({"code": [_("A shared code is 4 to 32 letters and digits.")]})
@@ -354,6 +366,7 @@ def codes_import(*, actor: Any, campaign: Campaign, data: bytes, file_name: str)
     require_editor(actor)
     if campaign.status == Campaign.ENDED:
         raise Conflict(_("An ended campaign issues no codes."), "status")
+    refuse_for_points(campaign)
     try:
         table = read_table(data, file_name)
     except FileError as exc:

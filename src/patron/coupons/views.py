@@ -16,6 +16,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from patron.accounts.access import can, visible_accounts
@@ -130,6 +131,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if previewing and run_form.is_valid():
         reach = delivery.campaign_reach(
             run_form.target(),
+            campaign=campaign,
             holdout_percent=run_form.cleaned_data["holdout_percent"],
             channel=run_form.cleaned_data["channel"] or "email",
         )
@@ -144,6 +146,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "effect": effect,
             "lift": effect["uplift"],
             "chart": _effect_chart(effect["uplift"], campaign.currency),
+            "small_groups": effect["uplift"] is not None
+            and any(r.code == "SMALL_GROUPS" for r in effect["uplift"].reasons),
             "runs": campaign.sends.select_related("created_by")[:20],
             "counts_chart": counts_chart,
             "money_chart": money_chart,
@@ -222,12 +226,33 @@ def campaign_run_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 % {"at": formats.date_format(timezone.localtime(run.scheduled_for), "Y-m-d H:i")},
             )
         else:
-            messages.success(
-                request,
-                _("Sent to %(accounts)s accounts; %(held)s held out.")
-                % {"accounts": run.accounts - run.held_out, "held": run.held_out},
-            )
+            messages.success(request, run_summary(run))
     return redirect("coupons:campaign_detail", campaign.pk)
+
+
+def run_summary(run: CampaignSend) -> str:
+    """What a run did, in numbers that add up: codes issued, messages queued (and when they go), accounts
+    with nowhere to send to, accounts held out."""
+    from patron.core.channels import quiet_hours
+    from patron.domain.quiet_hours import quiet_until
+
+    counts = dict(run.recipients.values_list("status").annotate(n=Count("id")).order_by())
+    issued = run.accounts - run.held_out
+    text = ngettext("%(n)s code issued", "%(n)s codes issued", issued) % {"n": issued}
+    queued = counts.get(CampaignRecipient.QUEUED, 0)
+    going = queued + counts.get(CampaignRecipient.SENT, 0) + counts.get(CampaignRecipient.FAILED, 0)
+    parts = [text, ngettext("%(n)s message on its way", "%(n)s messages on their way", going) % {"n": going}]
+    hush = quiet_until(timezone.localtime(), quiet_hours())
+    if queued and hush is not None:
+        parts[-1] += " " + _("(held until %(at)s, after the quiet hours)") % {"at": hush.strftime("%H:%M")}
+    missing = counts.get(CampaignRecipient.NO_ADDRESS, 0)
+    if missing:
+        parts.append(
+            ngettext("%(n)s account has nowhere to send to", "%(n)s accounts have nowhere to send to", missing)
+            % {"n": missing}
+        )
+    parts.append(ngettext("%(n)s account held out", "%(n)s accounts held out", run.held_out) % {"n": run.held_out})
+    return _("; ").join(parts) + _(".")
 
 
 def _say_errors(request: HttpRequest, exc: ValidationError | Conflict) -> None:
@@ -236,7 +261,10 @@ def _say_errors(request: HttpRequest, exc: ValidationError | Conflict) -> None:
         return
     for where, problems in error_dict(exc).items():
         for problem in problems:
-            messages.error(request, f"{where}: {problem}" if where.startswith(("row", "行", "第")) else str(problem))
+            row = where.startswith(("row", "行", "第"))
+            messages.error(
+                request, _("%(where)s: %(problem)s") % {"where": where, "problem": problem} if row else str(problem)
+            )
 
 
 @login_required
@@ -282,6 +310,7 @@ def codes_import_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
         )
     except (ValidationError, Conflict) as exc:
         _say_errors(request, exc)
+        messages.error(request, _("Nothing was imported: correct the file and import it again."))
     else:
         messages.success(request, _("%(n)s codes imported.") % {"n": count})
     return redirect("coupons:campaign_detail", campaign.pk)
@@ -304,10 +333,17 @@ def points_exchange_view(request: HttpRequest, campaign_id: int) -> HttpResponse
     except (ValidationError, Conflict) as exc:
         _say_errors(request, exc)
     else:
+        from patron.rebates.settlement import points_balance
+
         messages.success(
             request,
-            _("%(account)s exchanged points for the code %(code)s.")
-            % {"account": account.name, "code": shown(coupon.code, campaign.prefix)},
+            _("%(account)s exchanged %(points)s points for the code %(code)s; %(left)s points left.")
+            % {
+                "account": account.name,
+                "points": services.points_text(Decimal(str(campaign.terms.get("points") or 0))),
+                "code": shown(coupon.code, campaign.prefix),
+                "left": services.points_text(points_balance(account.pk, timezone.localdate())),
+            },
         )
     return redirect("coupons:campaign_detail", campaign.pk)
 
@@ -365,6 +401,40 @@ def code_lookup(request: HttpRequest) -> HttpResponse:
             "typed": typed,
             "coupon": coupon,
             "redemptions": redemptions,
-            "shown": shown(coupon.code, coupon.campaign.prefix) if coupon else "",
+            "shown": _shown(coupon) if coupon else "",
+            "state": coupon_state(coupon) if coupon else "",
+            "limit": None
+            if coupon is None or coupon.source == Coupon.SHARED
+            else coupon.campaign.terms.get("uses_per_code"),
         },
     )
+
+
+def _shown(coupon: Coupon) -> str:
+    """Generated codes in groups as printed; shared and imported ones as they were written."""
+    return (
+        shown(coupon.code, coupon.campaign.prefix)
+        if coupon.source in (Coupon.GENERATED, Coupon.REBATE)
+        else coupon.code
+    )
+
+
+def coupon_state(coupon: Coupon) -> str:
+    """Whether a code can be used now, in a word: valid, not yet valid, used up, expired, cancelled, ended."""
+    from .redemption import state_of
+
+    now = timezone.now()
+    terms = coupon.campaign.terms
+    state = state_of(coupon)
+    if coupon.cancelled_at is not None:
+        return _("cancelled")
+    if coupon.campaign.status != Campaign.ACTIVE:
+        return _("campaign not running")
+    if state.ends is not None and now >= state.ends:
+        return _("expired")
+    if now < state.starts:
+        return _("not yet valid")
+    limit = terms.get("uses_per_code")
+    if coupon.source != Coupon.SHARED and limit is not None and coupon.uses >= limit:
+        return _("used up")
+    return _("valid")

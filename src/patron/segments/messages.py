@@ -133,6 +133,9 @@ BUILTIN_LABELS: dict[str, Any] = {
     "Key account": gettext_lazy("Key account"),
     "Key account candidate": gettext_lazy("Key account candidate"),
     "Other": gettext_lazy("Other"),
+    "Likely lost": gettext_lazy("Likely lost"),
+    "Likely active": gettext_lazy("Likely active"),
+    "No purchase history": gettext_lazy("No purchase history"),
 }
 # Built-in class keys, for a reason read without its classification.
 BUILTIN_KEYS: dict[str, str] = {
