@@ -170,3 +170,28 @@ def test_codes_are_imported_from_a_file_a_shared_code_is_made_and_points_are_exc
     listing = client.get(reverse("coupons:campaign_list")).content.decode()
     assert 'data-testid="kind-row"' in listing
     assert "Points exchange" in listing
+
+
+def test_a_draft_changes_entirely_and_a_running_campaign_only_its_words_and_end(staff):
+    client = as_user(staff.marketing)
+    client.post(reverse("coupons:campaign_new"), FORM)
+    campaign = Campaign.objects.get()
+    edit = reverse("coupons:campaign_edit", args=[campaign.pk])
+    page = client.get(edit).content.decode()
+    assert 'value="Spring tea"' in page
+    assert 'value="10"' in page  # the percent, read back into its field
+    changed = client.post(edit, {**FORM, "percent": "15", "min_spend": "200"})
+    assert changed.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.terms["benefit"] == {"kind": "percent_off", "percent": "15"}
+    assert campaign.terms["min_spend"] == "200"
+    client.post(reverse("coupons:campaign_status", args=[campaign.pk]), {"status": "active"})
+    live = client.get(edit).content.decode()
+    assert 'name="percent"' not in live  # a running campaign's terms are not offered
+    past = client.post(edit, {"name": "Spring tea", "ends_at": "2026-06-01T00:00"})
+    assert past.status_code == 400
+    assert "cannot end in the past" in past.content.decode()
+    renamed = client.post(edit, {"name": "Spring tea, extended", "ends_at": "2030-01-01T00:00"})
+    assert renamed.status_code == 302
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.terms["benefit"]["percent"]) == ("Spring tea, extended", "15")

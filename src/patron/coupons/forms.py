@@ -112,6 +112,56 @@ class CampaignForm(forms.Form):
         use_codes(self.fields["products"], products, type_skus)
         use_codes(self.fields["exclude_products"], products, type_skus)
 
+    @classmethod
+    def initial_of(cls, campaign: Campaign) -> dict[str, Any]:
+        """The form's fields from a stored campaign (to change a draft)."""
+        from django.utils import timezone
+
+        from patron.sales.models import Product
+
+        terms = campaign.terms
+        benefit = terms.get("benefit") or {}
+        what = terms.get("what") or {}
+        skus = dict(
+            Product.objects.filter(
+                pk__in=[*(what.get("products") or []), *(what.get("exclude_products") or [])]
+            ).values_list("pk", "sku")
+        )
+        gift = benefit.get("kind") == "gift"
+        return {
+            "name": campaign.name,
+            "customer_text": campaign.customer_text,
+            "kind": campaign.kind,
+            "benefit": benefit.get("kind"),
+            "percent": benefit.get("percent", ""),
+            "amount": benefit.get("amount", ""),
+            "spend": benefit.get("spend", ""),
+            "save": benefit.get("save", ""),
+            "gift_product": skus.get((what.get("products") or [None])[0], "") if gift else "",
+            "gift_units": benefit.get("free", 1),
+            "points": terms.get("points", ""),
+            "min_spend": terms.get("min_spend", ""),
+            "products": [] if gift else [skus.get(i, str(i)) for i in what.get("products") or []],
+            "categories": [str(i) for i in what.get("categories") or []],
+            "exclude_products": [skus.get(i, str(i)) for i in what.get("exclude_products") or []],
+            "exclude_categories": [str(i) for i in what.get("exclude_categories") or []],
+            "currency": campaign.currency,
+            "starts_at": timezone.localtime(campaign.starts_at),
+            "ends_at": timezone.localtime(campaign.ends_at) if campaign.ends_at else None,
+            "valid_days": terms.get("valid_days"),
+            "uses_per_code": terms.get("uses_per_code"),
+            "uses_per_account": terms.get("uses_per_account"),
+            "budget": terms.get("budget", ""),
+            "with_policies": terms.get("with_policies", True),
+            "with_coupons": terms.get("with_coupons", False),
+            "code_prefix": campaign.prefix,
+            "auto_issue": campaign.auto_issue,
+            "auto_stages": (campaign.target or {}).get("stages", []),
+            "auto_classes": (campaign.target or {}).get("classes", []),
+            "auto_holdout": campaign.holdout_percent,
+            "channel": campaign.channel,
+        }
+
     def clean_products(self) -> list[int]:
         return resolve_codes(
             self.cleaned_data["products"], Product.objects.all(), "sku", str(_("No product has the SKU %(codes)s."))
@@ -256,3 +306,13 @@ class RunForm(forms.Form):
             "stages": list(d.get("stages") or []),
         }
         return {k: v for k, v in target.items() if v}
+
+
+class LiveCampaignForm(forms.Form):
+    """What a running campaign may still change: its name, its words for customers, and its end."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    customer_text = forms.CharField(
+        label=_("Text for customers"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    ends_at = forms.DateTimeField(label=_("Ends"), required=False, widget=DateTimeInput())

@@ -431,3 +431,46 @@ def codes_import(*, actor: Any, campaign: Campaign, data: bytes, file_name: str)
     )
     audit_record(actor=actor, action="COUPON_CODES_IMPORTED", instance=campaign, changes={"codes": [None, len(wanted)]})
     return len(wanted)
+
+
+LIVE_FIELDS = ("name", "description", "customer_text", "ends_at")
+
+
+@transaction.atomic
+def campaign_update(*, actor: Any, campaign: Campaign, data: Mapping[str, Any]) -> Campaign:
+    """A draft changes entirely; a running campaign only its words and its end (its codes are out on the
+    terms they were given, and a later end may not cut short what was promised)."""
+    require_editor(actor)
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if campaign.status == Campaign.ENDED:
+        raise Conflict(_("An ended campaign does not change."), "status")
+    current = {
+        "name": campaign.name,
+        "description": campaign.description,
+        "customer_text": campaign.customer_text,
+        "terms": campaign.terms,
+        "currency": campaign.currency,
+        "starts_at": campaign.starts_at,
+        "ends_at": campaign.ends_at,
+        "prefix": campaign.prefix,
+        "auto_issue": campaign.auto_issue,
+        "target": campaign.target,
+        "holdout_percent": campaign.holdout_percent,
+        "channel": campaign.channel,
+    }
+    if campaign.status == Campaign.ACTIVE:
+        refused = sorted(k for k in data if k not in LIVE_FIELDS and data[k] != current.get(k))
+        if refused:
+            raise ValidationError({k: [_("A running campaign changes only its name, texts and end.")] for k in refused})
+        values = _values({**current, **{k: data[k] for k in LIVE_FIELDS if k in data}})
+        if values["ends_at"] is not None and values["ends_at"] < timezone.now():
+            raise ValidationError({"ends_at": [_("A running campaign cannot end in the past: end it instead.")]})
+    else:
+        values = _values({**current, **data})
+    changes = {k: [str(current[k]), str(v)] for k, v in values.items() if k in current and current[k] != v}
+    for key, value in values.items():
+        setattr(campaign, key, value)
+    campaign.save()
+    if changes:
+        audit_record(actor=actor, action="COUPON_CAMPAIGN_CHANGED", instance=campaign, changes=changes)
+    return campaign

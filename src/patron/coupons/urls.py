@@ -12,6 +12,7 @@ urlpatterns = [
     path("lookup/", views.code_lookup, name="code_lookup"),
     path("feedback/<str:token>/", views.feedback, name="feedback"),
     path("<int:campaign_id>/", views.campaign_detail, name="campaign_detail"),
+    path("<int:campaign_id>/edit/", views.campaign_edit, name="campaign_edit"),
     path("<int:campaign_id>/status/", views.campaign_status, name="campaign_status"),
     path("<int:campaign_id>/codes/", views.campaign_codes, name="campaign_codes"),
     path("<int:campaign_id>/run/", views.campaign_run_view, name="campaign_run"),

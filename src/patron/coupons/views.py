@@ -27,7 +27,7 @@ from patron.web.charts import bar_chart, grouped_bars, line_chart
 
 from . import delivery, services
 from .effect import by_kind, campaign_effect, over_time
-from .forms import CampaignForm, RunForm
+from .forms import CampaignForm, LiveCampaignForm, RunForm
 from .models import Campaign, CampaignRecipient, CampaignSend, Coupon, Redemption
 
 
@@ -75,6 +75,48 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
     else:
         form = CampaignForm()
     return render(request, "coupons/campaign_form.html", {"form": form}, status=status)
+
+
+@login_required
+def campaign_edit(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """A draft's every field; a running campaign's name, texts and end."""
+    _editor(request.user)
+    campaign = get_object_or_404(Campaign, pk=campaign_id, internal=False)
+    if campaign.status == Campaign.ENDED:
+        raise PermissionDenied
+    live = campaign.status == Campaign.ACTIVE
+    form: Any
+    if live:
+        initial = {
+            "name": campaign.name,
+            "customer_text": campaign.customer_text,
+            "ends_at": timezone.localtime(campaign.ends_at) if campaign.ends_at else None,
+        }
+        form = LiveCampaignForm(request.POST or None, initial=initial)
+    else:
+        form = CampaignForm(request.POST or None, initial=CampaignForm.initial_of(campaign))
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = dict(form.cleaned_data) if live else form.service_data()
+            try:
+                services.campaign_update(actor=request.user, campaign=campaign, data=data)
+            except ValidationError as exc:
+                if live:
+                    for field, texts in error_dict(exc).items():
+                        for text in texts:
+                            form.add_error(field if field in form.fields else None, text)
+                else:
+                    form.add_service_errors(exc)
+            except Conflict as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("coupons:campaign_detail", campaign.pk)
+        status = 400
+    return render(
+        request, "coupons/campaign_form.html", {"form": form, "campaign": campaign, "live": live}, status=status
+    )
 
 
 def _effect_chart(lift: Any, currency: str) -> Any:
