@@ -103,3 +103,38 @@ def test_a_week_before_a_birthday_and_29_february_in_other_years():
     assert cadence_due(bday, new_year, dt.date(2026, 12, 30)) == [
         Due("cadence:4:birthday:2027", dt.date(2026, 12, 30), True)
     ]
+
+
+# --- surveys ---
+
+from patron.domain.surveys import check_answers, nps_of, parse_questions  # noqa: E402
+
+
+def test_nps_is_promoters_less_detractors_in_points():
+    # 10, 9, 9 promoters; 8, 7 passives; 6, 0 detractors: (3 - 2) / 7 = 14.3 points
+    nps = nps_of([10, 9, 9, 8, 7, 6, 0])
+    assert (nps.answers, nps.promoters, nps.passives, nps.detractors) == (7, 3, 2, 2)
+    assert nps.score == 14.3
+    assert nps_of([]).score is None
+    assert nps_of([0, 3]).score == -100.0
+
+
+def test_questions_and_answers_are_checked_field_by_field():
+    questions, problems = parse_questions(
+        [
+            {"kind": "rating", "text": "Delivery on time?", "required": True},
+            {"kind": "choice", "text": "Which channel?", "choices": ["Phone", "WeChat"]},
+            {"kind": "text", "text": "Anything else?"},
+            {"kind": "choice", "text": "Bad", "choices": ["Only one"]},
+            {"kind": "video", "text": ""},
+        ]
+    )
+    assert problems == {
+        "questions[3].choices": "too_few",
+        "questions[4].kind": "invalid_choice",
+        "questions[4].text": "required",
+    }
+    good, none = check_answers(questions[:3], {"nps": "9", "q1": "4", "q2": "WeChat", "q3": " Fast "})
+    assert (good, none) == ({"nps": 9, "q1": 4, "q2": "WeChat", "q3": "Fast"}, {})
+    _answers, bad = check_answers(questions[:3], {"nps": "11", "q1": "", "q2": "Fax"})
+    assert bad == {"nps": "out_of_range", "q1": "required", "q2": "invalid_choice"}

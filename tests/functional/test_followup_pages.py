@@ -121,3 +121,29 @@ def test_the_scheduler_page_shows_each_job_and_admins_see_a_warning_when_one_is_
     assert 'data-testid="jobs-trouble"' in home
     assert 'data-testid="jobs-trouble"' not in as_user(staff.sales).get(reverse("service:my_day")).content.decode()
     assert as_user(staff.sales).get(reverse("service:jobs")).status_code == 403
+
+
+def test_marketing_writes_a_survey_sends_it_and_reads_its_nps(staff):
+    from patron.service.models import Survey, SurveyRecipient
+
+    make_account(staff.sales, code="SHOP", email="shop@example.com")
+    client = as_user(staff.marketing)
+    bad = client.post(
+        reverse("service:survey_new"), {"name": "NPS", "q1_text": "Pick", "q1_kind": "choice", "q1_choices": "One"}
+    )
+    assert bad.status_code == 400
+    assert "Give at least two answers to choose from." in bad.content.decode()
+    made = client.post(
+        reverse("service:survey_new"),
+        {"name": "NPS", "q1_text": "Delivery on time?", "q1_kind": "rating"},
+    )
+    assert made.status_code == 302
+    survey = Survey.objects.get()
+    assert survey.questions == [{"kind": "rating", "text": "Delivery on time?", "choices": []}]
+    sent = client.post(reverse("service:survey_detail", args=[survey.pk]), {"holdout_percent": "0"}, follow=True)
+    assert "Sent to 1 address." in sent.content.decode()
+    row = SurveyRecipient.objects.get()
+    client.post(reverse("survey_answer", args=[row.token]), {"nps": "9", "q1": "4"})
+    detail = client.get(reverse("service:survey_detail", args=[survey.pk])).content.decode()
+    assert 'data-testid="nps-score">100.0<' in detail
+    assert as_user(staff.sales).get(reverse("service:survey_list")).status_code == 403

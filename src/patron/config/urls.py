@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from patron.service.views import survey_answer
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -15,6 +17,7 @@ urlpatterns = [
     path("rebates/", include("patron.rebates.urls")),
     path("coupons/", include("patron.coupons.urls")),
     path("service/", include("patron.service.urls")),
+    path("s/<str:token>/", survey_answer, name="survey_answer"),
     path("offers/", include("patron.discounts.urls_public")),
     path("", include("patron.web.urls")),
 ]

@@ -96,3 +96,42 @@ class CadenceForm(forms.Form):
             "subject": d.get("subject") or "",
             "active": bool(d.get("active")),
         }
+
+
+class SurveyForm(forms.Form):
+    """A survey's name, its words to customers, and up to five questions after the NPS one."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    intro = forms.CharField(label=_("Text for customers"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kinds = [
+            ("", "—"),
+            ("rating", _("Rating, 1 to 5")),
+            ("choice", _("One of several answers")),
+            ("text", _("Words")),
+        ]
+        for i in range(1, 6):
+            self.fields[f"q{i}_text"] = forms.CharField(
+                label=_("Question %(n)s") % {"n": i}, required=False, max_length=300
+            )
+            self.fields[f"q{i}_kind"] = forms.ChoiceField(label=_("Answered as"), choices=kinds, required=False)
+            self.fields[f"q{i}_choices"] = forms.CharField(
+                label=_("Answers to choose from"), required=False, help_text=_("Separated by commas.")
+            )
+
+    def question_rows(self) -> list[tuple[Any, Any, Any]]:
+        return [(self[f"q{i}_text"], self[f"q{i}_kind"], self[f"q{i}_choices"]) for i in range(1, 6)]
+
+    def service_data(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        questions = []
+        for i in range(1, 6):
+            text = (d.get(f"q{i}_text") or "").strip()
+            if not text:
+                continue
+            kind = d.get(f"q{i}_kind") or "text"
+            choices = [c.strip() for c in (d.get(f"q{i}_choices") or "").replace("，", ",").split(",") if c.strip()]
+            questions.append({"kind": kind, "text": text, "choices": choices})
+        return {"name": d["name"], "intro": d.get("intro") or "", "questions": questions}

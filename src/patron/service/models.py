@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from patron.core.outbox_models import OutboxBatch
+from patron.core.outbox_models import OutboxBatch, OutboxRow
 
 
 class Task(models.Model):
@@ -224,3 +224,55 @@ class JobAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.problem}"
+
+
+class Survey(models.Model):
+    """A satisfaction survey: the NPS question, then ``questions`` (see ``patron.domain.surveys``)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    intro = models.TextField(_("text for customers"), blank=True)
+    questions = models.JSONField(_("questions"), default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SurveySend(OutboxBatch):
+    survey = models.ForeignKey(Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="sends")
+    target = models.JSONField(_("target"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("survey mailing")
+        verbose_name_plural = _("survey mailings")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id} {self.created_at:%Y-%m-%d}"
+
+
+class SurveyRecipient(OutboxRow):
+    """One address asked, with its own unguessable link; the answer is kept once."""
+
+    send = models.ForeignKey(SurveySend, on_delete=models.CASCADE, related_name="recipients")
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    nps = models.PositiveSmallIntegerField(_("likely to recommend (0-10)"), null=True, blank=True)
+    answers = models.JSONField(_("answers"), default=dict, blank=True)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("survey recipient")
+        verbose_name_plural = _("survey recipients")
+        indexes = [models.Index(fields=["send", "status", "id"], name="survey_rcpt_status_idx")]

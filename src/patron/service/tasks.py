@@ -50,3 +50,21 @@ def watch_jobs() -> None:
     from .jobs import jobs_watch
 
     jobs_watch()
+
+
+@db_task()
+def send_survey(send_id: int, outages: int = 0) -> None:
+    from .surveys import survey_mail
+
+    report = survey_mail(send_id, outages=outages)
+    logger.info("survey mailing %s: %s sent, %s failed", send_id, report.sent, report.failed)
+    schedule_next(send_survey, send_id, report, outages)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+@recorded("survey_mailings", dt.timedelta(minutes=5), _("Survey mailings"))
+def resume_survey_mailings() -> None:
+    from .surveys import survey_mails_due
+
+    for send_id in survey_mails_due():
+        send_survey(send_id, 0)

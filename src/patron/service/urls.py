@@ -14,6 +14,9 @@ urlpatterns = [
     path("tasks/<int:task_id>/done/", views.task_done_quick, name="task_done"),
     path("cadences/", views.cadence_list, name="cadence_list"),
     path("jobs/", views.jobs, name="jobs"),
+    path("surveys/", views.survey_list, name="survey_list"),
+    path("surveys/new/", views.survey_new, name="survey_new"),
+    path("surveys/<int:survey_id>/", views.survey_detail, name="survey_detail"),
     path("cadences/new/", views.cadence_form, name="cadence_new"),
     path("cadences/<int:cadence_id>/", views.cadence_form, name="cadence_edit"),
 ]

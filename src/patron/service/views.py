@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from patron.accounts.access import can, visible_accounts
@@ -253,3 +254,131 @@ def jobs(request: HttpRequest) -> HttpResponse:
         "service/jobs.html",
         {"health": job_health(), "recent": JobRun.objects.all()[:30], "now": timezone.now()},
     )
+
+
+# --- surveys ------------------------------------------------------------------------------------------------
+
+
+def _surveyor(user: Any) -> None:
+    if not (can(user, Action.EDIT_COUPONS) or can(user, Action.EDIT_SEGMENTS)):
+        raise PermissionDenied
+
+
+@login_required
+def survey_list(request: HttpRequest) -> HttpResponse:
+    from django.db.models import Count, Q
+
+    from .models import Survey
+
+    _surveyor(request.user)
+    surveys = Survey.objects.annotate(
+        asked=Count("sends__recipients", filter=~Q(sends__recipients__status="no_address")),
+        answered=Count("sends__recipients", filter=Q(sends__recipients__answered_at__isnull=False)),
+    )
+    return render(request, "service/survey_list.html", {"surveys": surveys})
+
+
+@login_required
+def survey_new(request: HttpRequest) -> HttpResponse:
+    from .forms import SurveyForm
+    from .surveys import survey_create
+
+    _surveyor(request.user)
+    form = SurveyForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                survey = survey_create(actor=request.user, data=form.service_data())
+            except ValidationError as exc:
+                for field, texts in error_dict(exc).items():
+                    for text in texts:
+                        form.add_error(None, f"{field}: {text}" if field.startswith("questions[") else text)
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("service:survey_detail", survey.pk)
+        status = 400
+    return render(request, "service/survey_form.html", {"form": form}, status=status)
+
+
+@login_required
+def survey_detail(request: HttpRequest, survey_id: int) -> HttpResponse:
+    from patron.coupons.forms import RunForm
+
+    from .models import Survey
+    from .surveys import questions_of, survey_results, survey_send
+
+    _surveyor(request.user)
+    survey = get_object_or_404(Survey, pk=survey_id)
+    if request.method == "POST":
+        form = RunForm(request.POST)
+        if form.is_valid():
+            try:
+                send = survey_send(actor=request.user, survey=survey, target=form.target())
+            except ValidationError as exc:
+                for texts in error_dict(exc).values():
+                    for text in texts:
+                        messages.error(request, text)
+            else:
+                asked = send.recipients.exclude(status="no_address").count()
+                messages.success(
+                    request, ngettext("Sent to %(n)s address.", "Sent to %(n)s addresses.", asked) % {"n": asked}
+                )
+        return redirect("service:survey_detail", survey.pk)
+    results = survey_results(survey)
+    labels = {q.key: q.text for q in questions_of(survey)}
+    return render(
+        request,
+        "service/survey_detail.html",
+        {
+            "survey": survey,
+            "questions": questions_of(survey),
+            "results": results,
+            "counts": [(labels.get(k, k), sorted(v.items())) for k, v in results["counts"].items()],
+            "run_form": RunForm(initial={"holdout_percent": 0}),
+            "answers": survey_answers(survey),
+        },
+    )
+
+
+def survey_answers(survey: Any) -> list[Any]:
+    from .models import SurveyRecipient
+
+    return list(
+        SurveyRecipient.objects.filter(send__survey=survey, answered_at__isnull=False)
+        .select_related("account")
+        .order_by("-answered_at")[:30]
+    )
+
+
+def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
+    """Public: the recipient's own page, reached only through the email's link; no sign-in."""
+    from django.utils import translation
+
+    from .models import SurveyRecipient
+    from .surveys import answer_record, questions_of
+
+    row = SurveyRecipient.objects.select_related("send__survey").filter(token=token).first()
+    if row is None:
+        raise Http404
+    status, errors = 200, {}
+    with translation.override(row.language):
+        if request.method == "POST" and row.answered_at is None:
+            try:
+                row = answer_record(token, request.POST)
+            except ValidationError as exc:
+                errors, status = error_dict(exc), 400
+        return render(
+            request,
+            "service/survey_answer.html",
+            {
+                "row": row,
+                "survey": row.send.survey,
+                "questions": questions_of(row.send.survey),
+                "errors": errors,
+                "scale": range(11),
+                "stars": range(1, 6),
+                "posted": request.POST,
+            },
+            status=status,
+        )
