@@ -138,3 +138,23 @@ def test_questions_and_answers_are_checked_field_by_field():
     assert (good, none) == ({"nps": 9, "q1": 4, "q2": "WeChat", "q3": "Fast"}, {})
     _answers, bad = check_answers(questions[:3], {"nps": "11", "q1": "", "q2": "Fax"})
     assert bad == {"nps": "out_of_range", "q1": "required", "q2": "invalid_choice"}
+
+
+# --- complaints ---
+
+from patron.domain.followups import RESOLUTION, RESPONSE, breaches, complaint_deadlines  # noqa: E402
+
+
+def test_deadlines_by_severity_and_which_are_missed():
+    opened = dt.datetime(2026, 12, 7, 9, tzinfo=CST)
+    critical = complaint_deadlines(opened, "critical")
+    assert (critical.respond_by, critical.resolve_by) == (opened + dt.timedelta(hours=2), opened + dt.timedelta(days=1))
+    low = complaint_deadlines(opened, "low")
+    assert (low.respond_by, low.resolve_by) == (opened + dt.timedelta(days=3), opened + dt.timedelta(days=14))
+    at = opened + dt.timedelta(hours=3)
+    assert breaches(critical, at, responded=None, resolved=None) == [RESPONSE]
+    assert breaches(critical, at, responded=opened + dt.timedelta(hours=1), resolved=None) == []
+    late = opened + dt.timedelta(days=2)
+    assert breaches(critical, late, responded=opened, resolved=None) == [RESOLUTION]
+    assert breaches(critical, late, responded=None, resolved=None) == [RESPONSE, RESOLUTION]
+    assert breaches(critical, late, responded=None, resolved=opened + dt.timedelta(hours=5)) == []

@@ -147,3 +147,38 @@ def test_marketing_writes_a_survey_sends_it_and_reads_its_nps(staff):
     detail = client.get(reverse("service:survey_detail", args=[survey.pk])).content.decode()
     assert 'data-testid="nps-score">100.0<' in detail
     assert as_user(staff.sales).get(reverse("service:survey_list")).status_code == 403
+
+
+def test_a_complaint_is_recorded_from_the_account_resolved_and_confirmed_in_the_pages(staff):
+    from patron.service.models import Complaint
+
+    make_account(staff.sales, code="SHOP", name="Tea House")
+    client = as_user(staff.sales)
+    assert 'data-testid="open-complaint"' in client.get(reverse("accounts:detail", args=["SHOP"])).content.decode()
+    bad = client.post(reverse("service:complaint_new"), {"account": "SHOP", "subject": "", "category": "delivery"})
+    assert bad.status_code == 400
+    made = client.post(
+        reverse("service:complaint_new"),
+        {
+            "account": "SHOP",
+            "subject": "Boxes broken",
+            "category": "delivery",
+            "severity": "high",
+            "channel": "phone",
+            "owner": "sales",
+        },
+    )
+    assert made.status_code == 302
+    case = Complaint.objects.get()
+    url = reverse("service:complaint_detail", args=[case.pk])
+    client.post(url, {"action": "respond", "note": "Called"})
+    empty = client.post(url, {"action": "resolve", "resolution": ""}, follow=True)
+    assert "Say how it was resolved." in empty.content.decode()
+    client.post(url, {"action": "resolve", "resolution": "Replaced"})
+    client.post(url, {"action": "confirm"})
+    assert Complaint.objects.get().status == Complaint.CLOSED
+    listing = client.get(reverse("service:complaint_list"), {"status": "closed"}).content.decode()
+    assert "Boxes broken" in listing
+    assert as_user(staff.sales3).get(url).status_code == 404
+    chinese = as_user(staff.sales, "zh-hans").get(url).content.decode()
+    assert "投诉" in chinese

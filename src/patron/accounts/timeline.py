@@ -28,6 +28,8 @@ EVENTS: dict[str, Promise] = {
     # "number": the merged account's code and name.
     "account_merged": _("Merged %(number)s into this account"),
     "task_done": _("Follow-up done: %(subject)s"),
+    "complaint_opened": _("Complaint %(number)s opened: %(subject)s"),
+    "complaint_resolved": _("Complaint %(number)s resolved: %(subject)s"),
 }
 
 

@@ -127,3 +127,41 @@ def cadence_due(cadence: Cadence, facts: Facts, today: dt.date) -> list[Due]:
             if start <= today <= birthday:
                 out.append(Due(f"{prefix}:birthday:{year}", max(start, today), once=True))
     return out
+
+
+# --- complaints ------------------------------------------------------------------------------------------------
+
+SEVERITIES = ("low", "normal", "high", "critical")
+# Severity -> (hours to a first response, hours to a resolution). Written down here, once.
+SLA_HOURS: dict[str, tuple[int, int]] = {
+    "critical": (2, 24),
+    "high": (4, 72),
+    "normal": (24, 7 * 24),
+    "low": (72, 14 * 24),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    respond_by: dt.datetime
+    resolve_by: dt.datetime
+
+
+def complaint_deadlines(opened: dt.datetime, severity: str) -> Deadlines:
+    respond, resolve = SLA_HOURS[severity]
+    return Deadlines(opened + dt.timedelta(hours=respond), opened + dt.timedelta(hours=resolve))
+
+
+RESPONSE, RESOLUTION = "response", "resolution"
+
+
+def breaches(
+    deadlines: Deadlines, now: dt.datetime, *, responded: dt.datetime | None, resolved: dt.datetime | None
+) -> list[str]:
+    """Which deadlines passed with nothing done: the first response, the resolution."""
+    out = []
+    if responded is None and resolved is None and now >= deadlines.respond_by:
+        out.append(RESPONSE)
+    if resolved is None and now >= deadlines.resolve_by:
+        out.append(RESOLUTION)
+    return out

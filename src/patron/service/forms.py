@@ -135,3 +135,25 @@ class SurveyForm(forms.Form):
             choices = [c.strip() for c in (d.get(f"q{i}_choices") or "").replace("，", ",").split(",") if c.strip()]
             questions.append({"kind": kind, "text": text, "choices": choices})
         return {"name": d["name"], "intro": d.get("intro") or "", "questions": questions}
+
+
+class ComplaintForm(forms.Form):
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    category = forms.ChoiceField(label=_("Category"))
+    severity = forms.ChoiceField(label=_("Severity"), initial="normal")
+    channel = forms.ChoiceField(label=_("Received by"))
+    contact = forms.ChoiceField(label=_("Contact person"), required=False)
+    owner = forms.ChoiceField(label=_("Owner"))
+    description = forms.CharField(
+        label=_("What the customer said"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def __init__(self, *args: Any, account: Any, owners: list[tuple[str, str]], **kwargs: Any) -> None:
+        from .models import Complaint
+
+        super().__init__(*args, **kwargs)
+        self.fields["category"].choices = Complaint.CATEGORIES  # type: ignore[attr-defined]
+        self.fields["severity"].choices = Complaint.SEVERITIES  # type: ignore[attr-defined]
+        self.fields["channel"].choices = Complaint.CHANNELS  # type: ignore[attr-defined]
+        self.fields["contact"].choices = [("", "—")] + [(str(c.pk), c.name) for c in account.contacts.all()]  # type: ignore[attr-defined]
+        self.fields["owner"].choices = owners  # type: ignore[attr-defined]

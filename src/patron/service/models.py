@@ -276,3 +276,75 @@ class SurveyRecipient(OutboxRow):
         verbose_name = _("survey recipient")
         verbose_name_plural = _("survey recipients")
         indexes = [models.Index(fields=["send", "status", "id"], name="survey_rcpt_status_idx")]
+
+
+class Complaint(models.Model):
+    """A customer's complaint, from any channel, with deadlines set by its severity (see
+    ``patron.domain.followups.SLA_HOURS``); a deadline missed escalates it to the owner's manager, once."""
+
+    CHANNELS = [
+        ("phone", _("Phone")),
+        ("email", _("Email")),
+        ("wechat", _("WeChat")),
+        ("visit", _("Visit")),
+        ("web", _("Website")),
+        ("other", _("Other")),
+    ]
+    CATEGORIES = [
+        ("quality", _("Product quality")),
+        ("delivery", _("Delivery")),
+        ("billing", _("Billing and payment")),
+        ("service", _("Service")),
+        ("pricing", _("Prices and discounts")),
+        ("other", _("Other")),
+    ]
+    SEVERITIES = [("low", _("Low")), ("normal", _("Normal")), ("high", _("High")), ("critical", _("Critical"))]
+    OPEN, RESOLVED, CLOSED = "open", "resolved", "closed"
+    STATUSES = [(OPEN, _("Open")), (RESOLVED, _("Resolved")), (CLOSED, _("Closed: confirmed by the customer"))]
+
+    number = models.CharField(_("number"), max_length=20, unique=True)
+    account = models.ForeignKey(
+        "accounts.Account", verbose_name=_("account"), on_delete=models.PROTECT, related_name="complaints"
+    )
+    contact = models.ForeignKey(
+        "accounts.Contact", verbose_name=_("contact person"), on_delete=models.SET_NULL, null=True, blank=True
+    )
+    channel = models.CharField(_("received by"), max_length=10, choices=CHANNELS, default="phone")
+    category = models.CharField(_("category"), max_length=10, choices=CATEGORIES)
+    severity = models.CharField(_("severity"), max_length=10, choices=SEVERITIES, default="normal")
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("what the customer said"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="complaints"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=STATUSES, default=OPEN, db_index=True)
+    opened_at = models.DateTimeField(_("opened"))
+    respond_by = models.DateTimeField(_("respond by"))
+    resolve_by = models.DateTimeField(_("resolve by"))
+    responded_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolution = models.TextField(_("resolution"), blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed by the customer"), null=True, blank=True)
+    reopened = models.PositiveSmallIntegerField(_("times reopened"), default=0)
+    escalated_response_at = models.DateTimeField(_("escalated: no response"), null=True, blank=True)
+    escalated_resolution_at = models.DateTimeField(_("escalated: not resolved"), null=True, blank=True)
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("escalated to"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["status", "resolve_by"], name="complaint_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.subject}"

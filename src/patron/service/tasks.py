@@ -68,3 +68,11 @@ def resume_survey_mailings() -> None:
 
     for send_id in survey_mails_due():
         send_survey(send_id, 0)
+
+
+@db_periodic_task(crontab(minute="*/10"))
+@recorded("complaints_escalate", dt.timedelta(minutes=10), _("Complaints past their deadlines escalated"))
+def escalate_complaints() -> None:
+    from .complaints import complaints_escalate
+
+    complaints_escalate()

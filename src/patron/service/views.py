@@ -382,3 +382,107 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
             },
             status=status,
         )
+
+
+# --- complaints ----------------------------------------------------------------------------------------------
+
+
+def _visible_complaints(user: Any) -> Any:
+    from patron.accounts.access import account_scope
+
+    from .models import Complaint
+
+    scope = account_scope(user, Action.VIEW_ACCOUNT, "account__")
+    if scope is None:
+        return Complaint.objects.none()
+    return Complaint.objects.filter(scope)
+
+
+@login_required
+def complaint_list(request: HttpRequest) -> HttpResponse:
+    from .complaints import complaint_stats
+    from .models import Complaint
+
+    _worker(request.user)
+    cases = _visible_complaints(request.user).select_related("account", "owner")
+    status = request.GET.get("status", "open")
+    shown = cases.filter(status=status) if status in dict(Complaint.STATUSES) else cases
+    if request.GET.get("overdue"):
+        shown = shown.filter(status=Complaint.OPEN, resolve_by__lt=timezone.now())
+    return render(
+        request,
+        "service/complaint_list.html",
+        {
+            "complaints": shown[:200],
+            "stats": complaint_stats(cases),
+            "status": status,
+            "statuses": Complaint.STATUSES,
+            "now": timezone.now(),
+            "categories": dict(Complaint.CATEGORIES),
+        },
+    )
+
+
+@login_required
+def complaint_new(request: HttpRequest) -> HttpResponse:
+    from .complaints import complaint_open
+    from .forms import ComplaintForm
+
+    _worker(request.user)
+    code = (request.GET.get("account") or request.POST.get("account") or "").strip()
+    account = visible_accounts(request.user).filter(code=code).first()
+    if account is None:
+        raise Http404
+    if not can(request.user, Action.EDIT_ACCOUNT, account):
+        raise PermissionDenied
+    owner = account.owner or request.user
+    form = ComplaintForm(
+        request.POST or None, account=account, owners=_owners(account), initial={"owner": owner.get_username()}
+    )
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                case = complaint_open(actor=request.user, account=account, data=form.cleaned_data)
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("Complaint %(number)s opened.") % {"number": case.number})
+                return redirect("service:complaint_detail", case.pk)
+        status = 400
+    return render(request, "service/complaint_form.html", {"form": form, "account": account}, status=status)
+
+
+@login_required
+def complaint_detail(request: HttpRequest, complaint_id: int) -> HttpResponse:
+    from . import complaints as service
+
+    case = get_object_or_404(
+        _visible_complaints(request.user).select_related("account", "owner", "contact"), pk=complaint_id
+    )
+    may = case.owner_id == request.user.pk or can(request.user, Action.EDIT_ACCOUNT, case.account)
+    if request.method == "POST" and may:
+        action = request.POST.get("action")
+        try:
+            if action == "respond":
+                service.complaint_respond(actor=request.user, complaint=case, note=request.POST.get("note", ""))
+                messages.success(request, _("First response recorded."))
+            elif action == "resolve":
+                service.complaint_resolve(
+                    actor=request.user, complaint=case, resolution=request.POST.get("resolution", "")
+                )
+                messages.success(request, _("Resolved."))
+            elif action == "confirm":
+                service.complaint_confirm(actor=request.user, complaint=case)
+                messages.success(request, _("Closed: the customer confirmed."))
+            elif action == "reopen":
+                service.complaint_reopen(actor=request.user, complaint=case, reason=request.POST.get("reason", ""))
+                messages.success(request, _("Reopened, with fresh deadlines."))
+        except ValidationError as exc:
+            for texts in error_dict(exc).values():
+                for text in texts:
+                    messages.error(request, text)
+        except Conflict as exc:
+            messages.error(request, str(exc))
+        return redirect("service:complaint_detail", case.pk)
+    return render(request, "service/complaint_detail.html", {"case": case, "may": may, "now": timezone.now()})

@@ -24,6 +24,7 @@ NAVIGATION: list[tuple[str, Any, Action | tuple[Action, ...] | None]] = [
     ("discounts:policy_list", _("Discounts"), Action.RECORD_ORDER),
     ("rebates:program_list", _("Rebates"), (Action.RECORD_ORDER, Action.EDIT_REBATES, Action.SETTLE_REBATES)),
     ("coupons:campaign_list", _("Coupons"), (Action.EDIT_COUPONS, Action.RECORD_ORDER)),
+    ("service:complaint_list", _("Complaints"), Action.EDIT_ACCOUNT),
     ("service:survey_list", _("Surveys"), (Action.EDIT_COUPONS, Action.EDIT_SEGMENTS)),
     (
         "imports:list",
