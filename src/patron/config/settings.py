@@ -185,10 +185,16 @@ CACHES = {
     "throttle": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
         "LOCATION": str(VAR_DIR / "throttle"),
+        # Counters of a minute each; Django culls a random third of the files past MAX_ENTRIES (300 by default),
+        # which would forget tills' counts at random.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
     },
 }
 # Coupon codes a user, a token or (twice this) an address may try a minute.
 PATRON_COUPON_CHECKS_PER_MINUTE = int(os.environ.get("PATRON_COUPON_CHECKS_PER_MINUTE", "30"))
+# How many proxies in front of Patron add to X-Forwarded-For; 0: the address is the connection's own
+# (a client's X-Forwarded-For is not believed).
+NINJA_NUM_PROXIES = int(os.environ.get("PATRON_NUM_PROXIES", "0"))
 
 # The currency in which Patron reports; amounts are stored as entered.
 PATRON_COMPANY_CURRENCY = os.environ.get("PATRON_COMPANY_CURRENCY", "CNY")

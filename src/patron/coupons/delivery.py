@@ -46,7 +46,7 @@ from .redemption import issued_until
 from .services import refuse_for_points, require_editor, target_problems, write_codes
 
 CHUNK = 2000
-SENDS = Outbox("campaign run", CampaignSend, CampaignRecipient, "send")
+SENDS = Outbox("campaign run", CampaignSend, CampaignRecipient, "send", related=("coupon",))
 
 
 def targeted(target: Mapping[str, Any], day: dt.date) -> QuerySet[Account]:
@@ -340,7 +340,8 @@ def build_message(row: CampaignRecipient, run: CampaignSend) -> EmailMultiAltern
     from django.utils import translation
 
     campaign = run.campaign
-    coupon = Coupon.objects.get(pk=row.coupon_id or 0)  # queued rows always carry their code
+    coupon = row.coupon  # queued rows always carry their code (read with the row)
+    assert coupon is not None
     with translation.override(row.language):
         context = {
             "row": row,

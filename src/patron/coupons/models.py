@@ -3,7 +3,8 @@
 A campaign's ``terms`` are the pure core's dict (``patron.domain.coupons.terms``): kind, the
 pricing engine's benefit, products, minimum spend, validity, limits per code and per account,
 budget, and what it combines with. ``budget_used`` is the discount its redemptions gave, kept
-on the campaign row so that locking that row makes a budget hold under concurrent orders.
+(for a campaign with a budget) on the campaign row so that locking that row makes a budget hold
+under concurrent orders; pages sum the redemptions instead.
 A coupon is one code, for anyone or bound to one account; ``uses`` counts its live
 redemptions. A redemption is one code used on one order; reversing it (the order cancelled or
 returned) gives the use back and keeps the record.

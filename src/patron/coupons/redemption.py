@@ -90,9 +90,13 @@ def has_ordered(terms: CouponTerms, account_id: int | None, *, before: int | Non
     return orders.exists()
 
 
+def _spans_codes(terms: dict[str, Any]) -> bool:
+    return terms.get("budget") is not None or terms.get("uses_per_account") is not None
+
+
 def account_uses(campaign: Campaign, account_id: int | None) -> int:
-    if account_id is None:
-        return 0
+    if account_id is None or campaign.terms.get("uses_per_account") is None:
+        return 0  # no limit per account: nothing to count
     return Redemption.objects.filter(campaign=campaign, account_id=account_id, reversed_at__isnull=True).count()
 
 
@@ -202,14 +206,12 @@ class _Provider:
         errors: dict[str, list[str]] = {}
         normalized = [normalize(str(c)) for c in codes]
         ids = dict(Coupon.objects.filter(code__in=normalized).values_list("code", "pk"))
-        # Lock in id order: coupons, then their campaigns (the budget's row).
+        # Lock in id order: coupons, then the campaigns whose limits span codes (a budget, uses per account):
+        # only those orders queue on the campaign's row; the others on their own code's alone.
         locked = {c.pk: c for c in Coupon.objects.select_for_update().filter(pk__in=ids.values()).order_by("pk")}
-        campaigns = {
-            c.pk: c
-            for c in Campaign.objects.select_for_update()
-            .filter(pk__in={c.campaign_id for c in locked.values()})
-            .order_by("pk")
-        }
+        campaigns = {c.pk: c for c in Campaign.objects.filter(pk__in={c.campaign_id for c in locked.values()})}
+        guarded = [pk for pk, c in campaigns.items() if _spans_codes(c.terms)]
+        campaigns.update({c.pk: c for c in Campaign.objects.select_for_update().filter(pk__in=guarded).order_by("pk")})
         for i, code in enumerate(normalized):
             coupon = locked[ids[code]]
             coupon.campaign = campaigns[coupon.campaign_id]
@@ -227,9 +229,10 @@ class _Provider:
                 currency=order.currency,
             )
             Coupon.objects.filter(pk=coupon.pk).update(uses=F("uses") + 1)
-            Campaign.objects.filter(pk=coupon.campaign_id).update(budget_used=F("budget_used") + given)
             coupon.uses += 1
-            coupon.campaign.budget_used += given
+            if terms.budget is not None:
+                Campaign.objects.filter(pk=coupon.campaign_id).update(budget_used=F("budget_used") + given)
+                coupon.campaign.budget_used += given
         if errors:
             raise ValidationError(errors)
 
@@ -253,7 +256,8 @@ def redemption_reverse(redemption: Redemption, *, reason: str) -> bool:
     if not reversed_now:
         return False
     Coupon.objects.filter(pk=redemption.coupon_id).update(uses=F("uses") - 1)
-    Campaign.objects.filter(pk=redemption.campaign_id).update(budget_used=F("budget_used") - redemption.amount)
+    budgeted = Campaign.objects.filter(pk=redemption.campaign_id, terms__has_key="budget")
+    budgeted.update(budget_used=F("budget_used") - redemption.amount)
     return True
 
 

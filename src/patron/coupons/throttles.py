@@ -3,7 +3,9 @@
 Each try counts three times: for the user, for the API token used (a till's), and for the
 address it came from; any one over its rate refuses with 429 until its minute has passed.
 The counts live in a cache shared by every process of this machine (files under the var
-directory), not in one process's memory.
+directory), not in one process's memory: one counter per key and calendar minute. The address is
+the connection's own unless ``PATRON_NUM_PROXIES`` says how many proxies in front of Patron add to
+``X-Forwarded-For`` (otherwise a guesser could name a new address on every try).
 """
 
 from __future__ import annotations
@@ -33,9 +35,27 @@ class _Throttle(SimpleRateThrottle):
         return f"{int(settings.PATRON_COUPON_CHECKS_PER_MINUTE) * self.share}/m"
 
     def allow_request(self, request: HttpRequest) -> bool:
+        """One counter per key and minute (not a list of every try's time, whose cost grows with the rate):
+        at most the rate in each calendar minute."""
         self.rate = self._rate()  # read each time: the setting may change while the process runs
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request)
+        key = self.get_cache_key(request)
+        if key is None or self.num_requests is None or self.duration is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        counter = f"{key}:{window}"
+        self.cache.add(counter, 0, timeout=self.duration * 2)
+        try:
+            count = self.cache.incr(counter)
+        except ValueError:  # expired between the two calls: this try opens the window
+            self.cache.set(counter, 1, timeout=self.duration * 2)
+            count = 1
+        self.window_end = (window + 1) * self.duration
+        return bool(count <= self.num_requests)
+
+    def wait(self) -> float | None:
+        return max(getattr(self, "window_end", 0) - self.timer(), 0.0)
 
     def ident_of(self, request: HttpRequest) -> str | None:
         raise NotImplementedError

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -47,6 +47,12 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     campaigns = Campaign.objects.filter(internal=False).annotate(
         issued=Count("coupons", distinct=True),
         redeemed=Count("redemptions", filter=Q(redemptions__reversed_at__isnull=True), distinct=True),
+        given=Subquery(
+            Redemption.objects.filter(campaign=OuterRef("pk"), reversed_at__isnull=True)
+            .values("campaign")
+            .annotate(t=Sum("amount"))
+            .values("t")[:1]
+        ),
     )
     kinds = dict(Campaign.KINDS)
     totals = [{**row, "label": kinds.get(row["kind"], row["kind"])} for row in by_kind()]
