@@ -11,6 +11,7 @@ the connection's own unless ``PATRON_NUM_PROXIES`` says how many proxies in fron
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any
 
 from django.conf import settings
@@ -42,7 +43,7 @@ class _Throttle(SimpleRateThrottle):
         key = self.get_cache_key(request)
         if key is None or self.num_requests is None or self.duration is None:
             return True
-        self.now = self.timer()
+        self.now = time.time()
         window = int(self.now // self.duration)
         counter = f"{key}:{window}"
         self.cache.add(counter, 0, timeout=self.duration * 2)
@@ -55,7 +56,7 @@ class _Throttle(SimpleRateThrottle):
         return bool(count <= self.num_requests)
 
     def wait(self) -> float | None:
-        return max(getattr(self, "window_end", 0) - self.timer(), 0.0)
+        return max(getattr(self, "window_end", 0) - time.time(), 0.0)
 
     def ident_of(self, request: HttpRequest) -> str | None:
         raise NotImplementedError
