@@ -8,7 +8,7 @@ announcement), a range of account ids at a time, so a million accounts are never
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -81,3 +81,19 @@ def in_chunks(accounts: QuerySet[Any], size: int) -> Iterator[list[dict[str, Any
             chunk = []
     if chunk:
         yield chunk
+
+
+def mailing_rows(
+    accounts: QuerySet[Any], size: int, row: Callable[[Mapping[str, Any], Address | None, str], Any]
+) -> Iterator[tuple[list[Any], int]]:
+    """A mailing's rows, a chunk of accounts at a time: ``row(account, address, language)`` for each address
+    of each account, or once with no address for an account with none (kept on record). Yields each chunk's
+    rows and how many accounts it held."""
+    for chunk in in_chunks(accounts, size):
+        contacts = consenting_contacts(accounts, chunk[0]["pk"], chunk[-1]["pk"])
+        rows = []
+        for account in chunk:
+            language = mail_language(account["language"])
+            addresses = addresses_of(account, contacts)
+            rows += [row(account, address, language) for address in addresses] or [row(account, None, language)]
+        yield rows, len(chunk)

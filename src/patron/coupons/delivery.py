@@ -334,7 +334,24 @@ def rules_in_words(campaign: Campaign, coupon: Coupon | None = None) -> list[str
     return out
 
 
-def build_message(row: CampaignRecipient, run: CampaignSend) -> EmailMultiAlternatives | TextMessage:
+@dataclass
+class Written:
+    """What a run's messages share, written once: the rules' words per language, end and amount, and the
+    feedback link around its token."""
+
+    rules: dict[tuple[Any, ...], list[str]]
+    link: tuple[str, str] = ("", "")
+
+    @classmethod
+    def start(cls) -> Written:
+        marker = "0TOKEN0"
+        head, _marker, tail = feedback_link(marker).partition(marker)
+        return cls({}, (head, tail))
+
+
+def build_message(
+    row: CampaignRecipient, run: CampaignSend, written: Written | None = None
+) -> EmailMultiAlternatives | TextMessage:
     """The row's email, or its text (SMS, app push): the account's name, the code and the rules, in its language."""
     from django.template.loader import render_to_string
     from django.utils import translation
@@ -342,13 +359,17 @@ def build_message(row: CampaignRecipient, run: CampaignSend) -> EmailMultiAltern
     campaign = run.campaign
     coupon = row.coupon  # queued rows always carry their code (read with the row)
     assert coupon is not None
+    written = written or Written.start()
     with translation.override(row.language):
+        key = (row.language, coupon.valid_until, coupon.amount)
+        if key not in written.rules:
+            written.rules[key] = rules_in_words(campaign, coupon)
         context = {
             "row": row,
             "campaign": campaign,
             "code": shown(coupon.code, campaign.prefix),
-            "rules": rules_in_words(campaign, coupon),
-            "feedback": feedback_link(row.token or ""),
+            "rules": written.rules[key],
+            "feedback": written.link[0] + (row.token or "") + written.link[1],
         }
         if row.channel == EMAIL:
             return email_message("coupons/email/campaign", context, row.email, row.language)
@@ -393,7 +414,8 @@ def feedback_record(token: str, rating: Any, comment: str) -> CampaignRecipient:
 
 def _messages(run: CampaignSend) -> Any:
     run = CampaignSend.objects.select_related("campaign").get(pk=run.pk)
-    return lambda row: build_message(row, run)
+    written = Written.start()
+    return lambda row: build_message(row, run, written)
 
 
 def campaign_send(

@@ -24,7 +24,7 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from patron.accounts.addresses import addresses_of, consenting_contacts, in_chunks, mail_language
+from patron.accounts.addresses import Address, mailing_rows
 from patron.accounts.models import Account
 from patron.audit.services import audit_record
 from patron.core.errors import Conflict
@@ -101,35 +101,29 @@ def program_announce(*, actor: Any, program: RebateProgram, day: dt.date | None 
     )
     accounts = concerned_accounts(program, day)
     count = 0
-    for chunk in in_chunks(accounts, CHUNK):
-        contacts = consenting_contacts(accounts, chunk[0]["pk"], chunk[-1]["pk"])
-        rows = []
-        for account in chunk:
-            language = mail_language(account["language"])
-            addresses = addresses_of(account, contacts)
-            for contact_id, email, name in addresses:
-                rows.append(
-                    AnnouncementRecipient(
-                        announcement=made,
-                        account_id=account["pk"],
-                        contact_id=contact_id,
-                        email=email,
-                        name=name,
-                        language=language,
-                    )
-                )
-            if not addresses:
-                rows.append(
-                    AnnouncementRecipient(
-                        announcement=made,
-                        account_id=account["pk"],
-                        name=account["name"],
-                        language=language,
-                        status=AnnouncementRecipient.NO_ADDRESS,
-                    )
-                )
+
+    def row(account: Mapping[str, Any], address: Address | None, language: str) -> AnnouncementRecipient:
+        if address is None:
+            return AnnouncementRecipient(
+                announcement=made,
+                account_id=account["pk"],
+                name=account["name"],
+                language=language,
+                status=AnnouncementRecipient.NO_ADDRESS,
+            )
+        contact_id, email, name = address
+        return AnnouncementRecipient(
+            announcement=made,
+            account_id=account["pk"],
+            contact_id=contact_id,
+            email=email,
+            name=name,
+            language=language,
+        )
+
+    for rows, accounts_in_chunk in mailing_rows(accounts, CHUNK, row):
         AnnouncementRecipient.objects.bulk_create(rows, batch_size=1000)
-        count += len(chunk)
+        count += accounts_in_chunk
     made.accounts = count
     if not AnnouncementRecipient.objects.filter(announcement=made, status=AnnouncementRecipient.QUEUED).exists():
         made.status, made.finished_at = RebateAnnouncement.DONE, timezone.now()

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from patron.accounts.access import can
-from patron.accounts.addresses import addresses_of, consenting_contacts, in_chunks, mail_language
+from patron.accounts.addresses import Address, mailing_rows
 from patron.audit.services import audit_record
 from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, email_message, outbox_due, outbox_send
 from patron.domain.access import Action
@@ -88,35 +88,15 @@ def survey_send(*, actor: Any, survey: Survey, target: Mapping[str, Any] | None 
         raise ValidationError(errors)
     send = SurveySend.objects.create(survey=survey, target=target, created_by=actor)
     accounts = targeted(target, timezone.localdate())
-    for chunk in in_chunks(accounts, CHUNK):
-        contacts = consenting_contacts(accounts, chunk[0]["pk"], chunk[-1]["pk"])
-        rows = []
-        for account in chunk:
-            language = mail_language(account["language"])
-            addresses = addresses_of(account, contacts)
-            for contact_id, email, name in addresses:
-                rows.append(
-                    SurveyRecipient(
-                        send=send,
-                        account_id=account["pk"],
-                        contact_id=contact_id,
-                        email=email,
-                        name=name,
-                        language=language,
-                        token=secrets.token_urlsafe(24),
-                    )
-                )
-            if not addresses:
-                rows.append(
-                    SurveyRecipient(
-                        send=send,
-                        account_id=account["pk"],
-                        name=account["name"],
-                        language=language,
-                        status=SurveyRecipient.NO_ADDRESS,
-                        token=secrets.token_urlsafe(24),
-                    )
-                )
+
+    def row(account: Mapping[str, Any], address: Address | None, language: str) -> SurveyRecipient:
+        base = {"send": send, "account_id": account["pk"], "language": language, "token": secrets.token_urlsafe(24)}
+        if address is None:
+            return SurveyRecipient(**base, name=account["name"], status=SurveyRecipient.NO_ADDRESS)
+        contact_id, email, name = address
+        return SurveyRecipient(**base, contact_id=contact_id, email=email, name=name)
+
+    for rows, _count in mailing_rows(accounts, CHUNK, row):
         SurveyRecipient.objects.bulk_create(rows, batch_size=1000)
     if not send.recipients.filter(status=SurveyRecipient.QUEUED).exists():
         send.status, send.finished_at = SurveySend.DONE, timezone.now()
