@@ -179,8 +179,10 @@ class CampaignForm(forms.Form):
         sku = (self.cleaned_data.get("gift_product") or "").strip()
         if not sku:
             return None
-        (found,) = resolve_codes([sku], Product.objects.all(), "sku", str(_("No product has the SKU %(codes)s.")))
-        return found
+        found = Product.objects.filter(sku__iexact=sku).values_list("pk", flat=True).first()  # as typed, any case
+        if found is None:
+            raise ValidationError(str(_("No product has the SKU %(codes)s.")) % {"codes": sku})
+        return int(found)
 
     def clean(self) -> dict[str, Any]:
         d = super().clean() or {}

@@ -196,7 +196,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "chart": _effect_chart(effect["uplift"], campaign.currency),
             "small_groups": effect["uplift"] is not None
             and any(r.code == "SMALL_GROUPS" for r in effect["uplift"].reasons),
-            "runs": campaign.sends.select_related("created_by")[:20],
+            "runs": [(r, _whom(r.target)) for r in campaign.sends.select_related("created_by")[:20]],
             "counts_chart": counts_chart,
             "money_chart": money_chart,
             "auto_target": describe_target(campaign),
@@ -276,6 +276,13 @@ def campaign_run_view(request: HttpRequest, campaign_id: int) -> HttpResponse:
         else:
             messages.success(request, run_summary(run))
     return redirect("coupons:campaign_detail", campaign.pk)
+
+
+def _whom(target: Any) -> str:
+    from patron.discounts.describe import Names, rule_sentences
+
+    rule = {"who": target or {}}
+    return rule_sentences(rule, Names.for_rules([rule]))["who"]
 
 
 def run_summary(run: CampaignSend) -> str:
@@ -371,7 +378,7 @@ def points_exchange_view(request: HttpRequest, campaign_id: int) -> HttpResponse
 
     campaign = get_object_or_404(Campaign, pk=campaign_id, internal=False)
     typed = (request.POST.get("account") or "").strip()
-    account = visible_accounts(request.user).filter(code=typed).first()
+    account = visible_accounts(request.user).filter(code__iexact=typed).first()  # as typed, any case
     if account is None:
         messages.error(request, _("No account has the code “%(code)s”.") % {"code": typed})
         return redirect("coupons:campaign_detail", campaign.pk)
