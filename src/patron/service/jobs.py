@@ -74,7 +74,9 @@ class Health:
     state: str
 
 
-def job_health(now: dt.datetime | None = None) -> list[Health]:
+def job_health(now: dt.datetime | None = None, *, errors: bool = False) -> list[Health]:
+    """Every registered job's state, from one aggregate query (the banner asks on every admin page);
+    ``errors`` also reads the last failure's message (the scheduler's page)."""
     from django.db.models import Count, Max, Q
 
     from .models import JobRun
@@ -86,6 +88,7 @@ def job_health(now: dt.datetime | None = None) -> list[Health]:
         .annotate(
             last=Max("started_at"),
             last_ok=Max("started_at", filter=Q(ok=True)),
+            last_failed=Max("started_at", filter=Q(ok=False)),
             failures=Count("id", filter=Q(ok=False, started_at__gte=now - dt.timedelta(hours=24))),
         )
         .order_by()
@@ -93,24 +96,32 @@ def job_health(now: dt.datetime | None = None) -> list[Health]:
     out = []
     for job in sorted(JOBS.values(), key=lambda j: j.name):
         row = stats.get(job.name, {})
-        last, last_ok = row.get("last"), row.get("last_ok")
-        latest = JobRun.objects.filter(name=job.name).order_by("-started_at", "-id").first()
+        last, failed = row.get("last"), row.get("last_failed")
         if last is None:
             state = NEVER
         elif now - last > 2 * job.every:
             state = MISSED
-        elif latest is not None and latest.ok is False:
+        elif failed is not None and failed == last:  # the latest run failed
             state = FAILING
         else:
             state = OK
+        error = ""
+        if errors and failed is not None and failed == last:
+            error = (
+                JobRun.objects.filter(name=job.name, ok=False)
+                .order_by("-started_at", "-id")
+                .values_list("error", flat=True)
+                .first()
+                or ""
+            )
         out.append(
             Health(
                 job=job,
                 last_start=last,
-                last_ok=last_ok,
+                last_ok=row.get("last_ok"),
                 next_expected=last + job.every if last else None,
                 failures_24h=row.get("failures", 0),
-                last_error=latest.error if latest is not None and latest.ok is False else "",
+                last_error=error,
                 state=state,
             )
         )
@@ -136,7 +147,7 @@ def jobs_watch(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     admins = list(User.objects.filter(role="admin", is_active=True).exclude(email=""))
     sent = 0
-    for health in jobs_troubled(now):
+    for health in [h for h in job_health(now, errors=True) if h.state in (MISSED, FAILING)]:
         since = health.last_start or now
         try:
             with transaction.atomic():

@@ -60,13 +60,8 @@ def team(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _owners(account: Any) -> list[tuple[str, str]]:
-    people = User.objects.filter(is_active=True).order_by("username")
-    return [(u.username, u.display_name()) for u in people if can(u, Action.EDIT_ACCOUNT, account)]
-
-
-@login_required
-def task_new(request: HttpRequest) -> HttpResponse:
+def _account_to_work_on(request: HttpRequest) -> Any:
+    """The account named by ``?account=`` (or the form's field), which the user may see and work on."""
     _worker(request.user)
     code = (request.GET.get("account") or request.POST.get("account") or "").strip()
     account = visible_accounts(request.user).filter(code=code).first()
@@ -74,6 +69,17 @@ def task_new(request: HttpRequest) -> HttpResponse:
         raise Http404
     if not can(request.user, Action.EDIT_ACCOUNT, account):
         raise PermissionDenied
+    return account
+
+
+def _owners(account: Any) -> list[tuple[str, str]]:
+    people = User.objects.filter(is_active=True).order_by("username")
+    return [(u.username, u.display_name()) for u in people if can(u, Action.EDIT_ACCOUNT, account)]
+
+
+@login_required
+def task_new(request: HttpRequest) -> HttpResponse:
+    account = _account_to_work_on(request)
     status = 200
     initial = {"owner": request.user.get_username(), "kind": account.preferred_channel}
     form = TaskForm(request.POST or None, account=account, owners=_owners(account), initial=initial)
@@ -247,13 +253,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
 
     if not can(request.user, Action.MANAGE_SETTINGS):
         raise PermissionDenied
-    from .models import JobRun
-
-    return render(
-        request,
-        "service/jobs.html",
-        {"health": job_health(), "recent": JobRun.objects.all()[:30], "now": timezone.now()},
-    )
+    return render(request, "service/jobs.html", {"health": job_health(errors=True)})
 
 
 # --- surveys ------------------------------------------------------------------------------------------------
@@ -428,13 +428,7 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
     from .complaints import complaint_open
     from .forms import ComplaintForm
 
-    _worker(request.user)
-    code = (request.GET.get("account") or request.POST.get("account") or "").strip()
-    account = visible_accounts(request.user).filter(code=code).first()
-    if account is None:
-        raise Http404
-    if not can(request.user, Action.EDIT_ACCOUNT, account):
-        raise PermissionDenied
+    account = _account_to_work_on(request)
     owner = account.owner or request.user
     form = ComplaintForm(
         request.POST or None, account=account, owners=_owners(account), initial={"owner": owner.get_username()}
