@@ -124,7 +124,7 @@ def test_reasons_carry_what_the_message_needs():
         (Role.ADMIN, Level.ADMIN),
         (Role.SALES_MANAGER, Level.MANAGER),
         (Role.SALESPERSON, None),
-        (Role.FINANCE, None),
+        (Role.FINANCE, Level.FINANCE),
         (Role.MARKETING, None),
         ("sales_manager", Level.MANAGER),
         ("nobody", None),
@@ -136,9 +136,21 @@ def test_the_level_comes_from_the_role(role, level):
 
 @pytest.mark.parametrize(
     ("actor", "required", "expected"),
-    [(None, M, False), (None, AD, False), (M, M, True), (M, AD, False), (AD, M, True), (AD, AD, True)],
+    [
+        (None, M, False),
+        (None, AD, False),
+        (M, M, True),
+        (M, AD, False),
+        (AD, M, True),
+        (AD, AD, True),
+        (Level.FINANCE, Level.FINANCE, True),
+        (Level.FINANCE, M, False),
+        (Level.FINANCE, AD, False),
+        (M, Level.FINANCE, False),
+        (AD, Level.FINANCE, True),
+    ],
 )
-def test_an_admin_reaches_both_levels_a_manager_one(actor, required, expected):
+def test_an_admin_reaches_every_level_a_manager_and_finance_their_own(actor, required, expected):
     assert reaches(actor, required) is expected
 
 

@@ -104,3 +104,90 @@ def test_the_buckets_add_up_to_what_is_owed(open_items, today):
 @given(items, dates)
 def test_a_day_later_nothing_gets_less_overdue(open_items, today):
     assert overdue(open_items, today + timedelta(days=1)) >= overdue(open_items, today)
+
+
+# --- DSO, bad-debt risk, collection reminders ---------------------------------------------------------------
+
+from patron.domain.receivables import (  # noqa: E402
+    bad_debt_risk,
+    days_sales_outstanding,
+    parse_schedule,
+    reminder_due,
+)
+
+
+def test_dso_is_owed_over_recent_sales_times_the_days():
+    # 30,000 owed, 90,000 invoiced in 90 days: a month of sales outstanding.
+    assert days_sales_outstanding(Decimal(30000), Decimal(90000), 90) == Decimal("30.0")
+    assert days_sales_outstanding(Decimal(100), Decimal(300), 90) == Decimal("30.0")
+    assert days_sales_outstanding(Decimal(100), Decimal(0), 90) is None
+    with pytest.raises(ValueError, match="days"):
+        days_sales_outstanding(Decimal(1), Decimal(1), 0)
+
+
+def buckets(**amounts: int) -> dict[str, Decimal]:
+    result = {name: Decimal(0) for name in BUCKETS}
+    for key, value in amounts.items():
+        result[{"b1": "1-30", "b31": "31-60", "b61": "61-90", "b91": "90+"}.get(key, key)] = Decimal(value)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("owed", "broken", "level", "code"),
+    [
+        (buckets(), 0, "none", "NONE"),
+        (buckets(current=1000), 0, "none", "NONE"),
+        (buckets(current=1000, b1=100), 0, "low", "OVERDUE"),
+        (buckets(current=100, b1=200), 0, "medium", "MOSTLY_OVERDUE"),
+        (buckets(current=1000, b61=1), 0, "medium", "OVERDUE_61_90"),
+        (buckets(current=1000), 1, "medium", "PROMISE_BROKEN"),
+        (buckets(current=1000), 2, "high", "PROMISES_BROKEN"),
+        (buckets(current=100000, b91=1), 0, "high", "LONG_OVERDUE"),
+    ],
+)
+def test_bad_debt_risk_follows_the_overdue_pattern(owed, broken, level, code):
+    risk = bad_debt_risk(owed, broken)
+    assert (risk.level, risk.code) == (level, code)
+
+
+def test_a_schedule_is_read_sorted_and_checked():
+    assert parse_schedule("7, -3,0,30,7") == (-3, 0, 7, 30)
+    assert parse_schedule("") == ()
+    with pytest.raises(ValueError, match="'a'"):
+        parse_schedule("-3,a")
+    with pytest.raises(ValueError, match="400"):
+        parse_schedule("400")
+
+
+SCHEDULE = (-3, 0, 7, 30)
+
+
+@pytest.mark.parametrize(
+    ("days_late", "sent", "step"),
+    [
+        (-4, set(), None),  # too early
+        (-3, set(), -3),  # three days before
+        (-1, {-3}, None),  # already told
+        (0, {-3}, 0),  # on the day
+        (20, set(), 7),  # found late: only the latest step, not the backlog
+        (20, {7}, None),
+        (31, {7}, 30),
+        (31, {30}, None),
+        (8, {30}, None),  # nothing earlier than a step already sent
+    ],
+)
+def test_each_reminder_goes_once_and_only_the_latest_one_due(days_late, sent, step):
+    due = TODAY - timedelta(days=days_late)
+    assert reminder_due(due, TODAY, SCHEDULE, frozenset(sent)) == step
+
+
+@given(
+    days_late=st.integers(-100, 400),
+    sent=st.frozensets(st.sampled_from(SCHEDULE)),
+)
+def test_a_reminder_due_is_never_one_already_sent_nor_one_not_yet_reached(days_late, sent):
+    step = reminder_due(TODAY - timedelta(days=days_late), TODAY, SCHEDULE, sent)
+    if step is not None:
+        assert step not in sent
+        assert step <= days_late
+        assert all(s < step for s in sent)

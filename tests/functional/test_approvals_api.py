@@ -142,7 +142,7 @@ def test_a_salesperson_may_not_approve_and_is_told_why(api, staff, pending):
         response = api("sales").post(f"/api/approvals/{request.pk}/{verb}", body, headers=EN)
         assert response.status_code == 403
         assert response.json()["detail"] == (
-            "Only a sales manager or an admin may approve or reject requests; your role (Salesperson) may not."
+            "Only a sales manager, finance or an admin may approve or reject requests; your role (Salesperson) may not."
         )
     response = api("sales").post(f"/api/approvals/{pending.pk}/approve", {}, headers=EN)
     assert response.status_code == 403

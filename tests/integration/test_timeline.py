@@ -47,6 +47,8 @@ def test_every_event_renders_with_its_parameters_in_both_languages():
         "by": "Li Lei",
         "reason": "Q1 rebate",
         "subject": "X1 visit",
+        "over_by": "1.00 CNY",
+        "date": "X1",  # a promise to pay names no document: its day stands for it here
     }
     for language in ("en", "zh-hans"):
         with translation.override(language):

@@ -39,7 +39,7 @@ class ApprovalItem(Schema):
     id: int
     subject: SubjectOut
     account: AccountRef | None
-    required_level: Literal["manager", "admin"]
+    required_level: Literal["manager", "admin", "finance"]
     status: STATUSES
     submitter: UserRef
     reason: str

@@ -27,7 +27,11 @@ class ApprovalRequest(models.Model):
         (Status.WITHDRAWN.value, _("Withdrawn")),
         (Status.SUPERSEDED.value, _("Superseded")),
     ]
-    LEVELS = [(Level.MANAGER.value, _("Sales manager")), (Level.ADMIN.value, _("Admin"))]
+    LEVELS = [
+        (Level.MANAGER.value, _("Sales manager")),
+        (Level.ADMIN.value, _("Admin")),
+        (Level.FINANCE.value, _("Finance")),
+    ]
 
     subject_type = models.CharField(_("subject type"), max_length=40)
     subject_id = models.BigIntegerField(pgettext_lazy("what an approval is about", "subject"))

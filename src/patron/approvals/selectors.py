@@ -1,9 +1,11 @@
 """Reads of approval requests, scoped by who asks.
 
-Who sees a request: its submitter, the owner of its account, admins, and the sales managers in
-whose reach it is (the account is one they can see: their own or their team's; a request with no
-account, when the submitter is in a team they manage). Who decides one: an admin, or such a manager
-if the request needs only a manager, never its submitter.
+Who sees a request: its submitter, the owner of its account, admins, finance (the finance-level ones),
+and the sales managers in whose reach it is (the account is one they can see: their own or their
+team's; a request with no account, when the submitter is in a team they manage). Who decides one:
+an admin, or such a manager if the request needs only a manager, finance for a finance-level
+request (a credit-limit override),
+never its submitter.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .terms import terms_hash
 
 
 def decider_level(user: Any) -> Level | None:
-    """The approver level of ``user`` (admin, manager) or None: salespeople, finance and marketing decide nothing."""
+    """The approver level of ``user`` (admin, manager, finance) or None: salespeople and marketing decide nothing."""
     if user is None or not user.is_authenticated or not user.is_active:
         return None
     return level_of(role_of(user))
@@ -35,6 +37,8 @@ def _reach_q(user: Any) -> Q | None:
         return None
     if level is Level.ADMIN:
         return Q()
+    if level is Level.FINANCE:
+        return Q(required_level=Level.FINANCE.value)
     team = account_scope(user, Action.VIEW_ACCOUNT, "account__")
     by_account = Q(account__isnull=False) & team if team is not None else Q(pk__in=[])
     return by_account | Q(account__isnull=True, submitter__team__manager=user.pk)
@@ -47,6 +51,8 @@ def in_reach(user: Any, request: ApprovalRequest) -> bool:
         return False
     if level is Level.ADMIN:
         return True
+    if level is Level.FINANCE:
+        return request.required_level == Level.FINANCE.value
     if request.account_id is not None:
         return request.account is not None and can(user, Action.VIEW_ACCOUNT, request.account)
     team = request.submitter.team
@@ -148,8 +154,13 @@ def _admins() -> QuerySet[User]:
 
 def deciders_of(request: ApprovalRequest) -> list[User]:
     """Who is told of a new request: the managers who may decide it (the submitter's and the account owner's
-    team managers); for an admin-level request, or when no manager may decide it, the admins."""
+    team managers); for a finance-level request, finance; for an admin-level request, or when nobody else
+    may decide it, the admins."""
     people: list[User] = []
+    if request.required_level == Level.FINANCE.value:
+        people = list(
+            User.objects.filter(role=Role.FINANCE.value, is_active=True).exclude(pk=request.submitter_id).order_by("pk")
+        )
     if request.required_level == Level.MANAGER.value:
         candidates: list[User] = []
         submitter_team = request.submitter.team

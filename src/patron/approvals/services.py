@@ -101,12 +101,21 @@ def _refusal(error: ApprovalError, actor: Any, request: ApprovalRequest) -> Exce
     if error.reason.code == REASON_NOT_SUBMITTER:
         return ApprovalRefused(error.code, _("Only the person who submitted a request may withdraw it."))
     if error.reason.code == REASON_LEVEL_TOO_LOW:
+        required = error.reason.params.get("required")
+        if required == Level.FINANCE.value:
+            return ApprovalRefused(
+                error.code, _("This request needs finance's approval; a sales manager cannot decide it.")
+            )
+        if required == Level.MANAGER.value:
+            return ApprovalRefused(
+                error.code, _("This request needs a sales manager's approval; finance decides only credit overrides.")
+            )
         return ApprovalRefused(
             error.code, _("This request needs an admin's approval; a sales manager cannot decide it.")
         )
     return ApprovalRefused(
         error.code,
-        _("Only a sales manager or an admin may approve or reject requests; your role (%(role)s) may not.")
+        _("Only a sales manager, finance or an admin may approve or reject requests; your role (%(role)s) may not.")
         % {"role": _role_label(actor)},
     )
 
@@ -185,7 +194,7 @@ def _checked_submission(
     if not isinstance(subject_id, int) or isinstance(subject_id, bool) or not 1 <= subject_id <= 2**63 - 1:
         errors.add("subject_id", _("Give the subject as a positive whole number."))
     if required_level not in {lvl.value for lvl in Level}:
-        errors.add("required_level", _("Choose manager or admin."))
+        errors.add("required_level", _("Choose manager, finance or admin."))
     text = reason.strip() if isinstance(reason, str) else ""
     if reason is not None and not isinstance(reason, str):
         errors.add("reason", _("Give the reason as text."))
@@ -288,7 +297,8 @@ def _decide(*, actor: Any, request: ApprovalRequest, verb: Verb, comment: str) -
     locked = _locked(request)
     before = locked.status
     level = decider_level(actor)
-    if level is not None and actor.pk != locked.submitter_id and not in_reach(actor, locked):
+    # Finance's reach is a level, not a team: the transition below says which level a request needs.
+    if level not in (None, Level.FINANCE) and actor.pk != locked.submitter_id and not in_reach(actor, locked):
         raise ApprovalRefused(
             "not_allowed", _("This request concerns an account outside your team; its own manager decides it.")
         )

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "patron.coupons",
     "patron.rebates",
     "patron.service",
+    "patron.receivables",
     "patron.web",
     "patron.demo",
 ]
@@ -198,6 +199,10 @@ NINJA_NUM_PROXIES = int(os.environ.get("PATRON_NUM_PROXIES", "0"))
 
 # The currency in which Patron reports; amounts are stored as entered.
 PATRON_COMPANY_CURRENCY = os.environ.get("PATRON_COMPANY_CURRENCY", "CNY")
+# An order over the account's credit limit waits for finance's override; "0": it only warns.
+PATRON_CREDIT_BLOCK = _flag("PATRON_CREDIT_BLOCK", default=True)
+# Payment reminders, in days from an invoice's due date (negative: before it).
+PATRON_COLLECTION_SCHEDULE = os.environ.get("PATRON_COLLECTION_SCHEDULE", "-3,0,7,30")
 # Where customers and staff reach Patron: the links in emails are absolute from here.
 PATRON_BASE_URL = os.environ.get("PATRON_BASE_URL", "http://127.0.0.1:8000")
 # Emails a second when a published policy goes out (0: no limit).

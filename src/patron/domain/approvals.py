@@ -9,10 +9,10 @@ A request is submitted *pending*. From there:
 An approved request can still be superseded (the approval applied to terms that no longer
 hold); rejected, withdrawn and superseded requests never move again.
 
-Approvers have a level: a sales manager decides ``manager``-level requests, an admin decides
-both levels. Nobody decides a request they submitted, whatever their level. Whether the
-request is in the approver's reach (a manager's team) is the caller's question; this module
-knows only ids, levels and states.
+Approvers have a level: a sales manager decides ``manager``-level requests, finance decides
+``finance``-level ones (a credit-limit override), an admin decides every level. Nobody decides a
+request they submitted, whatever their level. Whether the request is in the approver's reach (a
+manager's team) is the caller's question; this module knows only ids, levels and states.
 
 ``transition`` returns the new state or raises ``ApprovalError`` with a ``code`` and a
 ``Reason``; the edges translate both into words.
@@ -37,6 +37,7 @@ class Status(StrEnum):
 class Level(StrEnum):
     MANAGER = "manager"
     ADMIN = "admin"
+    FINANCE = "finance"
 
 
 class Verb(StrEnum):
@@ -54,8 +55,8 @@ UNKNOWN_ACTION = "unknown_action"
 
 # Reason codes (the ``Reason`` an error carries says more precisely why).
 REASON_OWN_REQUEST = "OWN_REQUEST"
-REASON_CANNOT_DECIDE = "ROLE_CANNOT_DECIDE"  # no approver level at all (salesperson, finance, marketing)
-REASON_LEVEL_TOO_LOW = "LEVEL_TOO_LOW"  # a manager before an admin-level request
+REASON_CANNOT_DECIDE = "ROLE_CANNOT_DECIDE"  # no approver level at all (salesperson, marketing)
+REASON_LEVEL_TOO_LOW = "LEVEL_TOO_LOW"  # a manager before an admin- or finance-level request, finance before others
 REASON_NOT_SUBMITTER = "NOT_SUBMITTER"  # only the submitter withdraws
 REASON_NOT_PENDING = "NOT_PENDING"
 REASON_FINAL = "FINAL"  # rejected, withdrawn, superseded: nothing moves it
@@ -67,8 +68,13 @@ FINAL = frozenset({Status.REJECTED, Status.WITHDRAWN, Status.SUPERSEDED})
 # States whose approval (or hope of one) still applies to the subject: at most one request per subject is live.
 LIVE = frozenset({Status.PENDING, Status.APPROVED})
 
-_RANK = {Level.MANAGER: 1, Level.ADMIN: 2}
-_ROLE_LEVEL = {Role.ADMIN: Level.ADMIN, Role.SALES_MANAGER: Level.MANAGER}
+# Which requests each approver level decides: finance is a lane of its own, not a rank above managers.
+_DECIDES = {
+    Level.MANAGER: frozenset({Level.MANAGER}),
+    Level.FINANCE: frozenset({Level.FINANCE}),
+    Level.ADMIN: frozenset(Level),
+}
+_ROLE_LEVEL = {Role.ADMIN: Level.ADMIN, Role.SALES_MANAGER: Level.MANAGER, Role.FINANCE: Level.FINANCE}
 
 
 class ApprovalError(Exception):
@@ -81,7 +87,7 @@ class ApprovalError(Exception):
 
 
 def level_of(role: Role | str) -> Level | None:
-    """The approver level a role carries: admin -> admin, sales manager -> manager, anyone else none."""
+    """The approver level a role carries: admin, sales manager -> manager, finance; anyone else none."""
     try:
         return _ROLE_LEVEL.get(Role(role))
     except ValueError:
@@ -92,7 +98,7 @@ def reaches(actor_level: Level | str | None, required_level: Level | str) -> boo
     """Does an approver at ``actor_level`` decide requests that need ``required_level``?"""
     if actor_level is None:
         return False
-    return _RANK[Level(actor_level)] >= _RANK[Level(required_level)]
+    return Level(required_level) in _DECIDES[Level(actor_level)]
 
 
 def transition(

@@ -24,7 +24,7 @@ from patron.api.pagination import PageQuery, page_of
 from patron.api.schemas import AccountRef, Amount, AmountIn, CodeIn, CodeName, Day, UserRef, responses
 from patron.domain.access import Action
 
-from . import pricing, selectors, services
+from . import credit, pricing, selectors, services
 from .models import Category, Invoice, Order, Payment, Product, Return
 
 router = Router()
@@ -134,6 +134,26 @@ class OrderDetail(OrderOut):
     approval: OrderApproval | None = Field(
         description="Set when the manual discounts need approval: the order can be confirmed once it is approved."
     )
+    credit: OrderCredit | None = Field(
+        None, description="A draft's credit check, for those who may see receivables; null otherwise."
+    )
+
+    @staticmethod
+    def resolve_credit(obj: Order, context: Any) -> dict[str, Any] | None:
+        request = (context or {}).get("request")
+        user = getattr(request, "user", None) or getattr(request, "auth", None)
+        if obj.status != Order.DRAFT or user is None or not can(user, Action.VIEW_RECEIVABLES, obj.account):
+            return None
+        position, verdict = credit.check(obj)
+        live = credit.override_state(obj) if verdict.blocked else None
+        return {
+            "outcome": verdict.outcome.value,
+            "credit_limit": position.limit,
+            "exposure_after": verdict.exposure_after,
+            "over_by": verdict.over_by,
+            "reasons": [{"code": r.code, "text": credit.reason_text(r)} for r in verdict.reasons],
+            "override": {"request": live.pk, "status": live.status} if live else None,
+        }
 
     @staticmethod
     def resolve_approval(obj: Order) -> dict[str, Any] | None:
@@ -145,6 +165,27 @@ class OrderDetail(OrderOut):
             "request": live.pk if live else None,
             "status": live.status if live else None,
         }
+
+
+class CreditReasonOut(Schema):
+    code: str = Field(description="OVER_LIMIT, NEAR_LIMIT, WITHIN_LIMIT, OVERDUE, RATE_MISSING or NO_LIMIT.")
+    text: str
+
+
+class CreditOverrideOut(Schema):
+    request: int = Field(description="The approval request (GET /api/approvals/{id}).")
+    status: str
+
+
+class OrderCredit(Schema):
+    outcome: Literal["ok", "warn", "block"] = Field(
+        description="block: confirming is refused until finance approves an override for this order."
+    )
+    credit_limit: Amount = Field(description="In the company currency; 0: no limit.")
+    exposure_after: Amount = Field(description="Owed on open invoices plus ordered and not invoiced, with this order.")
+    over_by: Amount
+    reasons: list[CreditReasonOut]
+    override: CreditOverrideOut | None
 
 
 class OrderPage(Schema):
@@ -482,6 +523,22 @@ def order_confirm(request: HttpRequest, number: str) -> Any:
     user = _user(request)
     services.order_confirm(actor=user, order=_order_detail(user, number))
     return _order_detail(user, number)
+
+
+class OverrideIn(Schema):
+    reason: str = Field(min_length=1, max_length=2000, description="Why the order should go ahead; finance reads it.")
+
+
+@router.post(
+    "/orders/{number}/credit-override",
+    response=responses({201: CreditOverrideOut}, 404, 409, 422),
+    tags=["orders"],
+    summary="Ask finance to approve a draft over the account's credit limit",
+)
+def order_credit_override(request: HttpRequest, number: str, payload: OverrideIn) -> Any:
+    user = _user(request)
+    approval = credit.override_request(actor=user, order=_order_detail(user, number), reason=payload.reason)
+    return Status(201, {"request": approval.pk, "status": approval.status})
 
 
 @router.put(

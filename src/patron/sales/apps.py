@@ -32,6 +32,14 @@ class SalesConfig(AppConfig):
                 "currency": _("Currency"),
             },
         )
+        registry.register(
+            "order_credit",
+            label=_("Credit limit override"),
+            describe=_describe,
+            describe_many=_describe_many,
+            on_decided=_credit_decided,
+            term_labels={"order": _("Order"), "net_total": _("Net total"), "credit_limit": _("Credit limit")},
+        )
 
 
 def _describe(request: Any) -> Any:
@@ -80,5 +88,26 @@ def _decided(request: Any) -> None:
         ref=order,
         body=request.comment,
         event="order_discount_approved" if request.status == "approved" else "order_discount_rejected",
+        params={"number": order.number, "by": decider},
+    )
+
+
+def _credit_decided(request: Any) -> None:
+    """Finance's decision goes on the account's timeline; an approved override lets the order be confirmed."""
+    from patron.accounts.services import activity_add
+
+    from .models import Order
+
+    order = Order.objects.select_related("account").filter(pk=request.subject_id).first()
+    if order is None:
+        return
+    decider = request.decided_by.display_name() if request.decided_by_id else ""
+    activity_add(
+        account=order.account,
+        kind="order",
+        actor=request.decided_by,
+        ref=order,
+        body=request.comment,
+        event="credit_override_approved" if request.status == "approved" else "credit_override_rejected",
         params={"number": order.number, "by": decider},
     )

@@ -37,7 +37,7 @@ from patron.domain.money import (
 )
 from patron.domain.text import TextError, check_code
 
-from . import hooks, pricing
+from . import credit, hooks, pricing
 from .models import (
     Category,
     CreditAllocation,
@@ -459,10 +459,18 @@ def order_create(
             "lines": [None, _line_summary(built)],
         },
     )
+    confirmed = False
     if confirm and not priced.level:
-        order_confirm(actor=actor, order=order)
-        order.refresh_from_db()
-    else:
+        try:
+            order_confirm(actor=actor, order=order)
+        except Conflict as refusal:
+            if refusal.field != "credit":
+                raise
+            order.credit_refusal = refusal.message  # type: ignore[attr-defined]  # kept as a draft, said why
+        else:
+            confirmed = True
+            order.refresh_from_db()
+    if not confirmed:
         activity_add(
             account=account,
             kind="order",
@@ -534,6 +542,7 @@ def order_confirm(*, actor: Any, order: Order) -> Order:
         raise Conflict(_("A cancelled order cannot be confirmed."), "status")
     if not pricing.approved(order):
         raise Conflict(pricing.waiting_message(order), "approval")
+    order.credit_check = credit.gate(actor=actor, order=order)  # type: ignore[attr-defined]
     order.status = Order.CONFIRMED
     order.confirmed_at = timezone.now()
     order.save(update_fields=["status", "confirmed_at"])

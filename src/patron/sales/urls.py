@@ -10,6 +10,7 @@ urlpatterns = [
     path("orders/<str:number>/", views.order_detail, name="order_detail"),
     path("orders/<str:number>/confirm/", views.order_confirm, name="order_confirm"),
     path("orders/<str:number>/cancel/", views.order_cancel, name="order_cancel"),
+    path("orders/<str:number>/credit-override/", views.order_credit_override, name="order_credit_override"),
     path("returns/new/", views.return_new, name="return_new"),
     path("invoices/", views.invoice_list, name="invoice_list"),
     path("invoices/new/", views.invoice_new, name="invoice_new"),

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -32,7 +33,7 @@ from patron.core.pagination import BadCursor, Page, keyset_page
 from patron.domain.access import Action
 from patron.exports.views import list_export
 
-from . import exports, pricing, selectors, services
+from . import credit, exports, pricing, selectors, services
 from .forms import (
     CHOICE_LIMIT,
     LINE_PREFIX,
@@ -208,6 +209,17 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
     may_order = can(user, Action.RECORD_ORDER, account)
     approval = pricing.approval_state(order) if order.status == Order.DRAFT else None
     waiting = order.status == Order.DRAFT and bool(order.approval_level) and not pricing.approved(order, approval)
+    credit_panel = None
+    if order.status == Order.DRAFT and receivables:
+        position, verdict = credit.check(order)
+        override = credit.override_state(order) if verdict.blocked else None
+        credit_panel = {
+            "position": position,
+            "verdict": verdict,
+            "reasons": [(r.code, credit.reason_text(r)) for r in verdict.reasons],
+            "override": override,
+            "may_ask": may_order and verdict.blocked and (override is None or override.status == "rejected"),
+        }
     actions = {
         "confirm": may_order and order.status == Order.DRAFT and not waiting,
         "cancel": may_order and order.status != Order.CANCELLED and not live_invoices and not returns,
@@ -235,6 +247,8 @@ def order_detail(request: HttpRequest, number: str) -> HttpResponse:
             "cancel_form": CancelForm(),
             "approval": approval,
             "waiting": waiting,
+            "credit": credit_panel,
+            "company_currency": settings.PATRON_COMPANY_CURRENCY,
         },
     )
 
@@ -349,6 +363,11 @@ def order_new(request: HttpRequest) -> HttpResponse:
         else:
             if order.status == Order.CONFIRMED:
                 messages.success(request, _("Order %(number)s confirmed.") % {"number": order.number})
+            elif refusal := getattr(order, "credit_refusal", ""):
+                messages.warning(
+                    request,
+                    _("Draft order %(number)s saved, not confirmed.") % {"number": order.number} + " " + refusal,
+                )
             else:
                 messages.success(request, _("Draft order %(number)s saved.") % {"number": order.number})
             return redirect("sales:order_detail", order.number)
@@ -380,11 +399,35 @@ def order_confirm(request: HttpRequest, number: str) -> HttpResponse:
     order = _order_or_404(user, number)
     require(user, Action.RECORD_ORDER, order.account)
     try:
-        services.order_confirm(actor=user, order=order)
+        confirmed = services.order_confirm(actor=user, order=order)
     except Conflict as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Order %(number)s confirmed.") % {"number": order.number})
+        verdict = getattr(confirmed, "credit_check", None)
+        if verdict is not None and verdict.outcome != "ok":
+            words = " ".join(credit.reason_text(r) for r in verdict.reasons if r.code not in credit.QUIET)
+            messages.warning(request, _("Credit: %(words)s") % {"words": words})
+    return redirect("sales:order_detail", order.number)
+
+
+@login_required
+@require_POST
+def order_credit_override(request: HttpRequest, number: str) -> HttpResponse:
+    """A salesperson asks finance to let a draft over the credit limit be confirmed."""
+    user = request.user
+    order = _order_or_404(user, number)
+    require(user, Action.RECORD_ORDER, order.account)
+    try:
+        credit.override_request(actor=user, order=order, reason=request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(m for msgs in error_dict(exc).values() for m in msgs))
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _("Finance has been asked to approve a credit override for %(number)s.") % {"number": order.number}
+        )
     return redirect("sales:order_detail", order.number)
 
 

@@ -39,8 +39,14 @@ class Task(models.Model):
         ("issue", _("Raised a problem")),
     ]
     UNITS = [("days", _("days")), ("weeks", _("weeks")), ("months", _("months"))]
-    MANUAL, CADENCE, SURVEY, COMPLAINT = "manual", "cadence", "survey", "complaint"
-    SOURCES = [(MANUAL, _("By hand")), (CADENCE, _("Cadence")), (SURVEY, _("Survey")), (COMPLAINT, _("Complaint"))]
+    MANUAL, CADENCE, SURVEY, COMPLAINT, COLLECTION = "manual", "cadence", "survey", "complaint", "collection"
+    SOURCES = [
+        (MANUAL, _("By hand")),
+        (CADENCE, _("Cadence")),
+        (SURVEY, _("Survey")),
+        (COMPLAINT, _("Complaint")),
+        (COLLECTION, _("Collection")),
+    ]
 
     account = models.ForeignKey(
         "accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="tasks"
