@@ -47,6 +47,7 @@ def test_every_event_renders_with_its_parameters_in_both_languages():
         "by": "Li Lei",
         "reason": "Q1 rebate",
         "subject": "X1 visit",
+        "name": "Ms Li",
     }
     for language in ("en", "zh-hans"):
         with translation.override(language):

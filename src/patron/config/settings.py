@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "patron.coupons",
     "patron.rebates",
     "patron.service",
+    "patron.pipeline",
     "patron.web",
     "patron.demo",
 ]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("rebates/", include("patron.rebates.urls")),
     path("coupons/", include("patron.coupons.urls")),
     path("service/", include("patron.service.urls")),
+    path("pipeline/", include("patron.pipeline.urls")),
     path("s/<str:token>/", survey_answer, name="survey_answer"),
     path("offers/", include("patron.discounts.urls_public")),
     path("", include("patron.web.urls")),
