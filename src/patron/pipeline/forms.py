@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from patron.domain import pipeline as rules
+from patron.domain.money import Money, MoneyError
 from patron.sales.models import CURRENCY_CHOICES
 
 from .models import STAGES, OpportunityContact, OpportunityDocument
@@ -46,6 +47,20 @@ class OpportunityForm(forms.Form):
         self.fields["owner"].choices = owners  # type: ignore[attr-defined]
         if editing:
             del self.fields["stage"]
+
+    def clean(self) -> dict[str, Any]:
+        """The amount as the services take it (no more decimals than the currency has), named on the form."""
+        cleaned = super().clean() or {}
+        amount, currency = cleaned.get("amount"), cleaned.get("currency") or "CNY"
+        if amount:
+            try:
+                money = Money.parse(amount, currency)
+            except MoneyError:
+                self.add_error("amount", _("Give an amount such as 120000.00, with at most the currency's decimals."))
+            else:
+                if money.amount < 0:
+                    self.add_error("amount", _("The amount cannot be negative."))
+        return cleaned
 
     def service_data(self) -> dict[str, Any]:
         d = self.cleaned_data
