@@ -152,7 +152,7 @@ def _values(actor: Any, account: Account, data: Mapping[str, Any], errors: Field
             else:
                 if money.amount < 0:
                     errors.add("amount", _("The amount cannot be negative."))
-                out["amount"] = money.amount
+                out["amount"] = money.rounded().amount  # as stored: to the minor unit
     if "expected_close" in data:
         out["expected_close"] = _day(data.get("expected_close"), "expected_close", errors)
     if "owner" in data:
