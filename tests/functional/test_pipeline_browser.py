@@ -4,6 +4,9 @@ decision maker, moves the card across the board to won, and sees it in the forec
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -15,6 +18,13 @@ from patron.staff.models import User
 from tests.factories import make_account
 
 pytestmark = pytest.mark.browser
+
+
+def _screenshot(page: Any, name: str) -> None:
+    folder = os.environ.get("PATRON_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def test_an_opportunity_goes_from_the_account_across_the_board_to_won_and_into_the_forecast(
@@ -41,10 +51,12 @@ def test_an_opportunity_goes_from_the_account_across_the_board_to_won_and_into_t
     form.get_by_label("Attitude").select_option("supporter")
     page.get_by_test_id("add-person").click()
     expect(page.get_by_test_id("decision-maker")).to_contain_text("Decision maker")
+    _screenshot(page, "pipeline-detail")
 
     page.locator(".mainnav a", has_text="Pipeline").click()
     card = page.get_by_test_id("column-qualification").get_by_test_id("card")
     expect(card).to_contain_text("Canteen supply 2027")
+    _screenshot(page, "pipeline-board")
     for stage, column in (
         ("proposal", "column-proposal"),
         ("negotiation", "column-negotiation"),
@@ -67,3 +79,4 @@ def test_an_opportunity_goes_from_the_account_across_the_board_to_won_and_into_t
     expect(page.get_by_test_id("forecast-chart")).to_be_visible()
     expect(page.get_by_test_id("total-won")).to_have_text("120,000.00")
     expect(page.get_by_test_id("total-weighted")).to_have_text("120,000.00")
+    _screenshot(page, "pipeline-forecast")
