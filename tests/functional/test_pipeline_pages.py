@@ -167,3 +167,28 @@ def test_others_find_nothing_and_roles_without_a_pipeline_are_refused(staff):
     assert as_user(staff.finance).get(reverse("pipeline:list")).status_code == 403
     assert as_user(staff.sales2).get(reverse("pipeline:new"), {"account": "PLANT"}).status_code == 404
     assert 'href="/pipeline/board/"' not in as_user(staff.marketing).get("/").content.decode()
+
+
+def test_the_board_list_and_forecast_cost_the_same_queries_for_many_opportunities(staff):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    plant = make_account(staff.sales, code="PLANT")
+    client = as_user(staff.sales)
+    urls = [reverse("pipeline:board"), reverse("pipeline:list"), reverse("pipeline:forecast")]
+
+    def cost() -> list[int]:
+        counts = []
+        for url in urls:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            counts.append(len(queries))
+        return counts
+
+    open_one(staff, plant, name="First")
+    few = cost()
+    for n in range(8):
+        opp = open_one(staff, plant, name=f"Deal {n}", expected_close=timezone.localdate() + dt.timedelta(days=n * 9))
+        if n % 3 == 0:
+            services.opportunity_move(actor=staff.sales, opportunity=opp, stage="won")
+    assert cost() == few
