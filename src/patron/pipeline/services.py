@@ -146,7 +146,7 @@ def _values(actor: Any, account: Account, data: Mapping[str, Any], errors: Field
             errors.add("amount", _("This field is required."))
         elif currency in CURRENCIES:
             try:
-                money = Money.parse(raw if not isinstance(raw, float) else str(raw), currency)
+                money = Money.parse(raw, currency)  # a float is refused: not exact
             except MoneyError:
                 errors.add("amount", _("Give an amount such as 120000.00, with at most the currency's decimals."))
             else:
