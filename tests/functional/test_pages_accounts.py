@@ -482,5 +482,5 @@ def test_list_and_account_page_cost_a_fixed_number_of_queries(client, staff, wor
     client.force_login(staff.sales)
     with django_assert_max_num_queries(12):
         assert client.get(reverse("accounts:list")).status_code == 200
-    with django_assert_max_num_queries(17):  # 15, the open follow-ups, and "my day"s count in the menu
+    with django_assert_max_num_queries(18):  # 15, the open follow-ups, "my day"s count in the menu, open opportunities
         assert client.get(reverse("accounts:detail", args=[world.own.code])).status_code == 200

@@ -237,6 +237,14 @@ def test_the_command_loads_once_and_then_reports_that_nothing_changed(db: None) 
     settlement = RebateSettlement.objects.get()  # last quarter's, waiting for review
     assert (settlement.status, settlement.period_start) == ("draft", dt.date(2025, 10, 1))
     assert settlement.lines.count() == 40
+    from patron.pipeline.models import Opportunity, StageChange
+
+    assert "pipeline: " in text
+    opportunities = list(Opportunity.objects.all())
+    assert opportunities
+    assert all(o.account.is_key_account for o in opportunities)
+    assert StageChange.objects.filter(from_stage="").count() == len(opportunities)
+    assert all(o.created_at <= o.stage_since for o in opportunities)
     before = _counts()
     out = StringIO()
     call_command("demo", stdout=out)

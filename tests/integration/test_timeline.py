@@ -49,6 +49,7 @@ def test_every_event_renders_with_its_parameters_in_both_languages():
         "subject": "X1 visit",
         "over_by": "1.00 CNY",
         "date": "X1",  # a promise to pay names no document: its day stands for it here
+        "name": "Ms Li",
     }
     for language in ("en", "zh-hans"):
         with translation.override(language):

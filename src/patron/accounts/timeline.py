@@ -37,6 +37,19 @@ EVENTS: dict[str, Promise] = {
     "task_done": _("Follow-up done: %(subject)s"),
     "complaint_opened": _("Complaint %(number)s opened: %(subject)s"),
     "complaint_resolved": _("Complaint %(number)s resolved: %(subject)s"),
+    # "subject": the opportunity's name; "name": a contact's or a document's.
+    "opportunity_created": _("Opportunity %(subject)s opened, %(amount)s"),
+    "opportunity_changed": _("Opportunity %(subject)s changed"),
+    "opportunity_to_qualification": _("Opportunity %(subject)s moved to qualification"),
+    "opportunity_to_needs_analysis": _("Opportunity %(subject)s moved to needs analysis"),
+    "opportunity_to_proposal": _("Opportunity %(subject)s moved to proposal or quote"),
+    "opportunity_to_negotiation": _("Opportunity %(subject)s moved to negotiation"),
+    "opportunity_won": _("Opportunity %(subject)s won, %(amount)s"),
+    "opportunity_lost": _("Opportunity %(subject)s lost: %(reason)s"),
+    "opportunity_contact_added": _("%(name)s named as a decision maker of opportunity %(subject)s"),
+    "opportunity_contact_removed": _("%(name)s no longer a decision maker of opportunity %(subject)s"),
+    "opportunity_document_attached": _("Document %(name)s attached to opportunity %(subject)s"),
+    "opportunity_document_removed": _("Document %(name)s removed from opportunity %(subject)s"),
 }
 
 

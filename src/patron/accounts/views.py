@@ -315,6 +315,7 @@ def account_detail(request: HttpRequest, code: str) -> HttpResponse:
         "account_segments": account_segments(account, today),
         "category_mix": account_category_mix(account, today),
         "open_tasks": open_tasks(account),
+        "open_opportunities": open_opportunities(account) if perms["edit"] else [],
     }
     if perms["receivables"]:
         context["receivables"] = sorted(account_receivables(account, today).items())
@@ -333,6 +334,13 @@ def open_tasks(account: Account) -> list[Any]:
     from patron.service.models import Task
 
     return list(Task.objects.filter(account=account, status=Task.OPEN).select_related("owner").order_by("due_at")[:10])
+
+
+def open_opportunities(account: Account) -> list[Any]:
+    """The account's open opportunities, soonest close first (the pipeline app's, shown on the account's page)."""
+    from patron.pipeline.selectors import account_open_opportunities
+
+    return account_open_opportunities(account)
 
 
 def _resolve_ids(events: list[AuditEvent]) -> dict[str, dict[str, str]]:

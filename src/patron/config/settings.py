@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "patron.rebates",
     "patron.service",
     "patron.receivables",
+    "patron.pipeline",
     "patron.web",
     "patron.demo",
 ]
@@ -239,5 +240,7 @@ PATRON_FLOOR_MARGIN_PERCENT = os.environ.get("PATRON_FLOOR_MARGIN_PERCENT", "0")
 # revoking a token takes effect in every process at most this long after (0: check every call).
 PATRON_TOKEN_CACHE_SECONDS = float(os.environ.get("PATRON_TOKEN_CACHE_SECONDS", "5"))
 PATRON_EXPORT_KEEP_DAYS = int(os.environ.get("PATRON_EXPORT_KEEP_DAYS", "7"))
+# The largest quote, bid or contract attached to an opportunity.
+PATRON_PIPELINE_DOCUMENT_MAX_MB = int(os.environ.get("PATRON_PIPELINE_DOCUMENT_MAX_MB", "20"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -18,6 +18,7 @@ urlpatterns = [
     path("coupons/", include("patron.coupons.urls")),
     path("service/", include("patron.service.urls")),
     path("receivables/", include("patron.receivables.urls")),
+    path("pipeline/", include("patron.pipeline.urls")),
     path("s/<str:token>/", survey_answer, name="survey_answer"),
     path("offers/", include("patron.discounts.urls_public")),
     path("", include("patron.web.urls")),

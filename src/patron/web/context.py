@@ -14,6 +14,7 @@ from patron.domain.access import Action
 NAVIGATION: list[tuple[str, Any, Action | tuple[Action, ...] | None]] = [
     ("home", _("Dashboard"), None),
     ("service:my_day", _("My day"), Action.EDIT_ACCOUNT),
+    ("pipeline:board", _("Pipeline"), Action.EDIT_ACCOUNT),
     ("accounts:list", _("Accounts"), Action.VIEW_ACCOUNT),
     ("accounts:duplicates", _("Duplicates"), Action.EDIT_ACCOUNT),
     ("sales:order_list", _("Orders"), Action.VIEW_ACCOUNT),

@@ -113,3 +113,7 @@ class Command(BaseCommand):
 
         campaigns = install_demo_campaigns(spec.today)
         self.stdout.write(f"  coupons: {len(campaigns)} campaigns, one sent with a hold-out and redeemed")
+        from patron.pipeline.demo import install_demo_opportunities
+
+        opportunities = install_demo_opportunities(spec.today)
+        self.stdout.write(f"  pipeline: {len(opportunities)} opportunities on key accounts, with their stage history")
