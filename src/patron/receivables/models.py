@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patron.core.outbox_models import OutboxBatch, OutboxRow
 from patron.sales.models import CURRENCY_CHOICES, money_field
@@ -56,7 +57,12 @@ class CollectionItem(models.Model):
 
 class PromiseToPay(models.Model):
     OPEN, KEPT, BROKEN, CANCELLED = "open", "kept", "broken", "cancelled"
-    STATUSES = [(OPEN, _("Open")), (KEPT, _("Kept")), (BROKEN, _("Broken")), (CANCELLED, _("Cancelled"))]
+    STATUSES = [
+        (OPEN, pgettext_lazy("promise to pay", "Open")),
+        (KEPT, _("Kept")),
+        (BROKEN, _("Broken")),
+        (CANCELLED, _("Cancelled")),
+    ]
 
     account = models.ForeignKey(
         "accounts.Account", verbose_name=_("account"), on_delete=models.CASCADE, related_name="promises"

@@ -50,7 +50,12 @@ class TaskForm(forms.Form):
 
 
 class CompleteForm(forms.Form):
-    outcome = forms.ChoiceField(label=_("What came of it"), choices=Task.OUTCOMES)
+    # No outcome is chosen for the user: "done" without saying what came of it is refused, not guessed.
+    outcome = forms.ChoiceField(
+        label=_("What came of it"),
+        choices=[("", "—"), *Task.OUTCOMES],
+        error_messages={"required": _("Choose what came of it.")},
+    )
     notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 

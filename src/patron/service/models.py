@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from patron.core.outbox_models import OutboxBatch, OutboxRow
 
@@ -28,7 +29,7 @@ class Task(models.Model):
         (MEETING, _("Meeting")),
     ]
     OPEN, DONE, CANCELLED = "open", "done", "cancelled"
-    STATUSES = [(OPEN, _("Open")), (DONE, _("Done")), (CANCELLED, _("Cancelled"))]
+    STATUSES = [(OPEN, pgettext_lazy("follow-up task", "Open")), (DONE, _("Done")), (CANCELLED, _("Cancelled"))]
     OUTCOMES = [
         ("reached", _("Reached, talked")),
         ("no_answer", _("No answer")),
@@ -306,7 +307,11 @@ class Complaint(models.Model):
     ]
     SEVERITIES = [("low", _("Low")), ("normal", _("Normal")), ("high", _("High")), ("critical", _("Critical"))]
     OPEN, RESOLVED, CLOSED = "open", "resolved", "closed"
-    STATUSES = [(OPEN, _("Open")), (RESOLVED, _("Resolved")), (CLOSED, _("Closed: confirmed by the customer"))]
+    STATUSES = [
+        (OPEN, pgettext_lazy("complaint", "Open")),
+        (RESOLVED, _("Resolved")),
+        (CLOSED, _("Closed: confirmed by the customer")),
+    ]
 
     number = models.CharField(_("number"), max_length=20, unique=True)
     account = models.ForeignKey(

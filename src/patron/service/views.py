@@ -187,8 +187,9 @@ def _rule_words(cadence: Cadence) -> str:
     from patron.discounts.describe import Names, rule_sentences
 
     days = ", ".join(str(d) for d in cadence.days)
+    single = len(cadence.days) == 1 and cadence.days[0] == 1
     texts = {
-        "every": _("every %(days)s days since the last contact"),
+        "every": _("every day since the last contact") if single else _("every %(days)s days since the last contact"),
         "after_first_order": _("%(days)s days after the first order"),
         "on_entering": _("within %(days)s days of entering %(classes)s"),
         "before_birthday": _("%(days)s days before the birthday"),
