@@ -100,3 +100,23 @@ def test_jobs_record_their_runs_and_a_missed_or_failing_job_is_shown_and_told_on
         assert {h.job.name: h.state for h in jobs.job_health()}["cadences"] == jobs.OK
     finally:
         del jobs.JOBS["test_job"]
+
+
+def test_a_job_that_never_ran_counts_as_missed_once_the_worker_has_been_up_long_enough(db):
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from patron.service.models import JobRun
+
+    now = timezone.now()
+    states = {h.job.name: h.state for h in jobs.job_health(now)}
+    assert states["reminders"] == jobs.NEVER  # a fresh install: nothing is late yet
+    # The tables were made two days ago and no job ever ran: the worker never started.
+    MigrationRecorder.Migration.objects.filter(app="service").update(applied=now - dt.timedelta(days=2))
+    assert {h.job.name: h.state for h in jobs.job_health(now)}["reminders"] == jobs.MISSED
+    # The watch has run for an hour (the worker is up), the 15-minute reminders never: missed; an hourly job not yet.
+    MigrationRecorder.Migration.objects.filter(app="service").update(applied=now)
+    JobRun.objects.create(name="jobs_watch", started_at=now - dt.timedelta(hours=1), finished_at=now, ok=True)
+    JobRun.objects.create(name="jobs_watch", started_at=now - dt.timedelta(minutes=5), finished_at=now, ok=True)
+    states = {h.job.name: h.state for h in jobs.job_health(now)}
+    assert states["reminders"] == jobs.MISSED
+    assert states["cadences"] == jobs.NEVER

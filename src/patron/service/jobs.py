@@ -74,10 +74,32 @@ class Health:
     state: str
 
 
+INSTALLED_GRACE = dt.timedelta(days=1)
+
+
+def _up_since(stats: dict[str, Any]) -> dt.datetime | None:
+    """Since when every job should have been running: the watch's first run (it runs every few minutes from
+    the worker's start, so the worker was alive then); with no run of any job at all, a day after Patron's
+    follow-up tables were made, so a worker that never started shows too."""
+    if stats.get("jobs_watch", {}).get("first"):
+        return stats["jobs_watch"]["first"]
+    if stats:
+        return None  # some job ran (by hand, or a worker without the watch): no claim about the others
+    from django.db.migrations.recorder import MigrationRecorder
+
+    applied = (
+        MigrationRecorder.Migration.objects.filter(app="service")
+        .order_by("applied")
+        .values_list("applied", flat=True)
+        .first()
+    )
+    return applied + INSTALLED_GRACE if applied is not None else None
+
+
 def job_health(now: dt.datetime | None = None, *, errors: bool = False) -> list[Health]:
     """Every registered job's state, from one aggregate query (the banner asks on every admin page);
     ``errors`` also reads the last failure's message (the scheduler's page)."""
-    from django.db.models import Count, Max, Q
+    from django.db.models import Count, Max, Min, Q
 
     from .models import JobRun
 
@@ -86,6 +108,7 @@ def job_health(now: dt.datetime | None = None, *, errors: bool = False) -> list[
         row["name"]: row
         for row in JobRun.objects.values("name")
         .annotate(
+            first=Min("started_at"),
             last=Max("started_at"),
             last_ok=Max("started_at", filter=Q(ok=True)),
             last_failed=Max("started_at", filter=Q(ok=False)),
@@ -93,12 +116,14 @@ def job_health(now: dt.datetime | None = None, *, errors: bool = False) -> list[
         )
         .order_by()
     }
+    up_since = _up_since(stats)
     out = []
     for job in sorted(JOBS.values(), key=lambda j: j.name):
         row = stats.get(job.name, {})
         last, failed = row.get("last"), row.get("last_failed")
         if last is None:
-            state = NEVER
+            # Never ran: missed once the worker has been seen running (or Patron installed a day) long enough.
+            state = MISSED if up_since is not None and now - up_since > 2 * job.every else NEVER
         elif now - last > 2 * job.every:
             state = MISSED
         elif failed is not None and failed == last:  # the latest run failed
