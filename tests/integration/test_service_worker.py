@@ -111,7 +111,7 @@ class Worker:
             self.kill()
             return None
 
-    def wait_for(self, check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    def wait_for(self, check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
         deadline = time.monotonic() + timeout
         while True:
             value = check()
