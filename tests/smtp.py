@@ -73,10 +73,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def serving_smtp(settings: Any) -> Iterator[SmtpServer]:
-    """Start aiosmtpd, point Django's mail settings (the pytest-django ``settings`` fixture) at it, stop it."""
+def serving_smtp(settings: Any, inbox: Inbox | None = None) -> Iterator[SmtpServer]:
+    """Start aiosmtpd, point Django's mail settings (the pytest-django ``settings`` fixture) at it, stop it;
+    ``inbox``: a handler of the test's own (one that holds a message, say)."""
     host = "127.0.0.1"
-    inbox = Inbox()
+    inbox = inbox if inbox is not None else Inbox()
     controller = Controller(inbox, hostname=host, port=free_port(host), ready_timeout=10)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

@@ -14,7 +14,7 @@ from patron.accounts.services import activity_add
 from patron.segments.models import Classification, Membership, SegmentRun, Snapshot
 from patron.segments.services import install_builtins
 from patron.service import cadences, services
-from patron.service.models import Task
+from patron.service.models import Cadence, Task
 from tests.factories import make_account
 
 TODAY = dt.date(2026, 12, 7)
@@ -87,3 +87,97 @@ def test_a_cadence_is_written_by_managers_with_each_bad_field_named(staff):
         )
     assert set(bad.value.message_dict) >= {"name", "days", "classes"}
     assert any(k.startswith("target") for k in bad.value.message_dict)
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        dt.date(2026, 12, 7),
+        dt.date(2026, 12, 28),  # birthdays early next year are within the week ahead
+        dt.date(2027, 2, 21),  # 29 February falls on the 28th in 2027, the last day of the week ahead
+        dt.date(2028, 2, 24),  # and on the 29th in 2028
+    ],
+)
+def test_the_run_in_the_database_makes_what_the_pure_rules_say_account_by_account(staff, day):
+    """The two interpreters of the rules agree: ``cadence_run`` writes, with INSERT ... SELECT, exactly the tasks
+    ``cadence_due`` gives for each targeted account's facts, at the edges of every rule's days."""
+    from patron.accounts.models import Activity
+    from patron.coupons.delivery import targeted
+    from patron.domain.followups import Cadence as Rule
+    from patron.domain.followups import cadence_due
+
+    inactive = make_account(staff.sales3, code="GONE-OWNER")
+    staff.sales3.is_active = False
+    staff.sales3.save(update_fields=["is_active"])
+    make_account(None, code="NO-OWNER")
+    merged_into = make_account(staff.sales, code="KEPT")
+    make_account(staff.sales, code="MERGED", merged_into=merged_into)
+
+    def at(days_ago: int, hour: int) -> dt.datetime:
+        return timezone.make_aware(dt.datetime.combine(day - dt.timedelta(days=days_ago), dt.time(hour, 30)))
+
+    contacts = [None, (0, 9), (1, 0), (12, 23), (13, 0), (13, 23), (14, 0), (40, 12), (-2, 12)]  # -2: planned ahead
+    for n, contact in enumerate(contacts):
+        account = make_account(staff.sales, code=f"C{n}", preferred_channel=["phone", "email", "visit", "sms"][n % 4])
+        Activity.objects.create(account=account, kind="order", subject="Ordered", occurred_at=at(1, 12))  # no contact
+        if contact is not None:
+            Activity.objects.create(
+                account=account, kind=["call", "note"][n % 2], subject="Hi", occurred_at=at(*contact)
+            )
+    for n, ago in enumerate([2, 3, 4, 9, 10, 29, 30, 33, 36, 37, 40]):
+        account = make_account(staff.sales2, code=f"F{n}")
+        account.first_order_date = day - dt.timedelta(days=ago)
+        account.save(update_fields=["first_order_date"])
+    entered = [("at_risk", 0, None), ("at_risk", 1, None), ("at_risk", 6, None), ("at_risk", 7, None)]
+    entered += [("at_risk", 3, 1), ("at_risk", 2, -3), ("churned", 1, None)]
+    for n, (cls, ago, left) in enumerate(entered):
+        account = make_account(staff.sales, code=f"S{n}")
+        place(account, "lifecycle", cls, day - dt.timedelta(days=ago))
+        if left is not None:  # left the segment (1 day ago), or will (in 3 days)
+            account.memberships.update(valid_to=day - dt.timedelta(days=left))
+    births = [day + dt.timedelta(days=n) for n in (-1, 0, 1, 6, 7, 8, 30)] + [dt.date(1992, 2, 29), dt.date(1990, 1, 2)]
+    for n, born in enumerate(births):
+        make_account(staff.sales2, code=f"B{n}", kind="person", birthday=born.replace(year=1992))
+
+    rules = [
+        {"name": "Every", "rule": "every", "days": "14"},
+        {"name": "First", "rule": "after_first_order", "days": "3, 30, 36"},
+        {"name": "Risk", "rule": "on_entering", "days": "2", "classes": ["lifecycle:at_risk"]},
+        {"name": "Birthday", "rule": "before_birthday", "days": "7"},
+        {"name": "Far", "rule": "before_birthday", "days": "400"},
+    ]
+    for data in rules:
+        cadence = cadences.cadence_save(actor=staff.manager, data=data)
+        rule = Rule(cadence.pk, cadence.rule, tuple(cadence.days), frozenset(cadence.classes))
+        eligible = list(
+            targeted(cadence.target, day)
+            .filter(owner__isnull=False, owner__is_active=True)
+            .values_list("pk", flat=True)
+        )
+        facts = cadences.account_facts(eligible, set(cadence.classes), day)
+        expected = {(pk, due.key, due.due) for pk in eligible for due in cadence_due(rule, facts[pk], day)}
+        made = cadences.cadence_run(cadence, day)
+        written = {
+            (t.account_id, t.source_key, timezone.localtime(t.due_at).date())
+            for t in Task.objects.filter(source=Task.CADENCE)
+        }
+        assert written == expected, data["name"]
+        assert made == len(expected), data["name"]
+        assert expected, f"{data['name']}: the case makes no task at all"
+        assert inactive.pk not in {pk for pk, _key, _due in written}
+        assert cadences.cadence_run(cadence, day) == 0
+        Task.objects.all().delete()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_over_many_chunks_of_accounts_writes_each_task_once(staff, monkeypatch):
+    """Chunks of account ids, each its own statement (on PostgreSQL, outside a transaction, several connections
+    write chunks at once): every account gets its task, once."""
+    monkeypatch.setattr(cadences, "CHUNK", 3)
+    accounts = [make_account(staff.sales if n % 2 else staff.sales2, code=f"M{n}") for n in range(11)]
+    make_account(None, code="NOBODY")
+    every = cadences.cadence_save(actor=staff.manager, data={"name": "All", "rule": "every", "days": "14"})
+    assert cadences.cadences_run(TODAY) == {every.pk: 11}
+    assert sorted(Task.objects.values_list("account_id", "owner_id")) == [(a.pk, a.owner_id) for a in accounts]
+    assert cadences.cadences_run(TODAY) == {every.pk: 0}
+    assert Cadence.objects.get().last_run_tasks == 0
