@@ -182,3 +182,30 @@ def test_a_complaint_is_recorded_from_the_account_resolved_and_confirmed_in_the_
     assert as_user(staff.sales3).get(url).status_code == 404
     chinese = as_user(staff.sales, "zh-hans").get(url).content.decode()
     assert "投诉" in chinese
+
+
+def test_a_complaint_is_recorded_from_the_complaints_page_by_finding_the_account_first(staff):
+    make_account(staff.sales, code="SZ-TEA", name="Shenzhen Tea House")
+    make_account(staff.sales3, code="BJ-TEA", name="Beijing Tea House")
+    client = as_user(staff.sales)
+    listing = client.get(reverse("service:complaint_list")).content.decode()
+    assert 'data-testid="new-complaint"' in listing
+    pick = client.get(reverse("service:complaint_new"))
+    assert pick.status_code == 200
+    found = client.get(reverse("service:complaint_new"), {"q": "tea house"}).content.decode()
+    assert "?account=SZ-TEA" in found
+    assert "BJ-TEA" not in found  # another team's account is not offered
+    form = client.get(reverse("service:complaint_new"), {"account": "SZ-TEA"})
+    assert form.status_code == 200
+    assert client.get(reverse("service:complaint_new"), {"account": "BJ-TEA"}).status_code == 404
+
+
+def test_a_day_given_twice_in_a_cadence_counts_once(staff):
+    from patron.service.cadences import cadence_save
+
+    cadence = cadence_save(
+        actor=staff.manager,
+        cadence=None,
+        data={"name": "New customers", "subject": "Call", "rule": "after_first_order", "days": "30, 3, 3"},
+    )
+    assert cadence.days == [3, 30]

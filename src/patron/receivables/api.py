@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -96,7 +95,7 @@ def aging(request: HttpRequest, query: Query[AgingQuery]) -> Any:
     today = timezone.localdate()
     filters = selectors.Filters(owner=query.owner, region=query.region, late_over=query.late_over, q=query.q.strip())
     totals = selectors.aging_totals(user=user, today=today, filters=filters)
-    page = Paginator(selectors.aging_by_account(user=user, today=today, filters=filters), 50).get_page(query.page)
+    page = selectors.aging_page(user=user, today=today, filters=filters, totals=totals, number=query.page)
     rows = selectors.decorate(list(page.object_list), today)
     from django.conf import settings
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
@@ -103,7 +104,27 @@ class Totals:
     company: dict[str, Decimal] = field(default_factory=dict)
     uncounted: list[str] = field(default_factory=list)
     accounts: int = 0
+    balances: int = 0  # (account, currency) pairs owing: the report's rows without a lateness filter
     dso: Decimal | None = None
+
+
+class _Counted(Paginator):
+    """A paginator told its count: the report's rows are counted already by the totals' query."""
+
+    def __init__(self, object_list: Any, per_page: int, count: int) -> None:
+        super().__init__(object_list, per_page)
+        self._known = count
+
+    @property
+    def count(self) -> int:  # type: ignore[override]
+        return self._known
+
+
+def aging_page(*, user: Any, today: dt.date, filters: Filters, totals: Totals, number: Any, per_page: int = 50) -> Any:
+    """One page of ``aging_by_account``; without a lateness filter its row count is the totals' (no second scan)."""
+    rows = aging_by_account(user=user, today=today, filters=filters)
+    paginator = Paginator(rows, per_page) if filters.late_over else _Counted(rows, per_page, totals.balances)
+    return paginator.get_page(number)
 
 
 def aging_totals(*, user: Any, today: dt.date, filters: Filters = Filters()) -> Totals:
@@ -121,6 +142,7 @@ def aging_totals(*, user: Any, today: dt.date, filters: Filters = Filters()) -> 
         amounts = {name: quantize(row[FIELDS[name]], currency) for name in BUCKETS}
         amounts["owed"] = quantize(row["owed"] or Decimal(0), currency)
         totals.by_currency[currency] = amounts
+        totals.balances += row["accounts"]
         rate = rate_on(currency, today)
         if rate is None:
             totals.uncounted.append(currency)
@@ -129,7 +151,10 @@ def aging_totals(*, user: Any, today: dt.date, filters: Filters = Filters()) -> 
             totals.company[name] += convert(Money(value, currency), rate, company).amount
         owed_company += convert(Money(amounts["owed"], currency), rate, company).amount
     totals.company["overdue"] = totals.company["owed"] - totals.company["current"]
-    totals.accounts = invoices.values("account_id").distinct().count() if totals.by_currency else 0
+    if len(totals.by_currency) == 1:
+        totals.accounts = totals.balances  # one currency: each account owes one balance
+    elif totals.by_currency:
+        totals.accounts = invoices.values("account_id").distinct().count()
     sales = _invoiced_since(
         scoped(Invoice.objects.exclude(status=Invoice.VOID), user, Action.VIEW_RECEIVABLES, "account__"), today
     )

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -59,8 +58,7 @@ def aging(request: HttpRequest) -> HttpResponse:
         q=(request.GET.get("q") or "").strip()[:100],
     )
     totals = selectors.aging_totals(user=user, today=today, filters=filters)
-    paginator = Paginator(selectors.aging_by_account(user=user, today=today, filters=filters), 50)
-    page = paginator.get_page(request.GET.get("page"))
+    page = selectors.aging_page(user=user, today=today, filters=filters, totals=totals, number=request.GET.get("page"))
     rows = selectors.decorate(list(page.object_list), today)
     company = settings.PATRON_COMPANY_CURRENCY
     chart = None

@@ -88,6 +88,7 @@ def cadence_save(*, actor: Any, data: Mapping[str, Any], cadence: Cadence | None
                 errors["days"] = [_("Whole days from 1 to 3650, separated by commas.")]
                 break
             days.append(value)
+    days = sorted(set(days))  # "3, 3, 30" is 3 and 30: a day twice would plan nothing more
     if not days and "days" not in errors:
         errors["days"] = [_("This field is required.")]
     if rule in ("every", "on_entering", "before_birthday") and len(days) > 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -126,16 +127,26 @@ class SurveyForm(forms.Form):
                 label=_("Answers to choose from"), required=False, help_text=_("Separated by commas.")
             )
 
+    def field_of(self, path: str) -> str | None:
+        """The form field of a service error's path: "questions[0].choices" -> "q2_choices" if row 2 was the first."""
+        found = re.fullmatch(r"questions\[(\d+)\](?:\.(\w+))?", path)
+        if found is None or int(found[1]) >= len(getattr(self, "rows_kept", [])):
+            return None
+        part = found[2] if found[2] in ("text", "kind", "choices") else "text"
+        return f"q{self.rows_kept[int(found[1])]}_{part}"
+
     def question_rows(self) -> list[tuple[Any, Any, Any]]:
         return [(self[f"q{i}_text"], self[f"q{i}_kind"], self[f"q{i}_choices"]) for i in range(1, 6)]
 
     def service_data(self) -> dict[str, Any]:
         d = self.cleaned_data
         questions = []
+        self.rows_kept: list[int] = []  # the form's row of each question given (empty rows are skipped)
         for i in range(1, 6):
             text = (d.get(f"q{i}_text") or "").strip()
             if not text:
                 continue
+            self.rows_kept.append(i)
             kind = d.get(f"q{i}_kind") or "text"
             choices = [c.strip() for c in (d.get(f"q{i}_choices") or "").replace("，", ",").split(",") if c.strip()]
             questions.append({"kind": kind, "text": text, "choices": choices})

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -14,7 +15,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from patron.accounts.access import can, visible_accounts
+from patron.accounts.access import can, scoped, visible_accounts
+from patron.accounts.models import Account
 from patron.core.errors import Conflict, error_dict
 from patron.domain.access import Action, Role
 from patron.staff.models import User
@@ -70,6 +72,20 @@ def _account_to_work_on(request: HttpRequest) -> Any:
     if not can(request.user, Action.EDIT_ACCOUNT, account):
         raise PermissionDenied
     return account
+
+
+def _pick_account(request: HttpRequest, target: str, title: str) -> HttpResponse:
+    """Which account? A search over the accounts the user works on, each a link to ``target`` for it."""
+    _worker(request.user)
+    q = (request.GET.get("q") or "").strip()[:100]
+    found = []
+    if q:
+        found = list(
+            scoped(Account.objects.all(), request.user, Action.EDIT_ACCOUNT)
+            .filter(Q(code__icontains=q) | Q(name__icontains=q))
+            .order_by("name")[:20]
+        )
+    return render(request, "service/account_pick.html", {"q": q, "found": found, "target": target, "title": title})
 
 
 def _owners(account: Any) -> list[tuple[str, str]]:
@@ -293,8 +309,11 @@ def survey_new(request: HttpRequest) -> HttpResponse:
                 survey = survey_create(actor=request.user, data=form.service_data())
             except ValidationError as exc:
                 for field, texts in error_dict(exc).items():
+                    target = form.field_of(field) if field.startswith("questions[") else None
+                    if target is None and field in form.fields:
+                        target = field
                     for text in texts:
-                        form.add_error(None, f"{field}: {text}" if field.startswith("questions[") else text)
+                        form.add_error(target, text)
             else:
                 messages.success(request, _("Saved."))
                 return redirect("service:survey_detail", survey.pk)
@@ -325,6 +344,11 @@ def survey_detail(request: HttpRequest, survey_id: int) -> HttpResponse:
                 messages.success(
                     request, ngettext("Sent to %(n)s address.", "Sent to %(n)s addresses.", asked) % {"n": asked}
                 )
+        else:
+            for field, problems in form.errors.items():
+                label = form.fields[field].label if field in form.fields else ""
+                for problem in problems:
+                    messages.error(request, f"{label}: {problem}" if label else str(problem))
         return redirect("service:survey_detail", survey.pk)
     results = survey_results(survey)
     labels = {q.key: q.text for q in questions_of(survey)}
@@ -429,6 +453,8 @@ def complaint_new(request: HttpRequest) -> HttpResponse:
     from .complaints import complaint_open
     from .forms import ComplaintForm
 
+    if request.method == "GET" and not (request.GET.get("account") or "").strip():
+        return _pick_account(request, "service:complaint_new", _("Record a complaint"))
     account = _account_to_work_on(request)
     owner = account.owner or request.user
     form = ComplaintForm(
