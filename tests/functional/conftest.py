@@ -50,3 +50,16 @@ def sign_in(live_server: Any, page: Any, transactional_db: None) -> Callable[...
         return page
 
     return _sign_in
+
+
+@pytest.fixture
+def server_errors(page: Any) -> list[str]:
+    """Every response of 500 or more the browser saw (customers' pages too); a test asserts it stays empty."""
+    seen: list[str] = []
+    page.on("response", lambda r: seen.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+    return seen
+
+
+def field_error(scope: Any, name: str) -> Any:
+    """The error shown under a form's field (``_field.html`` marks each field's wrapper with ``data-field``)."""
+    return scope.locator(f'[data-field="{name}"] .error')

@@ -18,24 +18,13 @@ from patron.service.jobs import jobs_watch
 from patron.service.models import Cadence, JobRun, Task
 from patron.staff.models import User
 from tests.factories import make_account
+from tests.functional.conftest import field_error
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def server_errors(page: Any) -> list[str]:
-    """Every response of 500 or more the browser saw; a test asserts it stays empty."""
-    seen: list[str] = []
-    page.on("response", lambda r: seen.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-    return seen
-
-
 def _local(moment: dt.datetime) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
-
-
-def _field_error(page: Any, name: str) -> Any:
-    return page.locator(f'[data-field="{name}"] .error')
 
 
 def test_a_manager_writes_a_cadence_and_its_tasks_reach_the_owners_day(
@@ -62,23 +51,23 @@ def test_a_manager_writes_a_cadence_and_its_tasks_reach_the_owners_day(
     page.fill("#id_days", "two weeks")
     page.get_by_test_id("save").click()
     expect(page.locator(".errorbox")).to_contain_text("Please correct the errors below.")
-    expect(_field_error(page, "days")).to_have_text("Whole days from 1 to 3650, separated by commas.")
-    expect(_field_error(page, "classes")).to_have_text("Choose the segments whose entering asks for a contact.")
-    expect(_field_error(page, "name")).to_have_count(0)
+    expect(field_error(page, "days")).to_have_text("Whole days from 1 to 3650, separated by commas.")
+    expect(field_error(page, "classes")).to_have_text("Choose the segments whose entering asks for a contact.")
+    expect(field_error(page, "name")).to_have_count(0)
     expect(page.locator("#id_name")).to_have_value("Regular check-in")
 
     # Two numbers for a rule that takes one.
     page.select_option("#id_rule", label="Every N days since the last contact")
     page.fill("#id_days", "14, 28")
     page.get_by_test_id("save").click()
-    expect(_field_error(page, "days")).to_have_text("One number of days for this rule.")
-    expect(_field_error(page, "classes")).to_have_count(0)
+    expect(field_error(page, "days")).to_have_text("One number of days for this rule.")
+    expect(field_error(page, "classes")).to_have_count(0)
 
     # No name at all.
     page.fill("#id_name", "")
     page.fill("#id_days", "14")
     page.get_by_test_id("save").click()
-    expect(_field_error(page, "name")).to_have_text("This field is required.")
+    expect(field_error(page, "name")).to_have_text("This field is required.")
     assert not Cadence.objects.exists()
 
     page.fill("#id_name", "Regular check-in")

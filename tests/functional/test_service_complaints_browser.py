@@ -17,24 +17,13 @@ from patron.service.complaints import complaint_open, complaints_escalate
 from patron.service.models import Complaint, Task
 from patron.staff.models import User
 from tests.factories import make_account
+from tests.functional.conftest import field_error
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def server_errors(page: Any) -> list[str]:
-    """Every response of 500 or more the browser saw; a test asserts it stays empty."""
-    seen: list[str] = []
-    page.on("response", lambda r: seen.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-    return seen
-
-
 def _local(moment: dt.datetime) -> str:
     return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
-
-
-def _field_error(page: Any, name: str) -> Any:
-    return page.locator(f'[data-field="{name}"] .error')
 
 
 def _messages(page: Any) -> Any:
@@ -60,7 +49,7 @@ def test_a_complaint_is_recorded_answered_resolved_confirmed_and_reopened(
     # No subject: refused on the field, nothing saved.
     page.get_by_test_id("save").click()
     expect(page.locator(".errorbox")).to_contain_text("Please correct the errors below.")
-    expect(_field_error(page, "subject")).to_have_text("This field is required.")
+    expect(field_error(page, "subject")).to_have_text("This field is required.")
     assert not Complaint.objects.exists()
 
     page.fill("#id_subject", "Boxes arrived broken")

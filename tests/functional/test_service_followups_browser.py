@@ -16,16 +16,9 @@ from patron.service import services
 from patron.service.models import Task
 from patron.staff.models import User
 from tests.factories import make_account
+from tests.functional.conftest import field_error
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def server_errors(page: Any) -> list[str]:
-    """Every response of 500 or more the browser saw; a test asserts it stays empty."""
-    seen: list[str] = []
-    page.on("response", lambda r: seen.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-    return seen
 
 
 def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -34,10 +27,6 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 def _plan(owner: User, account: Any, subject: str, due: dt.datetime, **extra: Any) -> Task:
     return services.task_create(actor=owner, account=account, data={"subject": subject, "due_at": due, **extra})
-
-
-def _field_error(page: Any, name: str) -> Any:
-    return page.locator(f'[data-field="{name}"] .error')
 
 
 def test_a_salesperson_plans_a_recurring_follow_up_works_my_day_and_the_next_one_comes(
@@ -62,8 +51,8 @@ def test_a_salesperson_plans_a_recurring_follow_up_works_my_day_and_the_next_one
     # Nothing filled in: each missing field says so, nothing is saved.
     page.get_by_test_id("save").click()
     expect(page.locator(".errorbox")).to_contain_text("Please correct the errors below.")
-    expect(_field_error(page, "subject")).to_have_text("This field is required.")
-    expect(_field_error(page, "due_at")).to_have_text("This field is required.")
+    expect(field_error(page, "subject")).to_have_text("This field is required.")
+    expect(field_error(page, "due_at")).to_have_text("This field is required.")
     assert Task.objects.count() == 1
 
     # Repeating every 0 weeks is no repeat: refused on its own field.
@@ -71,8 +60,8 @@ def test_a_salesperson_plans_a_recurring_follow_up_works_my_day_and_the_next_one
     page.fill("#id_due_at", f"{today.isoformat()}T15:00")
     page.fill("#id_repeat_every", "0")
     page.get_by_test_id("save").click()
-    expect(_field_error(page, "repeat_every")).to_contain_text("greater than or equal to 1")
-    expect(_field_error(page, "subject")).to_have_count(0)
+    expect(field_error(page, "repeat_every")).to_contain_text("greater than or equal to 1")
+    expect(field_error(page, "subject")).to_have_count(0)
     expect(page.locator("#id_subject")).to_have_value("Ask about the spring order")
     assert Task.objects.count() == 1
 
@@ -233,7 +222,7 @@ def test_a_salesperson_works_my_day_in_chinese(live_server, sign_in, page, staff
     expect(page.locator("h1")).to_contain_text("厦门茶行")
     page.get_by_test_id("save").click()
     expect(page.locator(".errorbox")).to_contain_text("请修正以下错误。")
-    expect(_field_error(page, "subject")).to_have_text("此项为必填项。")
+    expect(field_error(page, "subject")).to_have_text("此项为必填项。")
     page.fill("#id_subject", "介绍新茶")
     page.fill("#id_due_at", f"{(today + dt.timedelta(days=2)).isoformat()}T09:30")
     page.get_by_test_id("save").click()

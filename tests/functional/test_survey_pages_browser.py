@@ -29,14 +29,6 @@ LINK = re.compile(r"(http://[^\s<>\"]+/s/[A-Za-z0-9_-]+/)")
 
 
 @pytest.fixture
-def server_errors(page: Any) -> list[str]:
-    """Every response of 500 or more the browser saw; a test asserts it stays empty (customers' pages too)."""
-    seen: list[str] = []
-    page.on("response", lambda r: seen.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-    return seen
-
-
-@pytest.fixture
 def smtp(settings: Any, live_server: Any) -> Iterator[SmtpServer]:
     """A real SMTP server; the emailed links lead to the live server; no pacing between messages."""
     settings.PATRON_PUBLISH_PER_SECOND = 0

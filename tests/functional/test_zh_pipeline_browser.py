@@ -20,6 +20,7 @@ from patron.pipeline import services
 from patron.pipeline.models import Opportunity
 from patron.staff.models import User
 from tests.factories import make_account
+from tests.functional.conftest import field_error
 
 pytestmark = pytest.mark.browser
 
@@ -30,18 +31,6 @@ PDF = (
     b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
 )
-
-
-@pytest.fixture
-def server_errors(page: Any) -> list[str]:
-    """Every response of 500 or more the browser saw; a test asserts it stays empty."""
-    seen: list[str] = []
-    page.on("response", lambda r: seen.append(f"{r.status} {r.url}") if r.status >= 500 else None)
-    return seen
-
-
-def _field_error(scope: Any, name: str) -> Any:
-    return scope.locator(f'[data-field="{name}"] .error')
 
 
 def _open(owner: User, account: Any, name: str, amount: str = "50000.00", **extra: Any) -> Opportunity:
@@ -78,8 +67,8 @@ def test_a_salesperson_works_an_opportunity_in_chinese_from_the_account_to_won_a
     page.get_by_label("金额").fill("12,3.4.5")
     page.get_by_test_id("save").click()
     expect(page.locator(".errorbox")).to_contain_text("请修正以下错误。")
-    expect(_field_error(page, "name")).to_have_text("此项为必填项。")
-    expect(_field_error(page, "amount")).to_have_text("请输入金额，如 120000.00，小数位不超过该币种的位数。")
+    expect(field_error(page, "name")).to_have_text("此项为必填项。")
+    expect(field_error(page, "amount")).to_have_text("请输入金额，如 120000.00，小数位不超过该币种的位数。")
     assert Opportunity.objects.count() == 0
 
     page.get_by_label("名称").fill("食堂供应 2027")
@@ -98,7 +87,7 @@ def test_a_salesperson_works_an_opportunity_in_chinese_from_the_account_to_won_a
     expect(page.locator("#people-title")).to_contain_text("决策人")
     form.get_by_label("决策角色").select_option("decision_maker")
     page.get_by_test_id("add-person").click()
-    expect(_field_error(page.get_by_test_id("person-form"), "contact")).to_be_visible()
+    expect(field_error(page.get_by_test_id("person-form"), "contact")).to_be_visible()
     assert not opportunity.decision_makers.exists()
     form = page.get_by_test_id("person-form")
     form.get_by_label("联系人").select_option(str(wang.pk))
@@ -119,7 +108,7 @@ def test_a_salesperson_works_an_opportunity_in_chinese_from_the_account_to_won_a
     documents = page.get_by_test_id("document-form")
     documents.get_by_label("文件").set_input_files(str(program))
     page.get_by_test_id("attach").click()
-    file_error = _field_error(page.get_by_test_id("document-form"), "file")
+    file_error = field_error(page.get_by_test_id("document-form"), "file")
     expect(file_error).to_contain_text("请附加以下类型之一的文档")
     expect(file_error).to_contain_text(".pdf")
     assert not opportunity.documents.exists()
@@ -222,7 +211,7 @@ def test_a_lost_move_without_a_reason_is_refused_on_the_reason_field_in_chinese(
     move.get_by_test_id("move").click()
     move = page.get_by_test_id("move-form")
     expect(move.locator(".errorbox")).to_contain_text("请修正以下错误。")
-    expect(_field_error(move, "lost_reason")).to_have_text("请说明输单原因。")
+    expect(field_error(move, "lost_reason")).to_have_text("请说明输单原因。")
     expect(move.locator('[data-field="lost_reason"] label')).to_contain_text("输单原因")
     expect(page.get_by_test_id("stage")).to_have_text("资格确认")
 

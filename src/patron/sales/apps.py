@@ -71,8 +71,8 @@ def _describe_many(requests: Any) -> dict[int, Any]:
     return out
 
 
-def _decided(request: Any) -> None:
-    """The decision goes on the account's timeline; an approved order can now be confirmed."""
+def _on_timeline(request: Any, approved: str, rejected: str) -> None:
+    """An approver's decision on an order goes on its account's timeline (``approved`` or ``rejected`` event)."""
     from patron.accounts.services import activity_add
 
     from .models import Order
@@ -87,27 +87,16 @@ def _decided(request: Any) -> None:
         actor=request.decided_by,
         ref=order,
         body=request.comment,
-        event="order_discount_approved" if request.status == "approved" else "order_discount_rejected",
+        event=approved if request.status == "approved" else rejected,
         params={"number": order.number, "by": decider},
     )
+
+
+def _decided(request: Any) -> None:
+    """A manager's decision on manual discounts: an approved order can now be confirmed."""
+    _on_timeline(request, "order_discount_approved", "order_discount_rejected")
 
 
 def _credit_decided(request: Any) -> None:
-    """Finance's decision goes on the account's timeline; an approved override lets the order be confirmed."""
-    from patron.accounts.services import activity_add
-
-    from .models import Order
-
-    order = Order.objects.select_related("account").filter(pk=request.subject_id).first()
-    if order is None:
-        return
-    decider = request.decided_by.display_name() if request.decided_by_id else ""
-    activity_add(
-        account=order.account,
-        kind="order",
-        actor=request.decided_by,
-        ref=order,
-        body=request.comment,
-        event="credit_override_approved" if request.status == "approved" else "credit_override_rejected",
-        params={"number": order.number, "by": decider},
-    )
+    """Finance's decision on a credit override: an approved one lets the order be confirmed."""
+    _on_timeline(request, "credit_override_approved", "credit_override_rejected")
