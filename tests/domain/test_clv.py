@@ -555,6 +555,37 @@ def test_the_population_expectation_grows_with_the_horizon(params, t1, t2):
     assert 0.0 <= e_short <= e_long * (1 + 1e-9) + 1e-12
 
 
+@pytest.mark.parametrize(
+    ("params", "horizons", "expected"),
+    [
+        # Found by the property test above: a = r + 1 up to rounding, so c - A - B = r - a + 1 of the
+        # Euler-transformed 2F1 is 1e-16, not 0, and scipy's 2F1 gave 1271.65 at 400 and, clipped, 0 at 600.
+        (
+            BGNBDParams(0.8184078516034466, 1.0, 1.8184078516034465, 50.0),
+            [400.0, 600.0],
+            [40.9216886991047, 44.52684507887452],
+        ),
+        # r - a + 1 = 1: scipy's 2F1 is 0.6% off.
+        (BGNBDParams(0.05, 0.3892099696, 0.05, 3.98915643), [500.0], [51.555016655087044]),
+        # a = 1: the closed form's 0/0, once nudged to a = 1 + 1e-9, lost its digits (1.3% off).
+        (
+            BGNBDParams(0.406010062, 20.0, 1.0, 33.74455472),
+            [0.0133018, 1.0],
+            [0.0002700295983746235, 0.020280011477697712],
+        ),
+        # A moment ahead: r t / alpha, not 1 - 2F1 cancelling to noise (it gave 1.1e-7 at 1e-300, 0 at 1e-12).
+        (BGNBDParams(5.0, 2.0, 1.0, 0.5), [1e-300, 1e-12], [2.5e-300, 2.5e-12]),
+    ],
+)
+def test_the_population_expectation_where_scipys_2f1_is_wrong(params, horizons, expected):
+    # Expected values: FHL's eq. 9 in mpmath at 50 digits.
+    np.testing.assert_allclose(expected_purchases_population(params, np.array(horizons)), expected, rtol=1e-10)
+    horizon = horizons[-1]
+    assert float(expected_purchases_population(params, horizon)) == pytest.approx(
+        _posterior_expectation(params, horizon, 0, 0.0, 0.0), rel=1e-8
+    )
+
+
 # --- Gamma-Gamma ---------------------------------------------------------------------------------------
 
 

@@ -40,7 +40,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, special
+from scipy import integrate, optimize, special
 
 from patron.domain.explain import Reason
 from patron.domain.segmentation.clv_summary import (
@@ -555,19 +555,108 @@ def _gauss_series(first: float, second: float, c: Array, z: Array, *, terms: int
 
 
 def expected_purchases_population(params: BGNBDParams, t: ArrayLike) -> Array:
-    """Expected purchases of a new customer in (0, t] after the first (FHL 2005, eq. 9)."""
+    """Expected purchases of a new customer in (0, t] after the first (FHL 2005, eq. 9).
+
+    FHL's (a + b - 1) / (a - 1) [1 - (alpha / (alpha + t))^r 2F1(r, b; a + b - 1; t / (alpha + t))] is
+    E[(1 - (1 + p t / alpha)^-r) / p] over the dropout probability p ~ Beta(a, b); ``_alive_purchases``
+    evaluates that expectation without the formula's 0/0 at a = 1 or a + b = 1, and without trusting
+    scipy's 2F1 where it is wrong (see there).
+    """
     horizon = _floats(t, "t")
     if np.any(horizon < 0):
         raise ValueError("t is negative")
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    if abs(a - 1) < 1e-9:
-        a = 1 + 1e-9
-    if abs(a + b - 1) < 1e-7:  # as in expected_purchases: c = a + b - 1 = 0 has only a limit
-        b = 1 - a + 1e-7
-    with np.errstate(all="ignore"):
-        stay = _survival_term(r, a, b, np.zeros_like(horizon), horizon / (alpha + horizon))
-        value = (a + b - 1) / (a - 1) * (1 - stay)
-    return np.asarray(np.maximum(np.where(horizon == 0, 0.0, value), 0.0), dtype=np.float64)
+    value = _alive_purchases(params.r, params.a, params.b, horizon / params.alpha)
+    return np.asarray(np.where(horizon == 0, 0.0, value), dtype=np.float64)
+
+
+# Near these, FHL's closed form loses its digits and is not used: |a - 1| (the 0/0 of (a + b - 1) / (a - 1)
+# times 1 - 2F1), |a + b - 1| (2F1 with c = a + b - 1 near its pole at 0), and the distance of r - a + 1,
+# the c - A - B of the Euler-transformed 2F1, to an integer (the logarithmic case of the z -> 1 - z
+# transformation, where scipy's 2F1 returns garbage of either sign for z near 1).
+_CLOSED_FORM_MARGIN = 0.01
+# w (r + 1) up to this: the power series in w converges at least as fast as 2^-k.
+_SERIES_REACH = 0.5
+
+
+def _alive_purchases(r: float, a: float, b: float, w: Array) -> Array:
+    """E[(1 - (1 + p w)^-r) / p] for p ~ Beta(a, b): the repeat purchases to expect in a horizon of w
+    (time in units of alpha) of a customer alive at its start, BG/NBD with lambda ~ Gamma(r, 1).
+
+    Equal to (a + b - 1) / (a - 1) [1 - (1 - z)^r 2F1(r, b; a + b - 1; z)] with z = w / (1 + w) (FHL 2005,
+    eq. 9), and to the power series r w sum_k (r + 1)_k (a)_k / ((a + b)_k (k + 1)!) (-w)^k, whose
+    (a - 1) and (a + b - 1) have cancelled. The series is summed for small w; the closed form is used
+    where it is reliable and lies within the bounds the expectation must (1 - (1 + w)^-r <= value <= r w,
+    the integrand falling from r w at p = 0 to its value at p = 1); elsewhere the integral over p is
+    computed by adaptive quadrature. Never clipped: NaN where nothing gives a trustworthy number.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    value = np.full(w.shape, np.nan)
+    small = w * (r + 1) <= _SERIES_REACH
+    if np.any(small):
+        value[small] = r * w[small] * _purchases_series(r, a, b, w[small])
+    rest = ~small & np.isfinite(w)
+    near_integer = abs(r - a + 1 - round(r - a + 1))
+    if np.any(rest) and min(abs(a - 1), abs(a + b - 1), near_integer) >= _CLOSED_FORM_MARGIN:
+        with np.errstate(all="ignore"):
+            z = w[rest] / (1 + w[rest])
+            stay = _survival_term(r, a, b, np.zeros_like(z), z)
+            closed = (a + b - 1) / (a - 1) * (1 - stay)
+            low = -np.expm1(-r * np.log1p(w[rest]))
+            high = r * w[rest]
+        sound = np.isfinite(closed) & (closed >= low * (1 - 1e-9)) & (closed <= high * (1 + 1e-9))
+        done = np.flatnonzero(rest)[sound]
+        value.flat[done] = closed[sound]
+        rest.flat[done] = False
+    for i in np.flatnonzero(rest):
+        value.flat[i] = _purchases_by_quadrature(r, a, b, float(w.flat[i]))
+    return value
+
+
+def _purchases_series(r: float, a: float, b: float, w: Array) -> Array:
+    """sum_k (r + 1)_k (a)_k / ((a + b)_k (k + 1)!) (-w)^k for w (r + 1) <= 1/2: alternating, its terms
+    shrink at least twofold each step, so it is summed to full precision in at most 60 terms."""
+    term = np.ones_like(w)
+    total = np.ones_like(w)
+    for k in range(60):
+        term = term * ((r + 1 + k) * (a + k) / ((a + b + k) * (k + 2))) * -w
+        total = total + term
+        if np.all(np.abs(term) <= 1e-17 * np.abs(total)):
+            break
+    return total
+
+
+def _purchases_by_quadrature(r: float, a: float, b: float, w: float) -> float:
+    """E[(1 - (1 + p w)^-r) / p] for p ~ Beta(a, b), integrated numerically; NaN if not to 1e-9.
+
+    The Beta density is infinite at p = 0 for a < 1 and at p = 1 for b < 1: the integral is split at
+    p = 1/2 and taken over u = p^a below and v = (1 - p)^b above, where the integrand is bounded. Break
+    points go where the integrand bends (p of order 1 / w) and where the Beta mass lies (its quantiles).
+    """
+    log_norm = -float(special.betaln(a, b))
+
+    def spend(p: float) -> float:
+        return -math.expm1(-r * math.log1p(p * w)) / p if p > 0 else r * w
+
+    def lower(u: float) -> float:  # p = u^(1/a) in [0, 1/2]; p^(a-1) dp = du / a
+        p = u ** (1 / a)
+        return spend(p) * math.exp((b - 1) * math.log1p(-p) + log_norm) / a
+
+    def upper(v: float) -> float:  # 1 - p = v^(1/b) in [0, 1/2]; (1-p)^(b-1) dp = -dv / b
+        p = 1 - v ** (1 / b)
+        return spend(p) * math.exp((a - 1) * math.log(p) + log_norm) / b
+
+    bends = [k / w for k in (0.1, 1.0, 10.0)] + [float(q) for q in special.betaincinv(a, b, [1e-6, 0.01, 0.5, 0.99])]
+    below = sorted({p**a for p in bends if 0 < p < 0.5})
+    above = sorted({(1 - p) ** b for p in bends if 0.5 < p < 1})
+    total = 0.0
+    error = 0.0
+    for integrand, end, points in ((lower, 0.5**a, below), (upper, 0.5**b, above)):
+        part, part_error, *_ = integrate.quad(
+            integrand, 0, end, points=points or None, limit=500, epsabs=0, epsrel=1e-12, full_output=1
+        )
+        total += part
+        error += part_error
+    return total if math.isfinite(total) and error <= 1e-9 * abs(total) else math.nan
 
 
 # --- Gamma-Gamma ---------------------------------------------------------------------------------------
