@@ -174,6 +174,9 @@ SCHEDULE = (-3, 0, 7, 30)
         (31, {7}, 30),
         (31, {30}, None),
         (8, {30}, None),  # nothing earlier than a step already sent
+        (44, set(), 30),  # 14 days after the step: still fresh
+        (45, set(), None),  # 15 days after: stale, a person chases it
+        (280, set(), None),  # switched on with an old backlog: no flood of "30 days after" emails
     ],
 )
 def test_each_reminder_goes_once_and_only_the_latest_one_due(days_late, sent, step):

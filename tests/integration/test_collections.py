@@ -137,16 +137,18 @@ def test_a_statement_runs_the_balance_from_the_opening(staff):
 
 
 def test_payment_reminders_reach_the_finance_contact_once_per_step_and_a_restart_sends_nobody_twice(staff, book, smtp):
+    invoice(staff.finance, book["worst"], "300.00", 31)
     run = collections.collections_prepare()
     assert run is not None
     rows = {row.account.code: row for row in CollectionEmail.objects.filter(run=run).select_related("account")}
     # FINE is due in 10 days: nothing yet. LATE: its 15-day-late invoice at step 7 and its invoice due in 5 days
-    # not yet (step -3 comes in 2 days). WORST: 120 days late at step 30, 45 days late at step 30; no address.
+    # not yet (step -3 comes in 2 days). WORST: 31 days late at step 30, with no address; its invoices 45 and
+    # 120 days late passed step 30 too long ago for an email (stale: for a person to chase).
     assert set(rows) == {"LATE", "WORST"}
     assert rows["LATE"].email == "qian@late.example"  # the finance contact before the office address
     assert rows["WORST"].status == CollectionEmail.NO_ADDRESS
-    steps = sorted(CollectionItem.objects.values_list("invoice__account__code", "step"))
-    assert steps == [("LATE", 7), ("WORST", 30), ("WORST", 30)]
+    steps = sorted(CollectionItem.objects.values_list("invoice__account__code", "step", "outstanding"))
+    assert steps == [("LATE", 7, D("400.00")), ("WORST", 30, D("300.00"))]
     first = collections.collections_send(run.pk, stop_after=0)  # the worker dies before sending
     assert first.sent == 0
     rest = collections.collections_send(run.pk)
@@ -224,3 +226,22 @@ def test_a_kept_promise_closes_and_a_broken_one_opens_one_task_and_raises_the_ri
     assert book["fine"].activities.filter(event="promise_broken").exists()
     [position] = selectors.account_position(book["fine"], today())
     assert (position.risk.level, position.risk.code) == ("medium", "PROMISE_BROKEN")
+
+
+def test_filters_keep_the_region_below_sort_in_the_company_currency_and_count_dso_over_what_is_shown(staff):
+    from tests.factories import make_region_tree
+
+    regions = make_region_tree()
+    ExchangeRate.objects.create(currency="USD", valid_from=dt.date(2020, 1, 1), rate=D("7"))
+    city = make_account(staff.sales, code="SZ", region=regions["SZ"])  # a city in Guangdong
+    far = make_account(staff.sales, code="HZ", region=regions["HZ"])  # in Zhejiang
+    invoice(staff.finance, city, "1000.00", 10)
+    invoice(staff.finance, far, "200.00", 10, currency="USD")  # 1,400 in CNY: more overdue than 1,000
+    everyone = list(selectors.aging_by_account(user=staff.finance, today=today()))
+    assert [r["account_id"] for r in everyone] == [far.pk, city.pk]
+    guangdong = selectors.Filters(region=regions["GD"].pk)
+    assert [
+        r["account_id"] for r in selectors.aging_by_account(user=staff.finance, today=today(), filters=guangdong)
+    ] == [city.pk]
+    # DSO of what is shown: Guangdong owes 1,000 of 1,000 invoiced in 90 days: 90 days, not diluted by Zhejiang.
+    assert selectors.aging_totals(user=staff.finance, today=today(), filters=guangdong).dso == D("90.0")

@@ -107,17 +107,24 @@ def parse_schedule(text: str) -> tuple[int, ...]:
     return tuple(sorted(days))
 
 
-def reminder_due(due: date, today: date, schedule: tuple[int, ...], sent: frozenset[int]) -> int | None:
+FRESH_DAYS = 14
+
+
+def reminder_due(
+    due: date, today: date, schedule: tuple[int, ...], sent: frozenset[int], fresh: int = FRESH_DAYS
+) -> int | None:
     """The step (days from the due date) whose reminder goes out today, or None.
 
     Only the latest step reached is sent: an invoice found 20 days late on its first check gets the
     7-day reminder, not the whole backlog at once; a step already sent is never sent again, nor is any
-    step earlier than one already sent."""
+    step earlier than one already sent. A step reached more than ``fresh`` days ago is stale: an
+    invoice 280 days late when reminders are first switched on is for a person to chase, not a
+    "30 days after due" email."""
     late = days_overdue(due, today)
     reached = [step for step in schedule if step <= late]
     if not reached:
         return None
     step = reached[-1]
-    if step in sent or any(s > step for s in sent):
+    if step in sent or any(s > step for s in sent) or late - step > fresh:
         return None
     return step

@@ -26,7 +26,7 @@ from patron.accounts.models import Account, Contact
 from patron.accounts.services import activity_add
 from patron.core.outbox import RUN_BUDGET, Outbox, SendReport, email_message, outbox_due, outbox_send
 from patron.domain.money import Money
-from patron.domain.receivables import parse_schedule, reminder_due
+from patron.domain.receivables import FRESH_DAYS, parse_schedule, reminder_due
 from patron.sales.models import Invoice
 
 from .models import CollectionEmail, CollectionItem, CollectionRun, PromiseToPay
@@ -63,7 +63,7 @@ def collections_prepare(today: dt.date | None = None) -> CollectionRun | None:
         Invoice.objects.filter(
             status=Invoice.OPEN,
             due_date__lte=today - dt.timedelta(days=steps[0]),
-            due_date__gte=today - dt.timedelta(days=max(steps[-1], 0) + 366),
+            due_date__gte=today - dt.timedelta(days=max(steps[-1], 0) + FRESH_DAYS),
             account__merged_into__isnull=True,
         )
         .filter(~Exists(promised))
@@ -163,7 +163,8 @@ def _messages(run: CollectionRun) -> Any:
 def collections_send(
     run_id: int, *, stop_after: int | None = None, budget: float = RUN_BUDGET, outages: int = 0
 ) -> SendReport:
-    return outbox_send(BOX, run_id, _messages, stop_after=stop_after, budget=budget, outages=outages)
+    # Customers are not written to in the quiet hours (PATRON_QUIET_HOURS): the run waits for their end.
+    return outbox_send(BOX, run_id, _messages, stop_after=stop_after, budget=budget, outages=outages, quiet=True)
 
 
 def collection_runs_due(now: dt.datetime | None = None) -> list[int]:

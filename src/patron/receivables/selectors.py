@@ -15,15 +15,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from patron.accounts.access import scoped
-from patron.accounts.models import Account
+from patron.accounts.models import Account, Region
 from patron.domain.access import Action
 from patron.domain.money import Money, convert, quantize
 from patron.domain.receivables import AGING_BUCKETS, Risk, bad_debt_risk, days_sales_outstanding
-from patron.sales.models import CreditNote, Invoice, Payment
+from patron.sales.models import CreditNote, ExchangeRate, Invoice, Payment
 from patron.sales.selectors import rate_on
 
 from .models import CollectionItem, PromiseToPay
@@ -69,11 +69,19 @@ class Filters:
 
 
 def open_invoices(*, user: Any, filters: Filters = Filters()) -> QuerySet[Invoice]:
-    invoices = scoped(Invoice.objects.filter(status=Invoice.OPEN), user, Action.VIEW_RECEIVABLES, "account__")
+    return _filtered(Invoice.objects.filter(status=Invoice.OPEN), user, filters)
+
+
+def _filtered(invoices: QuerySet[Invoice], user: Any, filters: Filters) -> QuerySet[Invoice]:
+    """Invoices of the accounts the reader may see and the filters keep (the report's and its DSO's)."""
+    invoices = scoped(invoices, user, Action.VIEW_RECEIVABLES, "account__")
     if filters.owner:
         invoices = invoices.filter(account__owner=filters.owner)
     if filters.region:
-        invoices = invoices.filter(account__region=filters.region)
+        # A province holds its cities: the region and every region below it.
+        region = Region.objects.filter(pk=filters.region).first()
+        below = Region.objects.filter(path__startswith=region.path).values("pk") if region else []
+        invoices = invoices.filter(account__region__in=below)
     if filters.q:
         invoices = invoices.filter(Q(account__code__icontains=filters.q) | Q(account__name__icontains=filters.q))
     return invoices
@@ -87,13 +95,28 @@ def aging_by_account(*, user: Any, today: dt.date, filters: Filters = Filters())
         open_invoices(user=user, filters=filters)
         .values("account_id", "currency")
         .annotate(owed=Sum(_outstanding()), overdue=_sum_when(late), **bucket_sums(today))
+        .annotate(rank=_in_company_currency(F("overdue"), today))
     )
     if filters.late_over:
         beyond = Q(due_date__lt=today - dt.timedelta(days=filters.late_over))
         rows = rows.annotate(late_beyond=_sum_when(beyond)).filter(late_beyond__gt=0)
     return rows.filter(owed__gt=0).order_by(  # type: ignore[misc]  # owed is the annotation above
-        "-overdue", "-owed", "account_id", "currency"
+        "-rank", "-owed", "account_id", "currency"
     )
+
+
+def _in_company_currency(amount: Any, today: dt.date) -> Any:
+    """``amount`` of each row at today's rate of its currency, so that "most overdue" compares like with like
+    (a currency without a rate counts at 1: its rows still sort, only less exactly)."""
+    rates = [
+        When(currency=currency, then=Value(rate))
+        for currency in ExchangeRate.objects.values_list("currency", flat=True).distinct()
+        if currency != settings.PATRON_COMPANY_CURRENCY and (rate := rate_on(currency, today)) is not None
+    ]
+    if not rates:
+        return amount
+    factor = Case(*rates, default=Value(Decimal(1)), output_field=DecimalField(max_digits=18, decimal_places=8))
+    return ExpressionWrapper(amount * factor, output_field=_AMOUNT)
 
 
 @dataclass
@@ -155,9 +178,7 @@ def aging_totals(*, user: Any, today: dt.date, filters: Filters = Filters()) -> 
         totals.accounts = totals.balances  # one currency: each account owes one balance
     elif totals.by_currency:
         totals.accounts = invoices.values("account_id").distinct().count()
-    sales = _invoiced_since(
-        scoped(Invoice.objects.exclude(status=Invoice.VOID), user, Action.VIEW_RECEIVABLES, "account__"), today
-    )
+    sales = _invoiced_since(_filtered(Invoice.objects.exclude(status=Invoice.VOID), user, filters), today)
     totals.dso = days_sales_outstanding(owed_company, sales, DSO_DAYS)
     return totals
 

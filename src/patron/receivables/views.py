@@ -69,6 +69,7 @@ def aging(request: HttpRequest) -> HttpResponse:
                 for name in selectors.BUCKETS
             ],
             title=_("What is owed, by days late"),
+            value_room=150,  # "CNY 28,946,812.00" fits beside the longest bar
             desc=_("Open invoices by aging bucket, in %(currency)s.") % {"currency": company},
         )
     owners = User.objects.filter(is_active=True, role__in=["salesperson", "sales_manager"]).order_by("username")
@@ -111,6 +112,7 @@ def _account_page(
     request: HttpRequest, account: Account, form: dict[str, Any] | None = None, errors: Any = None, status: int = 200
 ) -> HttpResponse:
     today = timezone.localdate()
+    invoices = list(account.invoices.filter(status="open").order_by("due_date", "id")[:100])
     return render(
         request,
         "receivables/account.html",
@@ -119,13 +121,14 @@ def _account_page(
             "today": today,
             "positions": selectors.account_position(account, today),
             "buckets": [(name, _bucket_label(name)) for name in selectors.BUCKETS],
-            "invoices": account.invoices.filter(status="open").order_by("due_date", "id")[:100],
+            "invoices": invoices,
             "promises": selectors.promises(account),
             "reminders": selectors.reminders_sent(account),
             "may_record": can(request.user, Action.RECORD_PAYMENT, account),
             "currencies": selectors.statement_currencies(account),
             "currency_choices": [c for c, _label in CURRENCY_CHOICES],
-            "form": form or {"currency": settings.PATRON_COMPANY_CURRENCY},
+            # A promise is most often for what is owed: in the currency of the oldest open invoice.
+            "form": form or {"currency": next((i.currency for i in invoices), settings.PATRON_COMPANY_CURRENCY)},
             "errors": errors or {},
             "schedule": ", ".join(str(step) for step in collections.schedule()),
         },

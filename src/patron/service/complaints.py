@@ -328,5 +328,15 @@ def complaint_stats(complaints: Any) -> dict[str, Any]:
         "overdue": complaints.filter(status=Complaint.OPEN, resolve_by__lt=now).count(),
         "mean_hours": round(mean.total_seconds() / 3600, 1) if mean else None,
         "by_category": by["category"],
-        "by_owner": by["owner__username"],
+        "by_owner": _named(by["owner__username"]),
     }
+
+
+def _named(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each owner's row with the name people know them by (not the sign-in name)."""
+    from patron.staff.models import User
+
+    people = {
+        u.username: u.display_name() for u in User.objects.filter(username__in=[r["owner__username"] for r in rows])
+    }
+    return [{**row, "owner": people.get(row["owner__username"], row["owner__username"])} for row in rows]
