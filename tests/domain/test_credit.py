@@ -94,6 +94,8 @@ def test_nonsense_is_refused():
 def test_available_is_none_without_a_limit():
     assert position("0", "10").available is None
     assert position("100", "30", "20").available == D("50")
+    assert position("100", "90", "40").over_limit == D("30")
+    assert position("0", "90", "40").over_limit == D("0")
 
 
 amounts = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False, allow_infinity=False)

@@ -61,6 +61,7 @@ def test_a_promise_to_pay_is_recorded_from_the_page_and_bad_input_is_named(staff
     client = as_user(staff.finance)
     page = client.get(reverse("receivables:account", args=["PROM"])).content.decode()
     assert 'data-testid="promise-form"' in page
+    assert 'data-testid="available-credit"' not in page  # no limit set: nothing to be available of
     bad = client.post(reverse("receivables:promise_new", args=["PROM"]), {"amount": "abc", "promised_on": "yesterday"})
     assert bad.status_code == 400
     text = bad.content.decode()
@@ -125,6 +126,8 @@ def test_the_order_page_shows_the_credit_check_and_asks_finance(staff):
     client.post(reverse("sales:order_confirm", args=[order.number]))
     order.refresh_from_db()
     assert order.status == Order.CONFIRMED
+    over = as_user(staff.finance).get(reverse("receivables:account", args=["CRED"])).content.decode()
+    assert 'data-testid="available-credit" class="warn">over the limit by CNY 300.00' in over  # 1,300 of 1,000
     near = make_order(staff.sales, make_account(staff.sales, credit_limit=Decimal("1000")), [(tea, "1")], confirm=False)
     page = client.get(reverse("sales:order_detail", args=[near.number])).content.decode()
     assert 'data-outcome="ok"' in page
@@ -166,3 +169,15 @@ def test_the_api_gives_the_aging_report_a_statement_and_records_promises(staff):
     assert "end" in error_fields(backwards)
     assert ApiClient(staff.marketing).get("/api/receivables/aging").status_code == 403
     assert ApiClient(staff.sales3).get("/api/accounts/API1/collections").status_code == 404
+
+
+def test_not_found_and_not_allowed_are_pages_of_patron_in_the_readers_language(staff):
+    owing(staff, "MINE", "100.00", 10)
+    sales3 = as_user(staff.sales3, "zh-hans")
+    missing = sales3.get(reverse("receivables:account", args=["MINE"]))
+    assert missing.status_code == 404
+    assert "未找到" in missing.content.decode()
+    assert 'class="mainnav"' in missing.content.decode()
+    refused = as_user(staff.marketing, "zh-hans").get(reverse("receivables:aging"))
+    assert refused.status_code == 403
+    assert "无权访问" in refused.content.decode()

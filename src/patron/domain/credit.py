@@ -57,6 +57,11 @@ class CreditPosition:
         return self.open_invoices + self.uninvoiced_orders
 
     @property
+    def over_limit(self) -> Decimal:
+        """How far over its limit the account already is (zero within it, or without a limit)."""
+        return max(Decimal(0), self.exposure - self.limit) if self.limit > 0 else Decimal(0)
+
+    @property
     def available(self) -> Decimal | None:
         """What can still be ordered before the limit; None without a limit."""
         return None if self.limit <= 0 else self.limit - self.exposure

@@ -20,6 +20,7 @@ from patron.accounts.access import can, require, visible_accounts
 from patron.accounts.models import Account, Region
 from patron.core.errors import Conflict, error_dict
 from patron.domain.access import Action
+from patron.sales.credit import credit_position
 from patron.sales.models import CURRENCY_CHOICES
 from patron.staff.models import User
 from patron.web.charts import hbar_chart
@@ -120,6 +121,8 @@ def _account_page(
             "account": account,
             "today": today,
             "positions": selectors.account_position(account, today),
+            "credit": credit_position(account, today),
+            "company_currency": settings.PATRON_COMPANY_CURRENCY,
             "buckets": [(name, _bucket_label(name)) for name in selectors.BUCKETS],
             "invoices": invoices,
             "promises": selectors.promises(account),
