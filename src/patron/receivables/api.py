@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from django.utils import timezone
@@ -97,8 +98,6 @@ def aging(request: HttpRequest, query: Query[AgingQuery]) -> Any:
     totals = selectors.aging_totals(user=user, today=today, filters=filters)
     page = selectors.aging_page(user=user, today=today, filters=filters, totals=totals, number=query.page)
     rows = selectors.decorate(list(page.object_list), today)
-    from django.conf import settings
-
     return {
         "day": today,
         "company_currency": settings.PATRON_COMPANY_CURRENCY,

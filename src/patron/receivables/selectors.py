@@ -270,16 +270,21 @@ def account_position(account: Account, today: dt.date) -> list[AccountPosition]:
         .order_by("currency")
     )
     broken = broken_promises([account.pk], today - dt.timedelta(days=365)).get(account.pk, 0)
+    recent = dict(
+        Invoice.objects.filter(
+            account=account, issue_date__gt=today - dt.timedelta(days=DSO_DAYS), issue_date__lte=today
+        )
+        .exclude(status=Invoice.VOID)
+        .values("currency")
+        .annotate(t=Sum("amount"))
+        .order_by()
+        .values_list("currency", "t")
+    )
     out = []
     for row in rows:
         row = _rounded(row)
         buckets = {name: row[FIELDS[name]] for name in BUCKETS}
-        sales = Invoice.objects.filter(
-            account=account,
-            currency=row["currency"],
-            issue_date__gt=today - dt.timedelta(days=DSO_DAYS),
-            issue_date__lte=today,
-        ).exclude(status=Invoice.VOID).aggregate(t=Sum("amount"))["t"] or Decimal(0)
+        sales = recent.get(row["currency"]) or Decimal(0)
         out.append(
             AccountPosition(
                 row["currency"],

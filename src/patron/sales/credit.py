@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -130,14 +131,7 @@ def check(order: Order, *, today: dt.date | None = None) -> tuple[rules.CreditPo
     position = credit_position(order.account, today, leave_out=order.pk)
     amount, uncounted = order_amount(order, today)
     if uncounted and uncounted not in position.uncounted_currencies:
-        position = rules.CreditPosition(
-            limit=position.limit,
-            open_invoices=position.open_invoices,
-            uninvoiced_orders=position.uninvoiced_orders,
-            overdue=position.overdue,
-            oldest_overdue_days=position.oldest_overdue_days,
-            uncounted_currencies=tuple(sorted({*position.uncounted_currencies, uncounted})),
-        )
+        position = replace(position, uncounted_currencies=tuple(sorted({*position.uncounted_currencies, uncounted})))
     return position, rules.check_order(position, amount, block=settings.PATRON_CREDIT_BLOCK)
 
 
