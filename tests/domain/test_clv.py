@@ -353,6 +353,12 @@ def _posterior_expectation(params: BGNBDParams, t: float, x: int, t_x: float, ag
         (BGNBDParams(14.92, 20.95, 0.0522, 0.0651), 880.99, 275, 1.04, 1.90),
         (BGNBDParams(0.465, 49.73, 19.91, 0.725), 471.51, 227, 27.93, 29.61),
         (BGNBDParams(17.92, 1.551, 0.0619, 33.79), 578.82, 259, 10.40, 11.01),
+        # a = 1 exactly: FHL's (a + b + x - 1) / (a - 1) is 0/0; nudging a off 1 was 0.7% wrong here.
+        (BGNBDParams(0.0924, 8.341, 1.0, 17.42), 0.1148, 0, 0, 63.35),
+        (BGNBDParams(0.387, 1.2995, 1.0, 19.63), 0.1803, 17, 42.32, 60.64),
+        # r - a + 1 an integer: the logarithmic case of scipy's 2F1.
+        (BGNBDParams(0.5, 3.0, 1.5, 2.0), 39, 3, 20, 30),
+        (BGNBDParams(1.0, 2.0, 2.0, 3.0), 100, 1, 5, 10),
     ],
 )
 def test_expected_purchases_agree_with_integrating_over_the_posterior(params, t, x, t_x, age):
@@ -376,6 +382,31 @@ def test_hundreds_of_purchases_in_a_moment_still_give_a_number(params, t):
     # scipy's 2F1 gives NaN or infinity in both forms here; Gauss's series is summed instead.
     value = float(expected_purchases(params, t, 300, 0.0, 0.0))
     assert value == pytest.approx(_posterior_expectation(params, t, 300, 0.0, 0.0), rel=1e-8)
+
+
+def test_a_whole_population_at_awkward_parameters_matches_the_posterior_one_by_one():
+    """Where the closed form is not trusted, Gauss-Jacobi quadrature does every row at once; each row
+    agrees with integrating that customer's posterior on its own."""
+    params = BGNBDParams(0.5, 2.0, 1.5, 2.5)  # r - a + 1 = 0
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 8, 40)
+    age = rng.uniform(1, 60, 40)
+    t_x = np.where(x > 0, age * rng.uniform(0, 1, 40), 0.0)
+    values = expected_purchases(params, 39.0, x, t_x, age)
+    rows = zip(x, t_x, age, strict=True)
+    expected = [_posterior_expectation(params, 39.0, int(n), float(r), float(T)) for n, r, T in rows]
+    np.testing.assert_allclose(values, expected, rtol=1e-7)
+
+
+def test_a_dropout_shape_near_zero_still_gives_a_bounded_number():
+    # a = 0.0032: the Beta density is nearly all at p = 0; both scipy's 2F1 and adaptive quadrature give up.
+    params = BGNBDParams(3.0032, 0.1484, 0.003211868624287379, 0.3177)
+    x, t, age = 19, 183.19, 17.14
+    value = float(expected_purchases(params, t, x, 9.50, age))
+    alive = float(probability_alive(params, x, 9.50, age))
+    w = t / (params.alpha + age)
+    assert math.isfinite(value)
+    assert -math.expm1(-(params.r + x) * math.log1p(w)) <= value / alive <= (params.r + x) * w
 
 
 def test_the_population_expectation_is_the_conditional_one_of_a_customer_just_arrived():

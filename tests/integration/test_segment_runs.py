@@ -192,6 +192,28 @@ def test_a_merged_account_leaves_its_classes(staff: Any, bands: Classification, 
     assert _class_of(bands, shop["big"], TODAY) == "high"
 
 
+def test_an_incremental_run_takes_a_merge_into_the_counts_at_once(
+    staff: Any, bands: Classification, shop: dict
+) -> None:
+    """Before, the merged account stayed counted (and in its class) until the next full run."""
+    from patron.accounts.merge import account_merge
+
+    _run(staff.admin, TODAY)
+    assert selectors.counts_on(bands, TODAY) == {"high": 1, "mid": 1, "low": 2}
+    account_merge(actor=staff.admin, survivor=shop["small"], merged=shop["middle"])
+    assert set(services.changed_accounts(SegmentRun.objects.get().started_at)) == {
+        shop["small"].pk,
+        shop["middle"].pk,
+    }
+    run = services.recompute_changed()
+    assert run is not None
+    assert run.scope == SegmentRun.INCREMENTAL
+    assert _class_of(bands, shop["middle"], run.as_of) is None
+    assert _class_of(bands, shop["small"], run.as_of) == "mid"  # 500 + 2,000 of its own now
+    snapshot = run.snapshots.get()
+    assert snapshot.counts == selectors.counts_on(bands, run.as_of) == {"high": 1, "mid": 1, "low": 1}
+
+
 def test_a_wrong_definition_names_every_field_at_fault(staff: Any) -> None:
     wrong = dict(SALES_BANDS, indicator="salez", thresholds=["5000", "1000"])
     with pytest.raises(ValidationError) as caught:

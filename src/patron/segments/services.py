@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from patron.accounts.access import can
+from patron.accounts.models import Account
 from patron.audit.services import audit_record
 from patron.core.bulk import BulkInsert
 from patron.domain.access import Action
@@ -226,7 +227,7 @@ def run_perform(run: SegmentRun, *, account_ids: Sequence[int] | None = None) ->
     try:
         placed = _compute(run, account_ids)
         with transaction.atomic():
-            result = _store(run, placed, full=account_ids is None)
+            result = _store(run, placed, account_ids=account_ids)
     except Exception as exc:
         SegmentRun.objects.filter(pk=run.pk).update(
             status=SegmentRun.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
@@ -343,12 +344,13 @@ def _indexes_rebuilt_after(placed: list[_Placed], *, full: bool) -> Iterator[Non
             cursor.execute(str(item.create_sql(Membership, editor)))
 
 
-def _store(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResult:
-    with _indexes_rebuilt_after(placed, full=full):
-        return _store_all(run, placed, full=full)
+def _store(run: SegmentRun, placed: list[_Placed], *, account_ids: Sequence[int] | None) -> RunResult:
+    with _indexes_rebuilt_after(placed, full=account_ids is None):
+        return _store_all(run, placed, account_ids=account_ids)
 
 
-def _store_all(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResult:
+def _store_all(run: SegmentRun, placed: list[_Placed], *, account_ids: Sequence[int] | None) -> RunResult:
+    full = account_ids is None
     snapshots = []
     accounts = moved = 0
     for item in placed:
@@ -369,7 +371,7 @@ def _store_all(run: SegmentRun, placed: list[_Placed], *, full: bool) -> RunResu
             notes=[{"code": r.code, "params": r.params} for r in item.result.reasons],
             counts=dict(item.result.counts),
         )
-        closed, delta = _write(item.classification, snapshot, item.result.memberships, item.values, full=full)
+        closed, delta = _write(item.classification, snapshot, item.result.memberships, item.values, account_ids)
         moved += closed
         if not full:
             # The last snapshot's counts and what this run moved; counting a million open rows takes seconds.
@@ -471,10 +473,12 @@ def _write(
     snapshot: Snapshot,
     memberships: pl.DataFrame,
     values: pl.DataFrame,
-    *,
-    full: bool,
+    account_ids: Sequence[int] | None,
 ) -> tuple[int, dict[str, int]]:
-    """Close the rows of accounts that changed class (or left), open rows for their new class.
+    """Close the rows of accounts that changed class (or left: merged), open rows for their new class.
+
+    ``account_ids`` are the accounts a partial run looked at (None: all); one of them that was not
+    placed has left, and its open rows close.
 
     Returns how many open rows were closed, and the change in each class's count.
     """
@@ -483,7 +487,7 @@ def _write(
         "class_key",
         (pl.col("score") if "score" in memberships.columns else pl.lit(None, pl.Float64)).alias("score"),
     )
-    old = _open_rows(classification, None if full else new["account_id"].to_list())
+    old = _open_rows(classification, account_ids)
     joined = new.join(old, on="account_id", how="full", coalesce=True)
     changed = joined.filter(
         pl.col("class_key").is_null() | pl.col("old_class").is_null() | (pl.col("class_key") != pl.col("old_class"))
@@ -523,9 +527,15 @@ def _write(
 
 
 def changed_accounts(since: dt.datetime) -> list[int]:
-    """Accounts with an order, return, invoice or payment recorded, confirmed or cancelled after ``since``."""
+    """Accounts with an order, return, invoice or payment recorded, confirmed or cancelled after ``since``,
+    and both sides of a merge made since: the merged account leaves its classes (and their counts) now,
+    not at the next full run, and the survivor is measured with what it took over."""
 
     ids: set[int] = set()
+    # updated_at is indexed and a merge sets it; merged_at alone would read every account.
+    merges = Account.objects.filter(updated_at__gt=since, merged_at__gt=since).order_by()
+    for merged, survivor in merges.values_list("pk", "merged_into_id"):
+        ids.update((merged, survivor))
     # One query per timestamp, so each reads its own index (SQLite will not combine them for an OR).
     for stamp in ("created_at", "confirmed_at", "cancelled_at"):
         # No ORDER BY: the models' default order would have SQLite walk the date index instead.
