@@ -17,7 +17,7 @@ import pytest
 from django.utils import timezone
 
 from patron.segments import services
-from patron.segments.models import Classification, SegmentRun
+from patron.segments.models import Classification, Membership, SegmentRun
 from patron.staff.models import User
 from tests.api_client import as_user
 from tests.factories import SALES_BANDS, make_account, make_order, make_product
@@ -223,6 +223,14 @@ def test_the_rfm_grid_and_the_churn_list(staff, shop):
     assert len(cells) == 25
     assert sum(int(n) for _r, _fm, n in cells) == 4  # four accounts bought, the prospect is apart
     assert "No orders: 1" in grid
+    # Each buyer's membership keeps its RFM code (R, F, M digits); the grid counts cells from it ...
+    codes = Membership.objects.filter(classification__key="rfm", valid_to__isnull=True, score__isnull=False)
+    assert codes.count() == 4
+    assert all(111 <= m.score <= 555 and set(str(int(m.score))) <= set("12345") for m in codes)
+    # ... and memberships stored before runs kept it are scored again from their values, to the same cells.
+    codes.update(score=None)
+    again = _text(client.get("/segments/rfm/rfm/"))
+    assert re.findall(r'data-testid="rfm-cell" data-r="(\d)" data-fm="(\d)"><span class="n">(\d+)<', again) == cells
     assert client.get("/segments/sales_bands/rfm/").status_code == 404
 
     lifecycle = _text(client.get("/segments/lifecycle/"))

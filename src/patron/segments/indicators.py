@@ -71,7 +71,7 @@ def _cents(expression: str) -> str:
     return f"CAST(ROUND(COALESCE({expression}, 0) * 100) AS BIGINT)"
 
 
-def query_frame(sql: str, params: dict[str, Any], schema: dict[str, Any]) -> pl.DataFrame:
+def query_frame(sql: str, params: dict[str, Any] | Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
     """Rows as a frame; date columns (``pl.Date`` in ``schema``) may come back as ISO text from SQLite.
 
     On PostgreSQL the rows travel as one CSV stream (``COPY ... TO STDOUT``) that polars parses

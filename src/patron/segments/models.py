@@ -9,6 +9,8 @@ from high to mid this quarter" are range queries on the same table.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -117,6 +119,22 @@ class Snapshot(models.Model):
         return f"{self.classification_id}@{self.as_of}"
 
 
+class WrittenJSON(models.JSONField):
+    """JSON kept as written: PostgreSQL's ``json`` instead of ``jsonb``.
+
+    A membership's values are written once (a million per classification on a first run), read
+    whole and never searched by key; parsing each into jsonb was a quarter of that write.
+    """
+
+    def db_type(self, connection: Any) -> str | None:
+        return "json" if connection.vendor == "postgresql" else super().db_type(connection)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            return value  # psycopg decodes json columns itself (Django has it leave only jsonb as text)
+        return super().from_db_value(value, expression, connection)
+
+
 class Membership(models.Model):
     """An account in a class from ``valid_from`` until ``valid_to`` (exclusive; empty while it lasts).
 
@@ -134,7 +152,7 @@ class Membership(models.Model):
     )
     class_key = models.CharField(_("class"), max_length=40)
     score = models.FloatField(_("score"), null=True, blank=True)
-    values = models.JSONField(default=dict)  # the indicators that placed it, as measured then
+    values = WrittenJSON(default=dict)  # the indicators that placed it, as measured then
     snapshot = models.ForeignKey(
         Snapshot, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )

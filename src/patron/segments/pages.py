@@ -18,12 +18,14 @@ from typing import Any
 import polars as pl
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, JSONField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from patron.accounts.access import require, scoped
+from patron.accounts.access import account_scope, require, scoped
 from patron.accounts.models import Account, Region
 from patron.core.exports import ExportSource
 from patron.core.pagination import keyset_page
@@ -40,9 +42,9 @@ from patron.domain.segmentation.indicators import INDICATORS, Kind
 from patron.domain.spreadsheet import safe_cell
 
 from . import selectors
-from .indicators import account_indicators
+from .indicators import account_indicators, query_frame
 from .messages import class_label, class_labels, indicator_label, reason_text, value_text
-from .models import Classification, Membership, SegmentRun, Snapshot
+from .models import Classification, Membership, SegmentRun, Snapshot, WrittenJSON
 from .selectors import decoded, sees_all
 from .services import checked_definition, run_create
 
@@ -367,37 +369,15 @@ class RfmGrid:
     total: int
 
 
-def rfm_grid(classification: Classification, day: dt.date, user: Any) -> RfmGrid | None:
-    """Accounts per R x FM cell, each scored with the cut points of the run that placed it in its segment.
-
-    The segment an account is in and the cell shown agree with the account's explanation:
-    both read the values and cut points stored when it entered its segment.
-    """
-    try:
-        definition = parse_definition(classification.definition)
-    except ValueError:
-        return None
-    if not isinstance(definition, RfmDefinition):
-        return None
-    qs = _scoped_memberships(selectors.memberships_on(classification, day), user)
-    rows = list(qs.values_list("snapshot_id", "account_id", "class_key", "values"))
-    counts: dict[tuple[int, int], int] = {}
-    by_class: dict[str, int] = {}
-    columns = {c: [] for c in rfm.COLUMNS}  # type: dict[str, list[Any]]
-    snapshot_ids: list[int] = []
-    account_ids: list[int] = []
-    for snapshot_id, account_id, class_key, values in rows:
-        by_class[class_key] = by_class.get(class_key, 0) + 1
-        data = decoded(values)
-        snapshot_ids.append(snapshot_id)
-        account_ids.append(account_id)
-        for c in rfm.COLUMNS:
-            v = data.get(c)
-            columns[c].append(float(v) if isinstance(v, int | float) else None)
-    frame = pl.DataFrame(
-        {"snapshot_id": snapshot_ids, "account_id": account_ids, **columns},
-        schema={"snapshot_id": pl.Int64, "account_id": pl.Int64, **dict.fromkeys(rfm.COLUMNS, pl.Float64)},
-    )
+def _cells_from_values(qs: QuerySet[Membership], counts: dict[tuple[int, int], int]) -> None:
+    """Score memberships stored without their RFM code (before runs kept it) again from their values,
+    with the cut points of the run that placed each: the three values come out of the stored JSON in
+    the database, and the rows as one frame."""
+    numbers = (Cast(KT(f"values__{c}"), FloatField()) for c in rfm.COLUMNS)
+    sql, params = qs.order_by().values_list("snapshot_id", "account_id", *numbers).query.sql_with_params()
+    schema = {"snapshot_id": pl.Int64, "account_id": pl.Int64, **dict.fromkeys(rfm.COLUMNS, pl.Float64)}
+    frame = query_frame(sql, params, schema)
+    snapshot_ids = frame["snapshot_id"].unique().to_list()
     snapshots = Snapshot.objects.filter(id__in=set(snapshot_ids)).values_list("id", "definition", "fitted")
     for snapshot_id, raw_definition, fitted in snapshots:
         try:
@@ -412,6 +392,39 @@ def rfm_grid(classification: Classification, day: dt.date, user: Any) -> RfmGrid
         scored = part.select(scores["r"].alias("r"), ((scores["f"] + scores["m"] + 1) // 2).alias("fm")).drop_nulls()
         for r, fm, n in scored.group_by("r", "fm").len().iter_rows():
             counts[(int(r), int(fm))] = counts.get((int(r), int(fm)), 0) + int(n)
+
+
+def rfm_grid(classification: Classification, day: dt.date, user: Any) -> RfmGrid | None:
+    """Accounts per R x FM cell, each scored with the cut points of the run that placed it in its segment.
+
+    The segment an account is in and the cell shown agree with the account's explanation:
+    both read the values and cut points stored when it entered its segment.
+    """
+    try:
+        definition = parse_definition(classification.definition)
+    except ValueError:
+        return None
+    if not isinstance(definition, RfmDefinition):
+        return None
+    qs = selectors.memberships_on(classification, day)
+    if not sees_all(user):
+        # Joined to the accounts rather than "account in (the visible ones)": for a manager's
+        # 700,000 accounts that planned as one index probe per account (6 s instead of 2).
+        scope = account_scope(user, Action.VIEW_ACCOUNT, "account__")
+        qs = qs.filter(scope, account__merged_into__isnull=True) if scope is not None else qs.none()
+    by_class: dict[str, int] = {}
+    counts: dict[tuple[int, int], int] = {}
+    uncoded = False
+    for class_key, score, n in qs.order_by().values_list("class_key", "score").annotate(n=Count("id")):
+        by_class[class_key] = by_class.get(class_key, 0) + n
+        if score is None:
+            uncoded = uncoded or class_key != definition.missing.key
+            continue
+        code = int(score)  # the RFM code a run stored (services._score): R, F and M digits
+        cell = (code // 100, (code // 10 % 10 + code % 10 + 1) // 2)
+        counts[cell] = counts.get(cell, 0) + n
+    if uncoded:
+        _cells_from_values(qs.filter(score__isnull=True).exclude(class_key=definition.missing.key), counts)
     owner = rfm.grid(definition)
     keys = [s.key for s in definition.segments]
     colors = {key: i for i, key in enumerate(keys)}
@@ -431,7 +444,7 @@ def rfm_grid(classification: Classification, day: dt.date, user: Any) -> RfmGrid
         grid_rows,
         legend,
         (labels.get(missing_key, missing_key), by_class.get(missing_key, 0)),
-        len(rows),
+        sum(by_class.values()),
     )
 
 
@@ -607,7 +620,7 @@ def export_source(user: Any, classification: Classification, keys: Sequence[str]
         .annotate(
             segment_class=Subquery(member.values("class_key")[:1]),
             segment_since=Subquery(member.values("valid_from")[:1]),
-            segment_values=Subquery(member.values("values")[:1], output_field=JSONField()),
+            segment_values=Subquery(member.values("values")[:1], output_field=WrittenJSON()),
         )
         .order_by("code", "id")
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import polars as pl
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -219,20 +220,24 @@ def _period(classification: Classification, as_of: dt.date) -> Period:
 
 
 def run_perform(run: SegmentRun, *, account_ids: Sequence[int] | None = None) -> RunResult:
-    """Measure and classify (progress visible as it goes), then write everything in one transaction.
+    """Measure, then classify and write everything in one transaction (progress visible as it goes).
 
     A failure at any step marks the run failed and changes no membership.
     """
     SegmentRun.objects.filter(pk=run.pk).update(status=SegmentRun.RUNNING, started_at=timezone.now())
+    measured: _Measured | None = None
     try:
-        placed = _compute(run, account_ids)
+        measured = _measure(run, account_ids)
         with transaction.atomic():
-            result = _store(run, placed, account_ids=account_ids)
+            result = _store(run, measured, account_ids=account_ids)
     except Exception as exc:
         SegmentRun.objects.filter(pk=run.pk).update(
             status=SegmentRun.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )
         raise
+    finally:
+        if measured is not None and measured.churn is not None:
+            measured.churn.close()
     run.refresh_from_db()
     return result
 
@@ -262,7 +267,47 @@ def _progress(run: SegmentRun, step: str, done: int, total: int, label: str = ""
     SegmentRun.objects.filter(pk=run.pk).update(step=step, steps_done=done, steps_total=total, timings=run.timings)
 
 
-def _compute(run: SegmentRun, account_ids: Sequence[int] | None) -> list[_Placed]:
+@dataclass
+class _Measured:
+    classifications: list[Classification]
+    periods: dict[int, Period]
+    definitions: dict[int, Definition]
+    frames: dict[tuple[dt.date, dt.date], pl.DataFrame]
+    churn: _Beside | None
+    steps: int
+
+    def placements(self, run: SegmentRun, account_ids: Sequence[int] | None) -> Iterator[_Placed]:
+        """Each classification placed, those that need no churn model first: they are written while
+        the churn models are fitted beside them."""
+        context = Context(currency=settings.PATRON_COMPANY_CURRENCY)
+        needs_churn = {c.pk: uses_churn(required_columns(self.definitions[c.pk])) for c in self.classifications}
+        churn: pl.DataFrame | None = None
+        ordered = sorted(self.classifications, key=lambda c: needs_churn[c.pk])
+        for index, classification in enumerate(ordered):
+            definition = self.definitions[classification.pk]
+            period = self.periods[classification.pk]
+            frame = self.frames[(period.start, period.end)]
+            if needs_churn[classification.pk]:
+                if churn is None:
+                    assert self.churn is not None
+                    _progress(run, "churn", len(self.frames) + index, self.steps)
+                    churn, fit = self.churn.result()
+                    if account_ids is None:
+                        run.churn_fit = fit.to_dict()
+                        SegmentRun.objects.filter(pk=run.pk).update(churn_fit=run.churn_fit)
+                frame = frame.join(churn.select("account_id", "p_alive", "clv"), on="account_id", how="left")
+            _progress(run, "classify", len(self.frames) + index + 1, self.steps, f"classify {classification.key}")
+            if definition.kind == Classification.LIFECYCLE:
+                # A stage reads the whole history: an account that bought before the period is not a prospect.
+                frame = frame.with_columns(pl.col("orders_ever").alias("purchase_count"))
+            fitted = _last_fit(classification, definition) if account_ids is not None else None
+            result = classify_accounts(definition, frame, context=context, fitted=fitted)
+            columns = [c for c in required_columns(definition) if c in frame.columns and c != "region_path"]
+            _progress(run, "write", len(self.frames) + index + 1, self.steps, f"write {classification.key}")
+            yield _Placed(classification, definition, period, result, frame.select("account_id", *columns))
+
+
+def _measure(run: SegmentRun, account_ids: Sequence[int] | None) -> _Measured:
     classifications = list(Classification.objects.filter(active=True).order_by("id"))
     later = (
         Snapshot.objects.filter(classification__in=classifications, as_of__gt=run.as_of)
@@ -273,48 +318,60 @@ def _compute(run: SegmentRun, account_ids: Sequence[int] | None) -> list[_Placed
         raise ValidationError(
             {"as_of": [_("%(key)s already has a snapshot after this day; runs go forward in time.") % {"key": later}]}
         )
-    context = Context(currency=settings.PATRON_COMPANY_CURRENCY)
     periods = {c.pk: _period(c, run.as_of) for c in classifications}
     definitions = {c.pk: parse_definition(c.definition) for c in classifications}
     windows = sorted({(p.start, p.end) for p in periods.values()})
     churn_needed = any(uses_churn(required_columns(d)) for d in definitions.values())
-    total = len(windows) + len(classifications) + 1 + (1 if churn_needed else 0)
+    steps = len(windows) + len(classifications) + (1 if churn_needed else 0)
     frames: dict[tuple[dt.date, dt.date], pl.DataFrame] = {}
     for done, (start, end) in enumerate(windows):
-        _progress(run, "measure", done, total)
+        _progress(run, "measure", done, steps)
         frames[(start, end)] = account_indicators(Period(start, end), today=run.as_of, account_ids=account_ids).frame
-    churn: pl.DataFrame | None = None
-    if churn_needed:
-        _progress(run, "churn", len(windows), total)
-        churn, fit = account_churn(run.as_of, account_ids=account_ids, fit=last_churn_fit() if account_ids else None)
-        if account_ids is None:
-            run.churn_fit = fit.to_dict()
-            SegmentRun.objects.filter(pk=run.pk).update(churn_fit=run.churn_fit)
-    offset = len(windows) + (1 if churn_needed else 0)
-    placed = []
-    for index, classification in enumerate(classifications):
-        _progress(run, "classify", offset + index, total, f"classify {classification.key}")
-        period = periods[classification.pk]
-        frame = frames[(period.start, period.end)]
-        definition = definitions[classification.pk]
-        if churn is not None and uses_churn(required_columns(definition)):
-            frame = frame.join(churn.select("account_id", "p_alive", "clv"), on="account_id", how="left")
-        if definition.kind == Classification.LIFECYCLE:
-            # A stage reads the whole history: an account that bought before the period is not a prospect.
-            frame = frame.with_columns(pl.col("orders_ever").alias("purchase_count"))
-        fitted = _last_fit(classification, definition) if account_ids is not None else None
-        result = classify_accounts(definition, frame, context=context, fitted=fitted)
-        columns = [c for c in required_columns(definition) if c in frame.columns and c != "region_path"]
-        placed.append(_Placed(classification, definition, period, result, frame.select("account_id", *columns)))
-    _progress(run, "write", total - 1, total)
-    return placed
+    # The churn models read their own rows and fit in numpy: on PostgreSQL on a thread of their own,
+    # on the core left idle while the database writes the classifications that need no churn model.
+    fit = last_churn_fit() if account_ids else None  # a partial run scores with the last full run's models
+    churn = _Beside(lambda: account_churn(run.as_of, account_ids=account_ids, fit=fit)) if churn_needed else None
+    # What the progress page shows until the run's transaction commits (later steps are inside it).
+    SegmentRun.objects.filter(pk=run.pk).update(step="write", steps_done=len(windows), steps_total=steps)
+    return _Measured(classifications, periods, definitions, frames, churn, steps)
+
+
+class _Beside:
+    """Run ``work`` on its own thread and connection where that is safe (PostgreSQL, outside a
+    transaction, whose writes another connection would not see); otherwise when asked for."""
+
+    def __init__(self, work: Callable[[], Any] | None) -> None:
+        self.work = work
+        self.future: Future[Any] | None = None
+        self.pool: ThreadPoolExecutor | None = None
+        if work is not None and connection.vendor == "postgresql" and not connection.in_atomic_block:
+            self.pool = ThreadPoolExecutor(max_workers=1)
+            self.future = self.pool.submit(self._run, work)
+
+    @staticmethod
+    def _run(work: Callable[[], Any]) -> Any:
+        try:
+            return work()
+        finally:
+            connections.close_all()  # this thread's connection
+
+    def result(self) -> Any:
+        if self.future is None:
+            assert self.work is not None
+            return self.work()
+        return self.future.result()
+
+    def close(self) -> None:
+        """Wait for the thread if it still runs (a run that failed before it needed the result)."""
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
 
 
 BULK_ROWS = 200_000  # new memberships from which indexes are rebuilt once rather than kept up to date
 
 
 @contextmanager
-def _indexes_rebuilt_after(placed: list[_Placed], *, full: bool) -> Iterator[None]:
+def _indexes_rebuilt_after(measured: _Measured, *, full: bool) -> Iterator[None]:
     """For a write larger than the table (the first run over many accounts), build the indexes once after it.
 
     Keeping three indexes up to date row by row doubled the first run's write; dropping and
@@ -323,9 +380,9 @@ def _indexes_rebuilt_after(placed: list[_Placed], *, full: bool) -> Iterator[Non
     """
     new = (
         sum(
-            item.values.height
-            for item in placed
-            if not Membership.objects.filter(classification=item.classification, valid_to__isnull=True).exists()
+            measured.frames[(measured.periods[c.pk].start, measured.periods[c.pk].end)].height
+            for c in measured.classifications
+            if not Membership.objects.filter(classification=c, valid_to__isnull=True).exists()
         )
         if full
         else 0
@@ -336,20 +393,36 @@ def _indexes_rebuilt_after(placed: list[_Placed], *, full: bool) -> Iterator[Non
     editor = connection.SchemaEditorClass(connection, collect_sql=True)
     editor.deferred_sql = []  # set by __enter__, which would also switch SQLite's key checks off mid-transaction
     items = [*Membership._meta.indexes, *Membership._meta.constraints]
+    table = connection.ops.quote_name(Membership._meta.db_table)
     with connection.cursor() as cursor:
+        # On PostgreSQL the primary key's index too (a fifth of the write); SQLite's is the row id itself.
+        keys = (
+            [
+                name
+                for name, about in connection.introspection.get_constraints(cursor, Membership._meta.db_table).items()
+                if about["primary_key"]
+            ]
+            if connection.vendor == "postgresql"
+            else []
+        )
+        for name in keys:
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}")
         for item in items:
             cursor.execute(str(item.remove_sql(Membership, editor)))
         yield
+        for name in keys:
+            pk = connection.ops.quote_name(Membership._meta.pk.column)
+            cursor.execute(f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} PRIMARY KEY ({pk})")
         for item in items:
             cursor.execute(str(item.create_sql(Membership, editor)))
 
 
-def _store(run: SegmentRun, placed: list[_Placed], *, account_ids: Sequence[int] | None) -> RunResult:
-    with _indexes_rebuilt_after(placed, full=account_ids is None):
-        return _store_all(run, placed, account_ids=account_ids)
+def _store(run: SegmentRun, measured: _Measured, *, account_ids: Sequence[int] | None) -> RunResult:
+    with _indexes_rebuilt_after(measured, full=account_ids is None):
+        return _store_all(run, measured.placements(run, account_ids), account_ids=account_ids)
 
 
-def _store_all(run: SegmentRun, placed: list[_Placed], *, account_ids: Sequence[int] | None) -> RunResult:
+def _store_all(run: SegmentRun, placed: Iterator[_Placed], *, account_ids: Sequence[int] | None) -> RunResult:
     full = account_ids is None
     snapshots = []
     accounts = moved = 0
@@ -393,7 +466,7 @@ def _store_all(run: SegmentRun, placed: list[_Placed], *, account_ids: Sequence[
         step="done",
         steps_done=F("steps_total"),
     )
-    return RunResult(run, snapshots)
+    return RunResult(run, sorted(snapshots, key=lambda s: s.classification_id))
 
 
 def last_churn_fit() -> ChurnFit | None:
@@ -468,6 +541,22 @@ def _insert(rows: pl.DataFrame) -> None:
     BulkInsert(Membership, list(_COLUMNS), raw=("values",)).insert(list(rows.iter_rows()))
 
 
+RFM_CODE_BINS = 9  # R, F and M as one digit each: the RFM code "545"
+
+
+def _score(memberships: pl.DataFrame) -> pl.Expr:
+    """What a membership keeps as its score: a weighted score's value, or an RFM account's code (R, F
+    and M digits, 545: the grid counts cells in the database from it; ten bins have no such code)."""
+    if "score" in memberships.columns:
+        return pl.col("score")
+    if "r_score" in memberships.columns:
+        widest = memberships.select(pl.max_horizontal(pl.col("r_score", "f_score", "m_score").max())).item()
+        if widest is None or int(widest) <= RFM_CODE_BINS:
+            code = pl.col("r_score") * 100 + pl.col("f_score") * 10 + pl.col("m_score")
+            return code.cast(pl.Float64)
+    return pl.lit(None, pl.Float64)
+
+
 def _write(
     classification: Classification,
     snapshot: Snapshot,
@@ -482,11 +571,7 @@ def _write(
 
     Returns how many open rows were closed, and the change in each class's count.
     """
-    new = memberships.select(
-        "account_id",
-        "class_key",
-        (pl.col("score") if "score" in memberships.columns else pl.lit(None, pl.Float64)).alias("score"),
-    )
+    new = memberships.select("account_id", "class_key", _score(memberships).alias("score"))
     old = _open_rows(classification, account_ids)
     joined = new.join(old, on="account_id", how="full", coalesce=True)
     changed = joined.filter(
