@@ -19,6 +19,7 @@ PostgreSQL and 180 s on SQLite, peak memory under 2 GiB, incremental within 5 s.
     python benchmarks/bench_segments.py --url postgres://...        # a database holding the scale set
     python benchmarks/bench_segments.py --sqlite /path/scale.sqlite3 # the scale set in SQLite
     python benchmarks/bench_segments.py --make-sqlite /path/scale.sqlite3 --url postgres://...  # copy it first
+    python benchmarks/bench_segments.py --make-sqlite /path/scale.sqlite3 --url postgres://... --copy-only
 
 The database is changed (runs, memberships, 10,000 orders): use a copy you can throw away.
 Not part of ``benchmarks/run.py`` by default (it needs the scale set): ``python benchmarks/run.py segments``.
@@ -349,6 +350,9 @@ def main() -> dict[str, Any]:
     parser.add_argument("--make-sqlite", type=Path, help="copy --url into this SQLite file first")
     parser.add_argument("--skip-incremental", action="store_true")
     parser.add_argument("--incremental-only", action="store_true", help="after an earlier full run: only that")
+    parser.add_argument(
+        "--copy-only", action="store_true", help="with --make-sqlite: copy, then stop (measure later, on a quiet machine)"
+    )
     args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
     if args.make_sqlite:
         if not args.url:
@@ -356,6 +360,8 @@ def main() -> dict[str, Any]:
         started = time.perf_counter()
         _make_sqlite(args.url, args.make_sqlite)
         print(f"copied into {args.make_sqlite} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        if args.copy_only:
+            return {"copied into": str(args.make_sqlite)}
         args.sqlite, args.url = args.make_sqlite, None
     if args.sqlite:
         _setup(f"sqlite:///{args.sqlite}")

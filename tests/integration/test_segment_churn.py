@@ -161,3 +161,46 @@ def test_a_fit_that_runs_to_infinity_is_stored_without_infinities(staff: Any) ->
     run = SegmentRun.objects.create(as_of=TODAY, churn_fit=stored)  # the database accepts it
     run.refresh_from_db()
     assert run.churn_fit["reasons"][0]["code"] == "PARAMETER_AT_BOUND"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_churn_models_fit_beside_the_other_classifications(
+    staff: Any, history: dict[str, Any]
+) -> None:
+    """On PostgreSQL the churn models fit on a thread of their own while the classifications that need
+    none are written; every classification is still placed, and the snapshots come in their order."""
+    Classification.objects.filter(builtin=True).update(active=True)
+    run = services.run_create(actor=staff.admin, as_of=TODAY)
+    result = services.run_perform(run)
+    run.refresh_from_db()
+    assert run.status == SegmentRun.DONE
+    assert run.churn_fit["customers"] == 63
+    ids = [s.classification_id for s in result.snapshots]
+    assert ids == sorted(Classification.objects.filter(active=True).values_list("id", flat=True))
+    churn_risk = Classification.objects.get(key="churn_risk")
+    assert selectors.memberships_on(churn_risk, TODAY).get(account=history["stopped"]).class_key == "likely_lost"
+    value_tier = Classification.objects.get(key="value_tier")
+    assert selectors.memberships_on(value_tier, TODAY).count() == selectors.memberships_on(churn_risk, TODAY).count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_fails_while_the_churn_models_fit_writes_nothing(
+    staff: Any, history: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Classification.objects.filter(builtin=True).update(active=True)
+    calls = []
+
+    def fail_on_the_second(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return original(*args, **kwargs)
+
+    original = services._write
+    monkeypatch.setattr(services, "_write", fail_on_the_second)
+    run = services.run_create(actor=staff.admin, as_of=TODAY)
+    with pytest.raises(RuntimeError, match="disk full"):
+        services.run_perform(run)
+    run.refresh_from_db()
+    assert run.status == SegmentRun.FAILED
+    assert not selectors.memberships_on(Classification.objects.get(key="value_tier"), TODAY).exists()
