@@ -350,9 +350,7 @@ def main() -> dict[str, Any]:
     parser.add_argument("--make-sqlite", type=Path, help="copy --url into this SQLite file first")
     parser.add_argument("--skip-incremental", action="store_true")
     parser.add_argument("--incremental-only", action="store_true", help="after an earlier full run: only that")
-    parser.add_argument(
-        "--copy-only", action="store_true", help="with --make-sqlite: copy, then stop (measure later)"
-    )
+    parser.add_argument("--copy-only", action="store_true", help="with --make-sqlite: copy, then stop (measure later)")
     args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
     if args.make_sqlite:
         if not args.url:
