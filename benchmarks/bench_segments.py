@@ -237,11 +237,11 @@ def measure(skip_incremental: bool) -> dict[str, Any]:
 
 
 def _pages() -> dict[str, Any]:
-    """The segment pages that read every membership: the RFM grid, for a manager (who sees every
-    account) and for one salesperson, the median of three."""
+    """The segment pages that read every membership: the RFM grid and the movement between the two
+    runs' days, for a manager (their team's accounts) and for one salesperson, the median of three."""
     import statistics
 
-    from patron.segments import pages
+    from patron.segments import pages, selectors
     from patron.segments.models import Classification
     from patron.staff.models import User
 
@@ -261,6 +261,12 @@ def _pages() -> dict[str, Any]:
             times.append(time.perf_counter() - started)
         assert grid is not None
         figures[f"RFM grid, {label}: {grid.total:,} accounts (s)"] = round(statistics.median(times), 2)
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            moved = selectors.movement(rfm, AS_OF, AS_OF + dt.timedelta(days=1), user=user)
+            times.append(time.perf_counter() - started)
+        figures[f"movement between two days, {label}: {moved.moved():,} moved (s)"] = round(statistics.median(times), 2)
     return figures
 
 

@@ -116,6 +116,43 @@ def test_an_account_that_buys_more_moves_and_keeps_its_history(staff: Any, bands
     assert any(r.params.get("class") == "high" for r in placement.reasons)
 
 
+def test_movement_is_each_account_s_class_on_one_day_against_the_other(
+    staff: Any, bands: Classification, shop: dict
+) -> None:
+    """Read from intervals (stayed, then only the rows that begin or end between the days), the matrix is
+    what comparing every account's class on the two days gives: moves, a move there and back, a new
+    account, a merged one, and for a reader who sees only some accounts."""
+    from patron.accounts.merge import account_merge
+
+    days = [TODAY - dt.timedelta(days=d) for d in (9, 6, 3, 0)]
+    _run(staff.admin, days[0])
+    make_order(staff.admin, shop["small"], [(shop["product"], "20")], order_date=days[1])  # low -> mid
+    _run(staff.admin, days[1])
+    newcomer = make_account(staff.sales)
+    make_order(staff.admin, newcomer, [(shop["product"], "90")], order_date=days[2])  # appears, high
+    make_order(staff.admin, shop["middle"], [(shop["product"], "40")], order_date=days[2])  # mid -> high
+    _run(staff.admin, days[2])
+    account_merge(actor=staff.admin, survivor=shop["big"], merged=shop["prospect"])  # the prospect leaves
+    from patron.sales.models import Order
+
+    Order.objects.filter(account=shop["middle"], order_date=days[2]).update(status=Order.CANCELLED)  # back to mid
+    _run(staff.admin, days[3])
+    accounts = [shop["small"], shop["middle"], shop["big"], shop["prospect"], newcomer]
+    for user in (staff.admin, staff.sales):
+        seen = [a for a in accounts if user is staff.admin or a.owner_id == staff.sales.pk]
+        for i, before in enumerate(days):
+            for after in days[i:]:
+                expected: dict[tuple[str, str], int] = {}
+                for account in seen:
+                    pair = (_class_of(bands, account, before) or "", _class_of(bands, account, after) or "")
+                    if pair != ("", ""):
+                        expected[pair] = expected.get(pair, 0) + 1
+                got = {k: n for k, n in selectors.movement(bands, before, after, user=user).matrix.items() if n}
+                assert got == expected, (user.username, before, after)
+    # the one that went to high and came back is counted where it was on each day: mid, then mid
+    assert selectors.movement(bands, days[1], days[3], user=staff.admin).matrix[("mid", "mid")] == 2
+
+
 def test_a_salesperson_sees_only_their_own_movers(staff: Any, bands: Classification, shop: dict) -> None:
     week_ago = TODAY - dt.timedelta(days=7)
     _run(staff.admin, week_ago)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+import polars as pl
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from patron.accounts.access import role_of, scoped
+from patron.accounts.access import account_scope, role_of, scoped
 from patron.accounts.models import Account, Region
 from patron.domain.access import Action, Relation, reach
 from patron.domain.explain import Reason
@@ -28,6 +28,7 @@ from patron.domain.segmentation.definitions import parse_definition
 from patron.sales.models import Category, OrderLine, ReturnLine
 from patron.sales.selectors import to_company_currency
 
+from .indicators import query_frame
 from .models import Classification, Membership, SegmentRun, Snapshot
 
 
@@ -119,34 +120,39 @@ def seen_by(memberships: QuerySet[Membership], user: Any) -> QuerySet[Membership
     return memberships if sees_all(user) else memberships.filter(account_id__in=visible_ids(user))
 
 
+def seen_by_joined(memberships: QuerySet[Membership], user: Any) -> QuerySet[Membership]:
+    """``seen_by`` for queries over most of a classification: joined to the accounts. As "account in
+    (the visible ones)" a manager's 700,000 accounts planned as one index probe each (6 s, not 2)."""
+    if sees_all(user):
+        return memberships
+    scope = account_scope(user, Action.VIEW_ACCOUNT, "account__")
+    return memberships.filter(scope, account__merged_into__isnull=True) if scope is not None else memberships.none()
+
+
 def movement(classification: Classification, before: dt.date, after: dt.date, *, user: Any) -> Movement:
     """How many accounts ``user`` may see went from each class on ``before`` to each on ``after`` ("" for none).
 
-    Added up in the database: one grouped query for the accounts placed on ``after``, one for
-    those placed on ``before`` only.
+    Memberships are intervals: a row that covers both days is an account that stayed, counted per
+    class in one grouped query. Only the rows that end or begin between the two days (the movers)
+    are read, and paired by account.
     """
-    on_before = seen_by(memberships_on(classification, before), user)
-    on_after = seen_by(memberships_on(classification, after), user)
-    was = Subquery(on_before.filter(account_id=OuterRef("account_id")).values("class_key")[:1])
+    rows = seen_by_joined(Membership.objects.filter(classification=classification), user).order_by()
     matrix: dict[tuple[str, str], int] = {}
-    rows = (
-        on_after.annotate(was=Coalesce(was, Value("")))
-        .values("was", "class_key")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("was", "class_key", "n")
-    )
-    for old, new, n in rows:
+    stayed = rows.filter(_on(before)).filter(_on(after)).values("class_key").annotate(n=Count("id"))
+    for key, n in stayed.values_list("class_key", "n"):
+        matrix[(key, key)] = n
+    schema = {"account_id": pl.Int64, "class_key": pl.String}
+
+    def side(on: dt.date, off: dt.date, name: str) -> pl.DataFrame:
+        sql, params = (
+            rows.filter(_on(on)).exclude(_on(off)).values_list("account_id", "class_key").query.sql_with_params()
+        )
+        return query_frame(sql, params, schema).rename({"class_key": name})
+
+    pairs = side(before, after, "was").join(side(after, before, "now"), on="account_id", how="full", coalesce=True)
+    moved = pairs.select(pl.col("was").fill_null(""), pl.col("now").fill_null("")).group_by("was", "now").len()
+    for old, new, n in moved.iter_rows():
         matrix[(old, new)] = matrix.get((old, new), 0) + n
-    left = (
-        on_before.exclude(Exists(on_after.filter(account_id=OuterRef("account_id"))))
-        .values("class_key")
-        .annotate(n=Count("id"))
-        .order_by()
-        .values_list("class_key", "n")
-    )
-    for old, n in left:
-        matrix[(old, "")] = matrix.get((old, ""), 0) + n
     return Movement(before, after, class_keys(classification), matrix)
 
 
