@@ -337,3 +337,18 @@ def test_the_timeline_carries_what_the_probes_look_for(world_for):
     account = world.accounts[Relation.OTHER]
     kinds = set(account_timeline(user=world.actor, account=account).values_list("kind", flat=True))
     assert {"order", "invoice", "payment", "call"} <= kinds
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_the_owners_in_reach_are_the_accounts_in_reach(world_for, role):
+    """``scope_owners`` (a list of owners, for queries over most accounts) reaches what ``scoped`` does."""
+    from patron.accounts.access import scope_owners
+
+    world = world_for(role)
+    make_account(None, code=f"ORPHAN-{role.value}")  # nobody's: only those who reach every account see it
+    for action in Action:
+        owners = scope_owners(world.actor, action)
+        by_owner = Account.objects.all() if owners is None else Account.objects.filter(owner_id__in=owners)
+        assert set(by_owner) == set(scoped(Account.objects.all(), world.actor, action)), action
+    world.actor.is_active = False
+    assert scope_owners(world.actor, Action.VIEW_ACCOUNT) == []

@@ -17,7 +17,7 @@ import polars as pl
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from patron.accounts.access import account_scope, role_of, scoped
+from patron.accounts.access import role_of, scope_owners, scoped
 from patron.accounts.models import Account, Region
 from patron.domain.access import Action, Relation, reach
 from patron.domain.explain import Reason
@@ -121,12 +121,12 @@ def seen_by(memberships: QuerySet[Membership], user: Any) -> QuerySet[Membership
 
 
 def seen_by_joined(memberships: QuerySet[Membership], user: Any) -> QuerySet[Membership]:
-    """``seen_by`` for queries over most of a classification: joined to the accounts. As "account in
-    (the visible ones)" a manager's 700,000 accounts planned as one index probe each (6 s, not 2)."""
-    if sees_all(user):
+    """``seen_by`` for queries over most of a classification: joined to the accounts, by their owners.
+    As "account in (the visible ones)" a manager's 700,000 accounts planned as one index probe each."""
+    owners = scope_owners(user, Action.VIEW_ACCOUNT)
+    if owners is None:
         return memberships
-    scope = account_scope(user, Action.VIEW_ACCOUNT, "account__")
-    return memberships.filter(scope, account__merged_into__isnull=True) if scope is not None else memberships.none()
+    return memberships.filter(account__owner_id__in=owners, account__merged_into__isnull=True)
 
 
 def movement(classification: Classification, before: dt.date, after: dt.date, *, user: Any) -> Movement:
