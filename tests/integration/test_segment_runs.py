@@ -149,6 +149,14 @@ def test_movement_is_each_account_s_class_on_one_day_against_the_other(
                         expected[pair] = expected.get(pair, 0) + 1
                 got = {k: n for k, n in selectors.movement(bands, before, after, user=user).matrix.items() if n}
                 assert got == expected, (user.username, before, after)
+        # ... and the counts per class a reader sees on each day, on the classification page and its chart
+        for day in days:
+            expected_counts = {k: 0 for k in selectors.class_keys(bands)}
+            for account in seen:
+                if (key := _class_of(bands, account, day)) is not None:
+                    expected_counts[key] += 1
+            assert pages.class_counts(bands, user, day) == expected_counts, (user.username, day)
+            assert dict(pages.counts_series(bands, user))[day] == expected_counts, (user.username, day)
     # the one that went to high and came back is counted where it was on each day: mid, then mid
     assert selectors.movement(bands, days[1], days[3], user=staff.admin).matrix[("mid", "mid")] == 2
 

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Count, FloatField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, FloatField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -92,18 +92,34 @@ def class_counts(classification: Classification, user: Any, day: dt.date | None 
     latest = latest_snapshot(classification)
     if sees_all(user) and latest is not None and (day is None or day >= latest.as_of):
         return _ordered(keys, latest.counts or {})
-    qs = _scoped_memberships(selectors.memberships_on(classification, day or today()), user)
-    found = dict(qs.values_list("class_key").annotate(n=Count("id")).order_by())
-    return _ordered(keys, found)
+    day = day or today()
+    return _ordered(keys, _counts_on(classification, user, [day])[day])
+
+
+def _counts_on(classification: Classification, user: Any, days: Sequence[dt.date]) -> dict[dt.date, dict[str, int]]:
+    """Accounts per class on each of ``days`` that ``user`` may see, in one grouped query: memberships that
+    share their dates and class are counted together, then each group adds to the days it covers."""
+    out: dict[dt.date, dict[str, int]] = {d: {} for d in days}
+    if not days:
+        return out
+    rows = selectors.seen_by_joined(Membership.objects.filter(classification=classification), user)
+    rows = rows.filter(valid_from__lte=max(days)).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=min(days)))
+    groups = rows.order_by().values_list("valid_from", "valid_to", "class_key").annotate(n=Count("id"))
+    for start, end, key, n in groups:
+        for day in days:
+            if start <= day and (end is None or end > day):
+                out[day][key] = out[day].get(key, 0) + n
+    return out
 
 
 def counts_series(classification: Classification, user: Any, limit: int = 24) -> list[tuple[dt.date, dict[str, int]]]:
     """Counts per class on the days of the last ``limit`` full runs, oldest first."""
     snapshots = selectors.counts_over_time(classification, limit)
+    keys = selectors.class_keys(classification)
     if sees_all(user):
-        keys = selectors.class_keys(classification)
         return [(s.as_of, _ordered(keys, s.counts or {})) for s in snapshots]
-    return [(s.as_of, class_counts(classification, user, s.as_of)) for s in snapshots]
+    counted = _counts_on(classification, user, [s.as_of for s in snapshots])
+    return [(s.as_of, _ordered(keys, counted[s.as_of])) for s in snapshots]
 
 
 def snapshot_days(classification: Classification, limit: int = 2) -> list[dt.date]:
