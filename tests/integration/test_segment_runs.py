@@ -151,7 +151,7 @@ def test_movement_is_each_account_s_class_on_one_day_against_the_other(
                 assert got == expected, (user.username, before, after)
         # ... and the counts per class a reader sees on each day, on the classification page and its chart
         for day in days:
-            expected_counts = {k: 0 for k in selectors.class_keys(bands)}
+            expected_counts = dict.fromkeys(selectors.class_keys(bands), 0)
             for account in seen:
                 if (key := _class_of(bands, account, day)) is not None:
                     expected_counts[key] += 1
