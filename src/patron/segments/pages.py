@@ -61,13 +61,6 @@ def currency() -> str:
     return str(settings.PATRON_COMPANY_CURRENCY)
 
 
-# --- who sees what ------------------------------------------------------------------------------------------------
-
-
-def _scoped_memberships(qs: QuerySet[Membership], user: Any) -> QuerySet[Membership]:
-    return selectors.seen_by(qs, user)
-
-
 # --- snapshots and counts -----------------------------------------------------------------------------------------
 
 
@@ -102,7 +95,7 @@ def _counts_on(classification: Classification, user: Any, days: Sequence[dt.date
     out: dict[dt.date, dict[str, int]] = {d: {} for d in days}
     if not days:
         return out
-    rows = selectors.seen_by_joined(Membership.objects.filter(classification=classification), user)
+    rows = selectors.seen_by(Membership.objects.filter(classification=classification), user)
     rows = rows.filter(valid_from__lte=max(days)).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=min(days)))
     groups = rows.order_by().values_list("valid_from", "valid_to", "class_key").annotate(n=Count("id"))
     for start, end, key, n in groups:
@@ -422,7 +415,7 @@ def rfm_grid(classification: Classification, day: dt.date, user: Any) -> RfmGrid
         return None
     if not isinstance(definition, RfmDefinition):
         return None
-    qs = selectors.seen_by_joined(selectors.memberships_on(classification, day), user)
+    qs = selectors.seen_by(selectors.memberships_on(classification, day), user)
     by_class: dict[str, int] = {}
     counts: dict[tuple[int, int], int] = {}
     uncoded = False
@@ -431,8 +424,7 @@ def rfm_grid(classification: Classification, day: dt.date, user: Any) -> RfmGrid
         if score is None:
             uncoded = uncoded or class_key != definition.missing.key
             continue
-        code = int(score)  # the RFM code a run stored (services._score): R, F and M digits
-        cell = (code // 100, (code // 10 % 10 + code % 10 + 1) // 2)
+        cell = rfm.cell_of_code(int(score))  # the RFM code a run stored (services._score)
         counts[cell] = counts.get(cell, 0) + n
     if uncoded:
         _cells_from_values(qs.filter(score__isnull=True).exclude(class_key=definition.missing.key), counts)

@@ -25,6 +25,7 @@ from patron.audit.services import audit_record
 from patron.core.bulk import BulkInsert
 from patron.domain.access import Action
 from patron.domain.periods import Period, window_period
+from patron.domain.segmentation import rfm
 from patron.domain.segmentation.builtin import builtin_definitions
 from patron.domain.segmentation.classify import Context, Fitted, classify_accounts, required_columns
 from patron.domain.segmentation.definitions import Definition, DefinitionError, fingerprint, parse_definition
@@ -541,9 +542,6 @@ def _insert(rows: pl.DataFrame) -> None:
     BulkInsert(Membership, list(_COLUMNS), raw=("values",)).insert(list(rows.iter_rows()))
 
 
-RFM_CODE_BINS = 9  # R, F and M as one digit each: the RFM code "545"
-
-
 def _score(memberships: pl.DataFrame) -> pl.Expr:
     """What a membership keeps as its score: a weighted score's value, or an RFM account's code (R, F
     and M digits, 545: the grid counts cells in the database from it; ten bins have no such code)."""
@@ -551,9 +549,8 @@ def _score(memberships: pl.DataFrame) -> pl.Expr:
         return pl.col("score")
     if "r_score" in memberships.columns:
         widest = memberships.select(pl.max_horizontal(pl.col("r_score", "f_score", "m_score").max())).item()
-        if widest is None or int(widest) <= RFM_CODE_BINS:
-            code = pl.col("r_score") * 100 + pl.col("f_score") * 10 + pl.col("m_score")
-            return code.cast(pl.Float64)
+        if widest is None or int(widest) <= rfm.CODE_BINS:
+            return rfm.code_expr(pl.col("r_score"), pl.col("f_score"), pl.col("m_score"))
     return pl.lit(None, pl.Float64)
 
 

@@ -75,6 +75,19 @@ def fm(f: int, m: int) -> int:
     return (f + m + 1) // 2
 
 
+CODE_BINS = 9  # R, F and M as one digit each: the RFM code "545"
+
+
+def code_expr(r: pl.Expr, f: pl.Expr, m: pl.Expr) -> pl.Expr:
+    """The RFM code a membership keeps as its score (545), for bins up to ``CODE_BINS``."""
+    return (r * 100 + f * 10 + m).cast(pl.Float64)
+
+
+def cell_of_code(code: int) -> tuple[int, int]:
+    """The (R, FM) cell of the grid an RFM code falls in."""
+    return code // 100, fm(code // 10 % 10, code % 10)
+
+
 @functools.lru_cache(maxsize=64)
 def grid(definition: RfmDefinition) -> dict[tuple[int, int], int]:
     """(R, FM) -> index of the segment that holds the cell."""
