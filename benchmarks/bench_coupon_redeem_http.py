@@ -24,7 +24,11 @@ runs this checkout's ``src`` (``PYTHONPATH``), as this process does.
 Bar (issue 7): 300 validate-and-redeem pairs per second on this 2-core machine.
 
     python benchmarks/bench_coupon_redeem_http.py [--seconds 20] [--connections 6] [--web-workers 2]
-        [--threads 1] [--runs 3] [--lines 3]
+        [--threads 1] [--runs 3] [--lines 3] [--floor]
+
+``--floor`` adds one run in which each pair is two ``GET /api/me`` (token auth, one user read, a
+small JSON answer) over the same connections: the most pairs this server stack answers on this
+machine, whatever the coupon and order code does.
 
 This machine's speed moves by about a third from minute to minute, so it measures several runs
 against one warm server and prints each run's rate and the median run's figures.
@@ -97,8 +101,10 @@ def _client(
     connections: int,
     lines: int,
     out: Any,
+    floor: bool = False,
 ) -> None:
-    """Keep-alive connections, one thread each, each sending check-then-order pairs with its own codes."""
+    """Keep-alive connections, one thread each, each sending check-then-order pairs with its own codes.
+    ``floor``: each pair is two ``GET /api/me`` instead, the cheapest authenticated call (the stack's ceiling)."""
     checks: list[float] = []
     orders: list[float] = []
     pairs: list[float] = []
@@ -117,6 +123,13 @@ def _client(
         bad: dict[str, int] = {}
 
         def post(path: str, body: dict[str, Any]) -> tuple[int, Any]:
+            if floor:
+                conn.request("GET", "/api/me", headers=headers)
+                response = conn.getresponse()
+                response.read()
+                return (201 if path == "/api/orders" else 200) if response.status == 200 else response.status, (
+                    b'{"valid": true}'
+                )
             conn.request("POST", path, json.dumps(body), headers)
             response = conn.getresponse()
             return response.status, response.read()
@@ -212,12 +225,15 @@ def _measure(
     seconds: float,
     connections: int,
     lines: int,
+    floor: bool = False,
 ) -> dict[str, Any]:
     """One measured run from a fresh client process: rates, latencies and where the CPU went."""
     queue: Any = mp.Queue()
     web_before, pg_cpu, machine = _worker_cpu(web_pid), postgres_cpu_seconds(server), _machine_cpu()
     started = time.perf_counter()
-    client = mp.Process(target=_client, args=(port, token, accounts, skus, codes, seconds, connections, lines, queue))
+    client = mp.Process(
+        target=_client, args=(port, token, accounts, skus, codes, seconds, connections, lines, queue, floor)
+    )
     client.start()
     result = queue.get()
     client.join()
@@ -275,6 +291,7 @@ def main(
     threads: int = 1,
     runs: int = 3,
     lines: int = 3,
+    floor: bool = False,
 ) -> dict[str, Any]:
     server = Server()
     web = None
@@ -314,6 +331,11 @@ def main(
             figures.append(_measure(web.pid, server, port, token, accounts, skus, mine, seconds, connections, lines))
             redeemed += figures[-1]["pairs"]
         checked = _verify(redeemed)
+        if floor:  # after the check: these pairs redeem nothing
+            mine = codes[: int(seconds * MOST_PAIRS_PER_SECOND)]
+            cheapest = _measure(web.pid, server, port, token, accounts, skus, mine, seconds, connections, lines, True)
+            shown = ("pairs_per_second", "cpu_web_ms_per_pair", "cpu_postgres_ms_per_pair", "cpu_client_ms_per_pair")
+            checked.update({f"floor_{k}": cheapest[k] for k in shown})
         rates = [f["pairs_per_second"] for f in figures]
         best = sorted(figures, key=lambda f: f["pairs_per_second"])[len(figures) // 2]  # the median run
         median = statistics.median(rates)
@@ -349,8 +371,11 @@ if __name__ == "__main__":
         "--runs", type=int, default=3, help="measured runs against the one warm server; the median is shown"
     )
     parser.add_argument("--lines", type=int, default=3, help="cart lines per check and order")
+    parser.add_argument(
+        "--floor", action="store_true", help="then one run of pairs of GET /api/me: what this stack serves at most"
+    )
     args = parser.parse_args()
     for key, value in main(
-        args.seconds, args.connections, args.web_workers, args.threads, args.runs, args.lines
+        args.seconds, args.connections, args.web_workers, args.threads, args.runs, args.lines, args.floor
     ).items():
         print(f"{key:30} {value}")

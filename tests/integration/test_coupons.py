@@ -151,6 +151,23 @@ def test_a_budget_and_a_limit_per_account_hold(staff, shop, tea):
     assert "as often as allowed (1)" in once.value.message_dict["coupons[0]"][0]
 
 
+def test_two_codes_of_one_campaign_on_one_order_count_together_against_its_limits(staff, shop, tea):
+    per_account = campaign(staff, {**TEN_OFF, "uses_per_account": 1, "with_coupons": True})
+    first, second = services.codes_issue(actor=staff.marketing, campaign=per_account, count=2)
+    with pytest.raises(ValidationError) as twice:
+        order(staff, shop, tea, "2", [first, second])
+    assert set(twice.value.message_dict) == {"coupons[1]"}  # the first fits, the second is one use too many
+    assert "as often as allowed (1)" in twice.value.message_dict["coupons[1]"][0]
+    budget = campaign(staff, {**TEN_OFF, "budget": "25", "with_coupons": True}, name="B", prefix="bb")
+    one, two = services.codes_issue(actor=staff.marketing, campaign=budget, count=2)
+    with pytest.raises(ValidationError) as spent:
+        order(staff, shop, tea, "2", [one, two])  # 10% of 200 = 20 of the 25; the second's share is over
+    assert spent.value.message_dict == {"coupons[1]": ["The campaign's budget is spent (CNY 5.00 left)."]}
+    assert not Redemption.objects.exists()  # nothing half-written
+    assert not Order.objects.exists()
+    assert order(staff, shop, tea, "2", [one]).net_total == D("180.00")
+
+
 def test_cancelling_or_returning_the_whole_order_gives_the_use_back(staff, shop, tea):
     spring = campaign(staff, TEN_OFF)
     (code,) = services.codes_issue(actor=staff.marketing, campaign=spring, count=1)
@@ -267,6 +284,7 @@ def test_a_till_redeems_a_code_with_an_order_through_the_api_and_a_refusal_is_a_
     made = client.post("/api/orders", body)
     assert made.status_code == 201, made.json()
     assert made.json()["net_total"] == "270.00"
+    assert client.get(f"/api/orders/{made.json()['number']}").json() == made.json()  # the answer is what was stored
     again = client.post("/api/orders", body)
     assert again.status_code == 422
     assert error_fields(again) == {"coupons[0]"}
@@ -301,11 +319,10 @@ def test_checking_codes_says_what_each_would_give_or_why_not(staff, shop, tea):
 
 
 def test_guessing_codes_is_throttled_per_user_token_and_address(staff, shop, tea, settings):
-    from django.core.cache import caches
-
+    from patron.coupons import throttles
     from tests.api_client import ApiClient
 
-    caches["throttle"].clear()
+    throttles.clear()
     settings.PATRON_COUPON_CHECKS_PER_MINUTE = 5
     client = ApiClient(staff.sales)
     body = {"account": "SHOP", "lines": [{"product": "TEA", "quantity": "1"}]}
@@ -316,7 +333,7 @@ def test_guessing_codes_is_throttled_per_user_token_and_address(staff, shop, tea
     order_body = {"account": "SHOP", "lines": [{"product": "TEA", "quantity": "1"}], "coupons": ["GUESS9999"]}
     assert other.post("/api/orders", order_body).status_code == 429
     assert other.post("/api/orders", {**order_body, "coupons": []}).status_code == 201  # orders without codes: free
-    caches["throttle"].clear()
+    throttles.clear()
     # Three people behind one address, each claiming another X-Forwarded-For: the address's limit (twice the
     # rate) still holds, since the header is not believed without a proxy in front.
     settings.PATRON_COUPON_CHECKS_PER_MINUTE = 1
@@ -327,7 +344,7 @@ def test_guessing_codes_is_throttled_per_user_token_and_address(staff, shop, tea
         for i, user in enumerate((staff.sales, staff.manager, staff.admin))
     ]
     assert [t.status_code for t in tries] == [200, 200, 429]
-    caches["throttle"].clear()
+    throttles.clear()
 
 
 def _race(attempts: int, attempt: Any) -> list[str]:

@@ -140,3 +140,30 @@ def test_document_numbers_the_pages_use_are_reserved(staff, number):
             actor=staff.sales, account=account, lines=[sales.LineInput(make_product(), "1")], number=number
         )
     assert "number" in err.value.message_dict
+
+
+def test_an_order_confirmed_as_it_is_written_widens_the_order_dates_and_leaves_the_whole_trail(staff):
+    account = make_account(staff.sales)
+    product = make_product(price="40.00")
+
+    def confirmed(day: dt.date, **kw: object) -> object:
+        lines = [sales.LineInput(product=product.sku, quantity="1"), sales.LineInput(product=product.pk, quantity="2")]
+        return sales.order_create(actor=staff.sales, account=account, lines=lines, order_date=day, **kw)
+
+    first = confirmed(dt.date(2026, 5, 10), confirm=True)
+    assert (first.status, first.net_total, [b.product.sku for b in first.lines.all()]) == (
+        "confirmed",
+        Decimal("120.00"),
+        [product.sku, product.sku],  # by SKU and by id: one product read for both
+    )
+    confirmed(dt.date(2026, 3, 1), confirm=True)  # earlier: the first date moves back
+    confirmed(dt.date(2026, 4, 1), confirm=True)  # between: neither moves
+    confirmed(dt.date(2026, 9, 1))  # a draft does not count
+    account.refresh_from_db()
+    assert (account.first_order_date, account.last_order_date) == (dt.date(2026, 3, 1), dt.date(2026, 5, 10))
+    trail = list(
+        AuditEvent.objects.filter(entity_type="order", entity_id=str(first.pk)).order_by("id").values_list("action")
+    )
+    assert trail == [("ORDER_CREATED",), ("ORDER_CONFIRMED",)]
+    assert first.account.activities.filter(event="order_confirmed").count() == 3
+    assert first.account.activities.filter(event="order_draft").count() == 1

@@ -204,3 +204,16 @@ def test_a_run_that_fails_while_the_churn_models_fit_writes_nothing(
     run.refresh_from_db()
     assert run.status == SegmentRun.FAILED
     assert not selectors.memberships_on(Classification.objects.get(key="value_tier"), TODAY).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flushed_database_gets_its_builtin_classifications_back() -> None:
+    """Tests that commit end with a flush of every table: those after them still find the built-ins."""
+    from django.core.management import call_command
+
+    from patron.segments.services import all_builtin_definitions
+
+    call_command("flush", interactive=False, verbosity=0)
+    builtins = Classification.objects.filter(builtin=True)
+    assert set(builtins.values_list("key", flat=True)) == set(all_builtin_definitions())
+    assert builtins.get(key="churn_risk").description.startswith("BG/NBD")

@@ -62,3 +62,23 @@ def audit_record(
         account_id=account_id,
         changes=_plain(changes or {}),
     )
+
+
+def audit_records(
+    *, actor: Any, instance: models.Model, account_id: int | None, events: list[tuple[str, dict[str, Any] | None]]
+) -> list[AuditEvent]:
+    """Several events on one record written at once, in order (``events``: action and changes)."""
+    who = actor if getattr(actor, "pk", None) else None
+    return AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=who,
+                action=action,
+                entity_type=instance._meta.model_name or "",
+                entity_id=str(instance.pk),
+                account_id=account_id,
+                changes=_plain(changes or {}),
+            )
+            for action, changes in events
+        ]
+    )

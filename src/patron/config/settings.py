@@ -184,13 +184,6 @@ if os.environ.get("PATRON_REDIS_URL"):
 # Counts that every process of this machine must share (how often coupon codes were tried): files.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "throttle": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": str(VAR_DIR / "throttle"),
-        # Counters of a minute each; Django culls a random third of the files past MAX_ENTRIES (300 by default),
-        # which would forget tills' counts at random.
-        "OPTIONS": {"MAX_ENTRIES": 100_000},
-    },
 }
 # Coupon codes a user, a token or (twice this) an address may try a minute.
 PATRON_COUPON_CHECKS_PER_MINUTE = int(os.environ.get("PATRON_COUPON_CHECKS_PER_MINUTE", "30"))

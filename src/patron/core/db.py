@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 
 
 def fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -24,3 +25,14 @@ def fetch_prepared(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw) as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
+
+
+def as_stored(*instances: models.Model) -> None:
+    """Decimals as a read would give them back (75 -> 75.0000 in a column of four places), so a record
+    just written can answer for itself without being read again."""
+    for instance in instances:
+        for field in instance._meta.concrete_fields:
+            if isinstance(field, models.DecimalField):
+                value = getattr(instance, field.attname)
+                if isinstance(value, Decimal) and value.is_finite():
+                    setattr(instance, field.attname, value.quantize(Decimal(1).scaleb(-field.decimal_places)))

@@ -97,7 +97,7 @@ def coupon_check(request: HttpRequest, payload: CheckIn) -> Any:
         if item is None:
             verdicts.append({"code": typed, "valid": False, "discount": "0", "reasons": errors.get(where, [])})
             continue
-        given, refused = judge(item.coupon, item.terms, priced, account_id=account.pk, now=now)
+        given, refused = judge(item, priced, account_id=account.pk, now=now)
         verdicts.append(
             {
                 "code": item.coupon.code,

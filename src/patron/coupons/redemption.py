@@ -1,13 +1,13 @@
 """Coupons on orders: priced with the order's rules, redeemed in its transaction, given back on cancel.
 
-``PROVIDER.rules`` turns the codes given with an order into the pricing engine's coupon rules
-after the checks that need no price (the code exists, its campaign runs, its dates, its
-account, its uses). ``PROVIDER.redeem`` runs in the order's transaction once the order is
-priced: it locks each coupon row and its campaign row (in id order, so two orders never wait
-on each other in a circle), counts the uses again under the lock, checks the minimum spend and
-the budget against what the coupon gives on this order, and records the redemption. Any
-refusal raises, and the order is not recorded: a code is never used by an order that failed,
-and 200 orders racing for one single-use code give exactly one redemption.
+``PROVIDER.hold`` runs in the order's transaction before it is priced: it reads and locks the
+coupon rows of the codes (in id order, so two orders never wait on each other in a circle), and
+the rows of the campaigns whose limits span codes (a budget, uses per account), makes the checks
+that need no price (the code exists, its campaign runs, its dates, its account, its uses), and
+gives the pricing engine's coupon rules. ``Hold.redeem``, once the order is priced and written,
+checks the minimum spend and the budget against what each coupon gives on this order and records
+the redemption. Any refusal raises, and the order is not recorded: a code is never used by an
+order that failed, and 200 orders racing for one single-use code give exactly one redemption.
 
 Cancelling an order, or returning all of it, reverses its redemptions: the use and the budget
 come back, the record stays with when and why it was reversed.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -77,17 +77,13 @@ def state_of(coupon: Coupon, account_uses: int = 0, has_ordered: bool = False) -
     )
 
 
-def has_ordered(terms: CouponTerms, account_id: int | None, *, before: int | None = None) -> bool:
-    """Whether the account has a live order (other than ``before``, the order being recorded): only a
-    first-order coupon asks."""
+def has_ordered(terms: CouponTerms, account_id: int | None) -> bool:
+    """Whether the account has a live order: only a first-order coupon asks (before its order is written)."""
     if terms.kind != "first_order" or account_id is None:
         return False
     from patron.sales.models import Order
 
-    orders = Order.objects.filter(account_id=account_id).exclude(status=Order.CANCELLED)
-    if before is not None:
-        orders = orders.exclude(pk=before)
-    return orders.exists()
+    return Order.objects.filter(account_id=account_id).exclude(status=Order.CANCELLED).exists()
 
 
 def _spans_codes(terms: dict[str, Any]) -> bool:
@@ -113,30 +109,43 @@ def reason_words(reason: Reason) -> str:
 class Found:
     coupon: Coupon
     terms: CouponTerms
+    state: CouponState  # its uses, the account's uses and the budget as read (under lock when held)
 
 
 def find(
     codes: Sequence[str], *, account_id: int | None, currency: str, now: dt.datetime, lock: bool = False
 ) -> tuple[list[Found], dict[str, list[str]]]:
-    """The coupons of ``codes``, and what refuses each before pricing (keyed ``coupons[i]``)."""
+    """The coupons of ``codes``, and what refuses each before pricing (keyed ``coupons[i]``).
+
+    All codes are read at once; with ``lock`` their rows are locked in id order, then the rows of
+    the campaigns whose limits span codes (read again under the lock: their budget used)."""
     errors: dict[str, list[str]] = {}
     found: list[Found] = []
     seen: set[str] = set()
-    coupons = Coupon.objects.select_related("campaign")
+    normalized = [normalize(str(typed)) for typed in codes]
+    coupons = Coupon.objects.select_related("campaign").filter(code__in=set(normalized)).order_by("pk")
     if lock:
         coupons = coupons.select_for_update(of=("self",))
-    for i, typed in enumerate(codes):
+    by_code = {c.code: c for c in coupons} if normalized else {}
+    campaigns: dict[int, Campaign] = {}  # one object per campaign, so two codes of one share its budget
+    for coupon in by_code.values():
+        campaigns.setdefault(coupon.campaign_id, coupon.campaign)
+    guarded = sorted(pk for pk, c in campaigns.items() if _spans_codes(c.terms))
+    if lock and guarded:
+        campaigns.update({c.pk: c for c in Campaign.objects.select_for_update().filter(pk__in=guarded).order_by("pk")})
+    for coupon in by_code.values():
+        coupon.campaign = campaigns[coupon.campaign_id]
+    for i, code in enumerate(normalized):
         where = f"coupons[{i}]"
-        code = normalize(str(typed))
         if code in seen:
             errors[where] = [reason_words(Reason("TWICE"))]
             continue
         seen.add(code)
-        coupon = coupons.filter(code=code).first()
-        if coupon is None:
+        known = by_code.get(code)
+        if known is None:
             errors[where] = [reason_words(Reason("MALFORMED" if _mistyped(code) else "UNKNOWN"))]
             continue
-        campaign = coupon.campaign
+        coupon, campaign = known, known.campaign
         if campaign.status != Campaign.ACTIVE:
             errors[where] = [reason_words(Reason("NOT_RUNNING"))]
             continue
@@ -149,7 +158,7 @@ def find(
         if refused:
             errors[where] = [reason_words(r) for r in refused]
             continue
-        found.append(Found(coupon, terms))
+        found.append(Found(coupon, terms, state))
     if len(found) > 1:
         for i, item in enumerate(found):
             if not item.terms.with_coupons:
@@ -166,16 +175,12 @@ def _mistyped(code: str) -> bool:
 
 
 def judge(
-    coupon: Coupon,
-    terms: CouponTerms,
-    priced: Any,
-    *,
-    account_id: int | None,
-    now: dt.datetime,
-    order_id: int | None = None,
+    item: Found, priced: Any, *, account_id: int | None, now: dt.datetime, state: CouponState | None = None
 ) -> tuple[Decimal, list[Reason]]:
     """What the coupon gives on a priced cart, and every reason it may not (minimum spend on the products
-    it covers, counted before it; the budget against what it gives; nothing given at all)."""
+    it covers, counted before it; the budget against what it gives; nothing given at all). ``state``:
+    the coupon's state if it changed since it was found (an earlier code of the same order used it)."""
+    coupon, terms = item.coupon, item.terms
     key = rule_key(coupon)
     given = Decimal(0)
     eligible = Decimal(0)
@@ -184,7 +189,7 @@ def judge(
         given += mine
         if terms.what.covers(cart_line.product, cart_line.category_path):
             eligible += line.net_amount.amount + mine
-    state = state_of(coupon, account_uses(coupon.campaign, account_id), has_ordered(terms, account_id, before=order_id))
+    state = state or item.state
     refused = list(refusals(terms, state, account=account_id, eligible_amount=eligible, now=now, discount=given))
     if given <= 0 and not refused:
         outcome = priced.quote.outcome(key)
@@ -195,34 +200,31 @@ def judge(
     return given, refused
 
 
-class _Provider:
-    def rules(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> list[Any]:
-        found, errors = find(codes, account_id=account.pk, currency=currency, now=now)
-        if errors:
-            raise ValidationError(errors)
-        return [coupon_rule(f.coupon, f.terms) for f in found]
+class Hold:
+    """An order's coupons, read and locked in its transaction: their pricing rules, then their redemption."""
 
-    def redeem(self, *, order: Any, codes: Sequence[str], priced: Any, now: dt.datetime) -> None:
+    def __init__(self, found: list[Found]) -> None:
+        self.found = found
+        self.rules = [coupon_rule(f.coupon, f.terms) for f in found]
+
+    def redeem(self, *, order: Any, priced: Any, now: dt.datetime) -> None:
         errors: dict[str, list[str]] = {}
-        normalized = [normalize(str(c)) for c in codes]
-        ids = dict(Coupon.objects.filter(code__in=normalized).values_list("code", "pk"))
-        # Lock in id order: coupons, then the campaigns whose limits span codes (a budget, uses per account):
-        # only those orders queue on the campaign's row; the others on their own code's alone.
-        locked = {c.pk: c for c in Coupon.objects.select_for_update().filter(pk__in=ids.values()).order_by("pk")}
-        campaigns = {c.pk: c for c in Campaign.objects.filter(pk__in={c.campaign_id for c in locked.values()})}
-        guarded = [pk for pk, c in campaigns.items() if _spans_codes(c.terms)]
-        campaigns.update({c.pk: c for c in Campaign.objects.select_for_update().filter(pk__in=guarded).order_by("pk")})
-        for i, code in enumerate(normalized):
-            coupon = locked[ids[code]]
-            coupon.campaign = campaigns[coupon.campaign_id]
-            terms = parse_coupon_terms(coupon.campaign.terms)
-            given, refused = judge(coupon, terms, priced, account_id=order.account_id, now=now, order_id=order.pk)
+        taken: dict[int, int] = {}  # uses of each campaign by this order so far (two codes of one campaign)
+        for i, item in enumerate(self.found):
+            coupon, terms = item.coupon, item.terms
+            campaign = coupon.campaign
+            state = replace(
+                item.state,
+                account_uses=item.state.account_uses + taken.get(campaign.pk, 0),
+                budget_used=campaign.budget_used,
+            )
+            given, refused = judge(item, priced, account_id=order.account_id, now=now, state=state)
             if refused:
                 errors[f"coupons[{i}]"] = [reason_words(r) for r in refused]
                 continue
             Redemption.objects.create(
                 coupon=coupon,
-                campaign=coupon.campaign,
+                campaign=campaign,
                 account_id=order.account_id,
                 order=order,
                 amount=given,
@@ -230,11 +232,20 @@ class _Provider:
             )
             Coupon.objects.filter(pk=coupon.pk).update(uses=F("uses") + 1)
             coupon.uses += 1
+            taken[campaign.pk] = taken.get(campaign.pk, 0) + 1
             if terms.budget is not None:
-                Campaign.objects.filter(pk=coupon.campaign_id).update(budget_used=F("budget_used") + given)
-                coupon.campaign.budget_used += given
+                Campaign.objects.filter(pk=campaign.pk).update(budget_used=F("budget_used") + given)
+                campaign.budget_used += given
         if errors:
             raise ValidationError(errors)
+
+
+class _Provider:
+    def hold(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> Hold:
+        found, errors = find(codes, account_id=account.pk, currency=currency, now=now, lock=True)
+        if errors:
+            raise ValidationError(errors)
+        return Hold(found)
 
     def release(self, *, order: Any) -> list[str]:
         live = Redemption.objects.select_for_update().filter(order_id=order.pk, reversed_at__isnull=True)

@@ -385,6 +385,18 @@ def _orders(user: Any) -> QuerySet[Order]:
     return selectors.order_list(user=user).select_related("created_by")
 
 
+class _Written:
+    """An order confirmed as it was written, answered from what was written instead of read back:
+    its lines as stored, no returns yet."""
+
+    def __init__(self, order: Order, lines: list[Any]) -> None:
+        self._order, self.lines = order, lines
+        self.returns: list[Any] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._order, name)
+
+
 def _order_detail(user: Any, number: str) -> Order:
     return get_object_or_404(
         _orders(user).prefetch_related("lines__product", "returns"),
@@ -505,7 +517,9 @@ def order_create(request: HttpRequest, payload: OrderIn) -> Any:
         note=payload.note,
         coupons=payload.coupons,
     )
-    return Status(200 if order.replayed else 201, _order_detail(user, order.number))
+    if order.replayed or not hasattr(order, "written_lines"):
+        return Status(200 if order.replayed else 201, _order_detail(user, order.number))
+    return Status(201, _Written(order, order.written_lines))
 
 
 @router.get("/orders/{number}", response=responses({200: OrderDetail}, 404), tags=["orders"], summary="Get an order")

@@ -50,8 +50,33 @@ def _sum_of(queryset: Any, field: str) -> Any:
     )
 
 
-def credit_position(account: Account, today: dt.date, *, leave_out: int | None = None) -> rules.CreditPosition:
-    """The account's exposure now, in the company currency (``leave_out``: the order being checked)."""
+def _on_order(account: Account) -> Any:
+    """Each confirmed order with what of it was returned, invoiced (not void) and credited back."""
+    return (
+        Order.objects.filter(account=account, status=Order.CONFIRMED)
+        .annotate(
+            returned=_sum_of(Return.objects.filter(order=OuterRef("pk")), "total"),
+            invoiced=_sum_of(Invoice.objects.filter(order=OuterRef("pk")).exclude(status=Invoice.VOID), "amount"),
+            credited=Coalesce(
+                Subquery(
+                    CreditNote.objects.filter(ret__order=OuterRef("pk"))
+                    .values("ret__order")
+                    .annotate(t=Sum("amount"))
+                    .values("t")[:1]
+                ),
+                Value(0),
+                output_field=_AMOUNT,
+            ),
+        )
+        .values_list("pk", "currency", "net_total", "returned", "invoiced", "credited")
+    )
+
+
+def credit_position(
+    account: Account, today: dt.date, *, leave_out: int | None = None, orders: bool = True
+) -> rules.CreditPosition:
+    """The account's exposure now, in the company currency (``leave_out``: the order being checked).
+    ``orders=False``: what is on order but not invoiced is not summed (without a limit it decides nothing)."""
     company = settings.PATRON_COMPANY_CURRENCY
     owed: dict[str, Decimal] = defaultdict(Decimal)
     late: dict[str, Decimal] = defaultdict(Decimal)
@@ -72,25 +97,8 @@ def credit_position(account: Account, today: dt.date, *, leave_out: int | None =
         if row["oldest"] is not None and (oldest is None or row["oldest"] < oldest):
             oldest = row["oldest"]
     uninvoiced: dict[str, Decimal] = defaultdict(Decimal)
-    orders = (
-        Order.objects.filter(account=account, status=Order.CONFIRMED)
-        .annotate(
-            returned=_sum_of(Return.objects.filter(order=OuterRef("pk")), "total"),
-            invoiced=_sum_of(Invoice.objects.filter(order=OuterRef("pk")).exclude(status=Invoice.VOID), "amount"),
-            credited=Coalesce(
-                Subquery(
-                    CreditNote.objects.filter(ret__order=OuterRef("pk"))
-                    .values("ret__order")
-                    .annotate(t=Sum("amount"))
-                    .values("t")[:1]
-                ),
-                Value(0),
-                output_field=_AMOUNT,
-            ),
-        )
-        .values_list("pk", "currency", "net_total", "returned", "invoiced", "credited")
-    )
-    for pk, currency, net, returned, invoiced, credited in orders:
+    on_order = _on_order(account) if orders else []
+    for pk, currency, net, returned, invoiced, credited in on_order:
         if pk != leave_out:
             uninvoiced[currency] += max(Decimal(0), net - returned - invoiced + credited)
     uncounted: set[str] = set()
@@ -125,10 +133,14 @@ def order_amount(order: Order, today: dt.date) -> tuple[Decimal, str | None]:
     return convert(Money(order.net_total, order.currency), rate, settings.PATRON_COMPANY_CURRENCY).amount, None
 
 
-def check(order: Order, *, today: dt.date | None = None) -> tuple[rules.CreditPosition, rules.CreditCheck]:
-    """The position before the order and the verdict on it (for the order page and for confirming)."""
+def check(
+    order: Order, *, today: dt.date | None = None, exposure: bool = True
+) -> tuple[rules.CreditPosition, rules.CreditCheck]:
+    """The position before the order and the verdict on it (for the order page and for confirming).
+    ``exposure=False``: for the verdict alone, an account without a limit skips summing its orders."""
     today = today or timezone.localdate()
-    position = credit_position(order.account, today, leave_out=order.pk)
+    orders = exposure or order.account.credit_limit > 0
+    position = credit_position(order.account, today, leave_out=order.pk, orders=orders)
     amount, uncounted = order_amount(order, today)
     if uncounted and uncounted not in position.uncounted_currencies:
         position = replace(position, uncounted_currencies=tuple(sorted({*position.uncounted_currencies, uncounted})))
@@ -196,13 +208,22 @@ def _refusal(order: Order, verdict: rules.CreditCheck) -> Conflict:
     return Conflict(f"{why} {then}", "credit")
 
 
-def gate(*, actor: Any, order: Order) -> rules.CreditCheck:
-    """Called by ``order_confirm`` inside its transaction: lets the order through, or raises ``Conflict``."""
+def assess(order: Order, *, account_locked: bool = False) -> rules.CreditCheck:
+    """The verdict on confirming the order, in the caller's transaction. An account with a limit is
+    locked first (unless the caller holds its row already), so two orders confirmed at once cannot
+    both fit under the same limit."""
     account = order.account
-    if account.credit_limit > 0:
-        # Two orders confirmed at once must not both fit under the same limit.
+    if account.credit_limit > 0 and not account_locked:
         Account.objects.select_for_update().filter(pk=account.pk).values_list("pk").get()
-    _position, verdict = check(order)
+    return check(order, exposure=False)[1]
+
+
+def gate(*, actor: Any, order: Order, verdict: rules.CreditCheck | None = None) -> rules.CreditCheck:
+    """Called when an order is confirmed, inside its transaction: lets the order through, or raises
+    ``Conflict``. ``verdict``: ``assess``'s, when it was asked before the order was written."""
+    account = order.account
+    if verdict is None:
+        verdict = assess(order)
     facts = {"reasons": [[r.code, {k: str(v) for k, v in r.params.items()}] for r in verdict.reasons]}
     if verdict.blocked:
         live = override_state(order)

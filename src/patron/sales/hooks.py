@@ -38,18 +38,24 @@ def documents_changed(event: DocumentsChanged) -> None:
         listener(event)
 
 
+class CouponHold(Protocol):
+    """An order's coupons, read and locked in its transaction: ``rules`` to price them with the order,
+    then ``redeem`` once the order is written (checks again and records each use on the order, or
+    raises ``ValidationError`` keyed ``coupons[i]``)."""
+
+    rules: list[Any]
+
+    def redeem(self, *, order: Any, priced: Any, now: dt.datetime) -> None: ...
+
+
 class CouponProvider(Protocol):
     """What an order asks of coupons (the coupons app answers, when installed).
 
-    ``rules`` turns the codes given with an order into the pricing engine's coupon rules, or
-    refuses them (``ValidationError`` keyed ``coupons[i]``); ``redeem``, in the order's own
-    transaction, locks what limits them, checks again, and records each use on the order;
-    ``release`` gives back the uses of a draft whose lines change and says which codes they were, so
-    they are priced and redeemed again on the new lines."""
+    ``hold`` reads and locks what limits the codes given with an order, or refuses them
+    (``ValidationError`` keyed ``coupons[i]``); ``release`` gives back the uses of a draft whose
+    lines change and says which codes they were, so they are priced and redeemed again on the new lines."""
 
-    def rules(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> list[Any]: ...
-
-    def redeem(self, *, order: Any, codes: Sequence[str], priced: Any, now: dt.datetime) -> None: ...
+    def hold(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> CouponHold: ...
 
     def release(self, *, order: Any) -> list[str]: ...
 

@@ -169,15 +169,17 @@ def waiting_message(order: Order) -> str:
     return _("The manual discounts of this order wait for approval; it can be confirmed once they are approved.")
 
 
-def record_applied(order: Order) -> None:
-    """Each discount of a confirmed order, one row, for what each policy cost and earned."""
-    from patron.discounts.models import AppliedDiscount, DiscountRule, Policy
+def record_applied(order: Order, lines: Sequence[OrderLine] | None = None) -> None:
+    """Each discount of a confirmed order, one row, for what each policy cost and earned.
+    ``lines``: the order's lines as just written (else they are read)."""
+    from patron.discounts.models import AppliedDiscount, DiscountRule
 
     rows = []
-    lines = list(order.lines.all())
+    lines = list(order.lines.all()) if lines is None else lines
     rule_ids = {d.get("rule_id") for line in lines for d in line.discounts if d.get("rule_id")}
+    # A rule deleted since the quote leaves its rows without a rule or policy (the amounts stay).
     policy_of = dict(DiscountRule.objects.filter(pk__in=rule_ids).values_list("pk", "policy_id")) if rule_ids else {}
-    existing_policies = set(Policy.objects.filter(pk__in=set(policy_of.values())).values_list("pk", flat=True))
+    existing_policies = set(policy_of.values())
     for line in lines:
         for d in line.discounts:
             rule_id = d.get("rule_id")

@@ -15,14 +15,16 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models import Case, Sum, When
+from django.db.models import Case, Sum, Value, When
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from patron.accounts.access import require
 from patron.accounts.models import Account
 from patron.accounts.services import activity_add
-from patron.audit.services import audit_record, diff, snapshot
+from patron.audit.services import audit_record, audit_records, diff, snapshot
+from patron.core.db import as_stored
 from patron.core.errors import Conflict, FieldErrors, error_dict
 from patron.core.messages import money_error, text_error
 from patron.domain.access import Action
@@ -204,21 +206,38 @@ class LineInput:
     reason: str = ""  # why a manual price, for the approver
 
 
-def _resolve_product(ref: Product | int | str, products: Mapping[str, Product] | None = None) -> Product | None:
+def _resolve_product(ref: Product | int | str, products: Mapping[Any, Product] | None = None) -> Product | None:
     if isinstance(ref, Product):
         return ref
-    if products is not None and isinstance(ref, str):
+    if products is not None:
         return products.get(ref)
     if isinstance(ref, int):
         return Product.objects.filter(pk=ref).first()
     return Product.objects.filter(sku=ref).first()
 
 
+def products_of(lines: Sequence[LineInput]) -> dict[Any, Product]:
+    """The products the lines name, by SKU and by id, in one query."""
+    skus = {line.product for line in lines if isinstance(line.product, str)}
+    ids = {line.product for line in lines if isinstance(line.product, int) and not isinstance(line.product, bool)}
+    if not skus and not ids:
+        return {}
+    found: dict[Any, Product] = {}
+    for product in Product.objects.filter(models.Q(sku__in=skus) | models.Q(pk__in=ids)):
+        if product.sku in skus:
+            found[product.sku] = product
+        if product.pk in ids:
+            found[product.pk] = product
+    return found
+
+
 def build_lines(
-    lines: Sequence[LineInput], currency: str, errors: FieldErrors, *, products: Mapping[str, Product] | None = None
+    lines: Sequence[LineInput], currency: str, errors: FieldErrors, *, products: Mapping[Any, Product] | None = None
 ) -> list[OrderLine]:
-    """Order lines priced and checked; ``products`` by SKU saves a query per line (imports)."""
+    """Order lines priced and checked; ``products`` (by SKU or id) saves a query per line."""
     built: list[OrderLine] = []
+    if products is None:
+        products = products_of(lines)
     if not lines:
         errors.add("lines", _("An order needs at least one line."))
     for index, line in enumerate(lines):
@@ -281,11 +300,15 @@ def build_lines(
 
 
 def _live(account: Account) -> Account:
-    """The account, locked; one merged into another takes no new records (they belong on the survivor)."""
-    locked = Account.objects.select_for_update(of=("self",)).select_related("owner__team").get(pk=account.pk)
-    if locked.merged_into_id is not None:
+    """The account, its row locked; one merged into another takes no new records (they belong on the
+    survivor). What decides under the lock (the merge, the credit limit) is read again with it."""
+    merged_into, limit = (
+        Account.objects.select_for_update().filter(pk=account.pk).values_list("merged_into_id", "credit_limit").get()
+    )
+    if merged_into is not None:
         raise Conflict(_("This account was merged into another; record this on that account."), "account")
-    return locked
+    account.merged_into_id, account.credit_limit = merged_into, limit
+    return account
 
 
 def _check_currency(errors: FieldErrors, currency: str) -> None:
@@ -301,6 +324,15 @@ def refresh_order_dates(account_id: int) -> None:
         first=models.Min("order_date"), last=models.Max("order_date")
     )
     Account.objects.filter(pk=account_id).update(first_order_date=agg["first"], last_order_date=agg["last"])
+
+
+def _extend_order_dates(account_id: int, day: dt.date) -> None:
+    """Confirming an order can only widen the account's first and last order dates (``refresh_order_dates``
+    works them out afresh, for when one goes)."""
+    Account.objects.filter(pk=account_id).update(
+        first_order_date=Least(Coalesce("first_order_date", Value(day)), Value(day)),
+        last_order_date=Greatest(Coalesce("last_order_date", Value(day)), Value(day)),
+    )
 
 
 def refresh_order_dates_many(account_ids: Sequence[int]) -> None:
@@ -362,21 +394,22 @@ def _price(
     )
 
 
-def _coupon_rules(account: Account, codes: Sequence[str], currency: str, errors: FieldErrors) -> list[Any]:
-    """The pricing rules of the coupons given with an order (refusals join the order's other field errors)."""
+def _coupon_hold(account: Account, codes: Sequence[str], currency: str, errors: FieldErrors) -> Any:
+    """The coupons given with an order, read and locked for its transaction (refusals join the order's
+    other field errors); None without codes."""
     if not codes:
-        return []
+        return None
     provider = hooks.coupon_provider()
     if provider is None:
         errors.add("coupons", _("Coupons are not available here."))
-        return []
+        return None
     try:
-        return provider.rules(account=account, codes=codes, currency=currency, now=timezone.now())
+        return provider.hold(account=account, codes=codes, currency=currency, now=timezone.now())
     except ValidationError as exc:
         for field, messages in error_dict(exc).items():
             for message in messages:
                 errors.add(field, message)
-        return []
+        return None
 
 
 def order_preview(
@@ -419,10 +452,10 @@ def order_create(
         errors.add("order_date", _("An order date more than a year ahead is not accepted."))
     if channel not in dict(Order.CHANNELS):
         errors.add("channel", _("Unknown channel."))
-    rules = _coupon_rules(account, coupons, currency, errors)
-    priced = _price(actor, account, lines, currency, channel, errors, rules)
+    held = _coupon_hold(account, coupons, currency, errors)
+    priced = _price(actor, account, lines, currency, channel, errors, held.rules if held else ())
     built, list_total, net_total = priced.lines, priced.list_total, priced.net_total
-    order = Order.objects.create(
+    order = Order(
         number=number or _temporary_number(),
         account=account,
         currency=currency,
@@ -435,32 +468,38 @@ def order_create(
         net_total=net_total,
         approval_level=priced.level,
     )
+    # Confirmed as it is written, unless it waits for approval or over the credit limit (then it is
+    # written as a draft, and confirming it says why it cannot be).
+    verdict = credit.assess(order, account_locked=True) if confirm and not priced.level else None
+    at_once = verdict is not None and not verdict.blocked
+    if at_once:
+        order.status, order.confirmed_at = Order.CONFIRMED, timezone.now()
+    order.save(force_insert=True)
     _assign_number(order, "SO", number)
     for b in built:
         b.order = order
     OrderLine.objects.bulk_create(built)
-    if coupons:
-        provider = hooks.coupon_provider()
-        assert provider is not None  # _coupon_rules refused the codes otherwise
-        provider.redeem(order=order, codes=coupons, priced=priced.priced, now=timezone.now())
+    if held is not None:
+        held.redeem(order=order, priced=priced.priced, now=timezone.now())
     if priced.level:
         pricing.submit_for_approval(
             actor=actor, order=order, level=priced.level, reasons=priced.reasons, note=priced.manual_reasons
         )
-    audit_record(
-        actor=actor,
-        action="ORDER_CREATED",
-        instance=order,
-        account_id=account.pk,
-        changes={
-            "number": [None, order.number],
-            "net_total": [None, str(order.net_total)],
-            "currency": [None, currency],
-            "lines": [None, _line_summary(built)],
-        },
-    )
-    confirmed = False
-    if confirm and not priced.level:
+    created = {
+        "number": [None, order.number],
+        "net_total": [None, str(order.net_total)],
+        "currency": [None, currency],
+        "lines": [None, _line_summary(built)],
+    }
+    if at_once:
+        assert verdict is not None
+        order.credit_check = credit.gate(actor=actor, order=order, verdict=verdict)  # type: ignore[attr-defined]
+        _confirmed(actor, order, lines=built, created=created)
+        as_stored(order, *built)
+        order.written_lines = built  # type: ignore[attr-defined]  # as stored: the caller answers from them
+        return order
+    audit_record(actor=actor, action="ORDER_CREATED", instance=order, account_id=account.pk, changes=created)
+    if verdict is not None:
         try:
             order_confirm(actor=actor, order=order)
         except Conflict as refusal:
@@ -468,18 +507,45 @@ def order_create(
                 raise
             order.credit_refusal = refusal.message  # type: ignore[attr-defined]  # kept as a draft, said why
         else:
-            confirmed = True
             order.refresh_from_db()
-    if not confirmed:
-        activity_add(
-            account=account,
-            kind="order",
-            actor=actor,
-            ref=order,
-            event="order_draft",
-            params={"number": order.number, "total": order.net},
-        )
+            return order
+    activity_add(
+        account=account,
+        kind="order",
+        actor=actor,
+        ref=order,
+        event="order_draft",
+        params={"number": order.number, "total": order.net},
+    )
     return order
+
+
+def _confirmed(
+    actor: Any,
+    order: Order,
+    *,
+    lines: Sequence[OrderLine] | None = None,
+    created: dict[str, Any] | None = None,
+) -> None:
+    """What follows an order's confirming (its credit passed), in its transaction: each discount it
+    gave, the listeners (rebates), the account's order dates, the audit trail and the timeline.
+    ``lines``: the order's lines as just written; ``created``: the order was written confirmed."""
+    pricing.record_applied(order, lines)
+    hooks.documents_changed(hooks.DocumentsChanged("order_confirmed", order.pk, order.account_id, order.order_date))
+    _extend_order_dates(order.account_id, order.order_date)
+    confirmed = {"status": [Order.DRAFT, Order.CONFIRMED]}
+    events: list[tuple[str, dict[str, Any] | None]] = [("ORDER_CONFIRMED", confirmed)]
+    if created:
+        events.insert(0, ("ORDER_CREATED", created))
+    audit_records(actor=actor, instance=order, account_id=order.account_id, events=events)
+    activity_add(
+        account=order.account,
+        kind="order",
+        actor=actor,
+        ref=order,
+        event="order_confirmed",
+        params={"number": order.number, "total": order.net},
+    )
 
 
 def _locked_order(order: Order) -> Order:
@@ -501,8 +567,8 @@ def order_update_lines(*, actor: Any, order: Order, lines: Sequence[LineInput]) 
     provider = hooks.coupon_provider()
     codes = provider.release(order=order) if provider is not None else []  # priced and redeemed again below
     errors = FieldErrors()
-    rules = _coupon_rules(order.account, codes, order.currency, errors)
-    priced = _price(actor, order.account, lines, order.currency, order.channel, errors, rules)
+    held = _coupon_hold(order.account, codes, order.currency, errors)
+    priced = _price(actor, order.account, lines, order.currency, order.channel, errors, held.rules if held else ())
     before = _line_summary(list(order.lines.select_related("product")))
     had_approval = pricing.approval_state(order) is not None
     order.lines.all().delete()
@@ -511,9 +577,8 @@ def order_update_lines(*, actor: Any, order: Order, lines: Sequence[LineInput]) 
     OrderLine.objects.bulk_create(priced.lines)
     order.list_total, order.net_total, order.approval_level = priced.list_total, priced.net_total, priced.level
     order.save(update_fields=["list_total", "net_total", "approval_level"])
-    if codes:
-        assert provider is not None
-        provider.redeem(order=order, codes=codes, priced=priced.priced, now=timezone.now())
+    if held is not None:
+        held.redeem(order=order, priced=priced.priced, now=timezone.now())
     if priced.level:
         pricing.submit_for_approval(
             actor=actor, order=order, level=priced.level, reasons=priced.reasons, note=priced.manual_reasons
@@ -546,24 +611,7 @@ def order_confirm(*, actor: Any, order: Order) -> Order:
     order.status = Order.CONFIRMED
     order.confirmed_at = timezone.now()
     order.save(update_fields=["status", "confirmed_at"])
-    pricing.record_applied(order)
-    hooks.documents_changed(hooks.DocumentsChanged("order_confirmed", order.pk, order.account_id, order.order_date))
-    refresh_order_dates(order.account_id)
-    audit_record(
-        actor=actor,
-        action="ORDER_CONFIRMED",
-        instance=order,
-        account_id=order.account_id,
-        changes={"status": [Order.DRAFT, Order.CONFIRMED]},
-    )
-    activity_add(
-        account=order.account,
-        kind="order",
-        actor=actor,
-        ref=order,
-        event="order_confirmed",
-        params={"number": order.number, "total": order.net},
-    )
+    _confirmed(actor, order)
     return order
 
 

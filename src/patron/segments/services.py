@@ -170,6 +170,12 @@ CHURN_RISK = {
 }
 
 
+# As the migration that added it wrote it.
+BUILTIN_DESCRIPTIONS = {
+    "churn_risk": "BG/NBD probability alive; one-time buyers lapse after three typical purchase intervals."
+}
+
+
 def all_builtin_definitions() -> dict[str, dict[str, Any]]:
     return {**builtin_definitions(), "churn_risk": CHURN_RISK}
 
@@ -187,6 +193,7 @@ def install_builtins() -> list[Classification]:
                 "kind": parse_definition(definition).kind,
                 "definition": definition,
                 "builtin": True,
+                "description": BUILTIN_DESCRIPTIONS.get(key, ""),
             },
         )
         if created:
