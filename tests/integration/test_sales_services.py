@@ -8,7 +8,7 @@ from patron.audit.models import AuditEvent
 from patron.core.errors import Conflict
 from patron.discounts.models import DiscountLimit
 from patron.sales import services as sales
-from patron.sales.models import Invoice
+from patron.sales.models import Invoice, Order
 from tests.factories import make_account, make_invoice, make_order, make_product
 
 
@@ -156,6 +156,8 @@ def test_an_order_confirmed_as_it_is_written_widens_the_order_dates_and_leaves_t
         Decimal("120.00"),
         [product.sku, product.sku],  # by SKU and by id: one product read for both
     )
+    stored = Order.objects.get(pk=first.pk)
+    assert stored.confirmed_at == stored.created_at == first.confirmed_at  # confirmed the moment it was made
     confirmed(dt.date(2026, 3, 1), confirm=True)  # earlier: the first date moves back
     confirmed(dt.date(2026, 4, 1), confirm=True)  # between: neither moves
     confirmed(dt.date(2026, 9, 1))  # a draft does not count

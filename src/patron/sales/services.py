@@ -473,9 +473,17 @@ def order_create(
     verdict = credit.assess(order, account_locked=True) if confirm and not priced.level else None
     at_once = verdict is not None and not verdict.blocked
     if at_once:
-        order.status, order.confirmed_at = Order.CONFIRMED, timezone.now()
+        order.status = Order.CONFIRMED
     order.save(force_insert=True)
-    _assign_number(order, "SO", number)
+    # Its number from its id, and (confirmed as written) confirmed the moment it was made: one UPDATE.
+    written = []
+    if not number:
+        order.number, written = f"SO{order.pk:08d}", ["number"]
+    if at_once:
+        order.confirmed_at = order.created_at
+        written.append("confirmed_at")
+    if written:
+        order.save(update_fields=written)
     for b in built:
         b.order = order
     OrderLine.objects.bulk_create(built)
