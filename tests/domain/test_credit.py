@@ -84,6 +84,12 @@ def test_amounts_without_an_exchange_rate_are_named():
     assert verdict.reasons[-1].params == {"currencies": "USD"}
 
 
+def test_without_a_limit_amounts_without_a_rate_change_nothing():
+    verdict = check_order(position("0", "100", uncounted_currencies=("USD",)), D("100"))
+    assert verdict.outcome is Outcome.OK
+    assert [r.code for r in verdict.reasons] == [NO_LIMIT]
+
+
 def test_nonsense_is_refused():
     with pytest.raises(ValueError, match="order_amount"):
         check_order(position("100"), D("-1"))

@@ -206,6 +206,18 @@ def test_changing_a_drafts_lines_prices_its_coupons_again_or_says_why_they_no_lo
     assert Coupon.objects.get(code=code).uses == 1
 
 
+def test_a_first_order_coupon_stays_on_its_draft_when_the_lines_change(staff, shop, tea):
+    welcome = campaign(staff, {"kind": "first_order", "benefit": {"kind": "cart_amount_off", "amount": "30"}})
+    (code,) = services.codes_issue(actor=staff.marketing, campaign=welcome, count=1)
+    draft = order(staff, shop, tea, "2", [code])
+    changed = sales.order_update_lines(actor=staff.sales, order=draft, lines=[sales.LineInput(tea, "3")])
+    assert changed.net_total == D("270.00")  # the draft itself is not an earlier order
+    assert Redemption.objects.get(reversed_at__isnull=True).order_id == draft.pk
+    with pytest.raises(ValidationError) as second:  # another order of the same account is
+        order(staff, shop, tea, "1", [code])
+    assert set(second.value.message_dict) == {"coupons[0]"}
+
+
 def test_a_rebate_paid_as_a_discount_is_a_code_worth_the_rebate_once(staff, shop, tea):
     from patron.rebates import services as rebates
     from patron.rebates.models import RebatePayout, RebateProgram
@@ -280,10 +292,15 @@ def test_a_till_redeems_a_code_with_an_order_through_the_api_and_a_refusal_is_a_
 
     (code,) = services.codes_issue(actor=staff.marketing, campaign=campaign(staff, TEN_OFF), count=1)
     client = ApiClient(staff.sales)
-    body = {"account": "SHOP", "lines": [{"product": "TEA", "quantity": "3"}], "coupons": [code.lower()]}
+    body = {
+        "account": "SHOP",
+        "lines": [{"product": "TEA", "quantity": "3"}],
+        "coupons": [code.lower()],
+        "confirm": True,
+    }
     made = client.post("/api/orders", body)
     assert made.status_code == 201, made.json()
-    assert made.json()["net_total"] == "270.00"
+    assert (made.json()["status"], made.json()["net_total"]) == ("confirmed", "270.00")
     assert client.get(f"/api/orders/{made.json()['number']}").json() == made.json()  # the answer is what was stored
     again = client.post("/api/orders", body)
     assert again.status_code == 422

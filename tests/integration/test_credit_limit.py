@@ -155,7 +155,8 @@ def test_no_limit_means_no_check(staff, tea):
 def test_a_company_that_only_warns_lets_the_order_through(staff, shop, tea):
     order = make_order(staff.sales, shop, [(tea, "12")])
     assert order.status == Order.CONFIRMED
-    assert AuditEvent.objects.filter(action="CREDIT_WARNING", entity_id=str(order.pk)).exists()
+    trail = AuditEvent.objects.filter(entity_type="order", entity_id=str(order.pk)).order_by("id")
+    assert list(trail.values_list("action", flat=True)) == ["ORDER_CREATED", "CREDIT_WARNING", "ORDER_CONFIRMED"]
 
 
 def test_foreign_currency_counts_at_todays_rate_and_a_missing_rate_is_said(staff, shop, tea):

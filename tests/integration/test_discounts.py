@@ -125,6 +125,20 @@ def test_new_customers_only_until_their_first_confirmed_order(staff, shop):
     assert again.quote.outcomes == ()  # indexed for new customers: not even looked at
 
 
+def test_an_order_prices_by_the_account_as_it_is_when_written_not_as_the_caller_read_it(staff, shop):
+    from patron.sales import services as sales
+
+    policy_with(staff, {"name": "welcome", "who": {"new_customers": True}, "benefit": PERCENT_10})
+    account = Account.objects.get(pk=shop.account.pk)  # read once, as a page or a till would
+    totals = [
+        sales.order_create(
+            actor=staff.sales, account=account, lines=[sales.LineInput(shop.cup, "1")], confirm=True
+        ).net_total
+        for _ in range(2)
+    ]
+    assert totals == [Decimal("27.00"), Decimal("30.00")]  # the second is no longer a new customer's
+
+
 def test_a_floor_from_the_unit_cost_holds_rules_back(staff, shop, settings):
     settings.PATRON_FLOOR_MARGIN_PERCENT = "10"  # cup: cost 10 -> floor 11
     policy_with(staff, {"name": "clearance", "benefit": {"kind": "percent_off", "percent": "90"}})

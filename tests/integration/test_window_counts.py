@@ -31,3 +31,10 @@ def test_counts_are_shared_between_processes_and_old_windows_go(tmp_path):
     here.clear()
     assert here.add(["user:1"], 102) == {"user:1": 1}
     assert here.add([], 102) == {}
+
+
+def test_a_damaged_file_is_started_afresh(tmp_path):
+    path = tmp_path / "counts.sqlite3"
+    path.write_bytes(b"not a database at all" * 100)
+    assert WindowCounts(path).add(["user:1"], 7) == {"user:1": 1}
+    assert WindowCounts(path).add(["user:1"], 7) == {"user:1": 2}

@@ -77,13 +77,17 @@ def state_of(coupon: Coupon, account_uses: int = 0, has_ordered: bool = False) -
     )
 
 
-def has_ordered(terms: CouponTerms, account_id: int | None) -> bool:
-    """Whether the account has a live order: only a first-order coupon asks (before its order is written)."""
+def has_ordered(terms: CouponTerms, account_id: int | None, *, besides: int | None = None) -> bool:
+    """Whether the account has a live order (other than ``besides``, a draft whose lines change): only a
+    first-order coupon asks."""
     if terms.kind != "first_order" or account_id is None:
         return False
     from patron.sales.models import Order
 
-    return Order.objects.filter(account_id=account_id).exclude(status=Order.CANCELLED).exists()
+    orders = Order.objects.filter(account_id=account_id).exclude(status=Order.CANCELLED)
+    if besides is not None:
+        orders = orders.exclude(pk=besides)
+    return orders.exists()
 
 
 def _spans_codes(terms: dict[str, Any]) -> bool:
@@ -113,9 +117,16 @@ class Found:
 
 
 def find(
-    codes: Sequence[str], *, account_id: int | None, currency: str, now: dt.datetime, lock: bool = False
+    codes: Sequence[str],
+    *,
+    account_id: int | None,
+    currency: str,
+    now: dt.datetime,
+    lock: bool = False,
+    order_id: int | None = None,
 ) -> tuple[list[Found], dict[str, list[str]]]:
-    """The coupons of ``codes``, and what refuses each before pricing (keyed ``coupons[i]``).
+    """The coupons of ``codes``, and what refuses each before pricing (keyed ``coupons[i]``;
+    ``order_id``: the draft they are for, which is not an earlier order of its account).
 
     All codes are read at once; with ``lock`` their rows are locked in id order, then the rows of
     the campaigns whose limits span codes (read again under the lock: their budget used)."""
@@ -153,7 +164,7 @@ def find(
             errors[where] = [reason_words(Reason("CURRENCY", {"currency": campaign.currency, "order": currency}))]
             continue
         terms = parse_coupon_terms(campaign.terms)
-        state = state_of(coupon, account_uses(campaign, account_id), has_ordered(terms, account_id))
+        state = state_of(coupon, account_uses(campaign, account_id), has_ordered(terms, account_id, besides=order_id))
         refused = refusals(terms, state, account=account_id, eligible_amount=INFINITE, now=now)
         if refused:
             errors[where] = [reason_words(r) for r in refused]
@@ -241,14 +252,23 @@ class Hold:
 
 
 class _Provider:
-    def hold(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> Hold:
-        found, errors = find(codes, account_id=account.pk, currency=currency, now=now, lock=True)
+    def hold(
+        self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime, order_id: int | None = None
+    ) -> Hold:
+        found, errors = find(codes, account_id=account.pk, currency=currency, now=now, lock=True, order_id=order_id)
         if errors:
             raise ValidationError(errors)
         return Hold(found)
 
     def release(self, *, order: Any) -> list[str]:
         live = Redemption.objects.select_for_update().filter(order_id=order.pk, reversed_at__isnull=True)
+        # Coupons, then their campaigns, locked in id order as an order's codes are (``find``), before a use
+        # goes back: a draft changing and an order taking the same codes never wait on each other in a circle.
+        coupon_ids = sorted(live.values_list("coupon_id", flat=True))
+        if coupon_ids:
+            list(Coupon.objects.select_for_update().filter(pk__in=coupon_ids).order_by("pk").values_list("pk"))
+            campaign_ids = Coupon.objects.filter(pk__in=coupon_ids).values_list("campaign_id", flat=True)
+            list(Campaign.objects.select_for_update().filter(pk__in=campaign_ids).order_by("pk").values_list("pk"))
         codes = []
         for redemption in live.select_related("coupon").order_by("id"):
             redemption_reverse(redemption, reason="order lines changed")

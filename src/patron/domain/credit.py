@@ -115,7 +115,7 @@ def check_order(
     if position.overdue > 0:
         reasons.append(Reason(OVERDUE, {"amount": position.overdue, "days": position.oldest_overdue_days}))
         worse(Outcome.WARN)
-    if position.uncounted_currencies:
+    if position.uncounted_currencies and limit > 0:  # without a limit there is nothing they could go over
         reasons.append(Reason(RATE_MISSING, {"currencies": ", ".join(position.uncounted_currencies)}))
         worse(Outcome.WARN)
     return CreditCheck(outcome, tuple(reasons), after, over_by)

@@ -218,12 +218,10 @@ def assess(order: Order, *, account_locked: bool = False) -> rules.CreditCheck:
     return check(order, exposure=False)[1]
 
 
-def gate(*, actor: Any, order: Order, verdict: rules.CreditCheck | None = None) -> rules.CreditCheck:
-    """Called when an order is confirmed, inside its transaction: lets the order through, or raises
-    ``Conflict``. ``verdict``: ``assess``'s, when it was asked before the order was written."""
+def gate(*, actor: Any, order: Order) -> rules.CreditCheck:
+    """Called by ``order_confirm`` inside its transaction: lets the order through, or raises ``Conflict``."""
     account = order.account
-    if verdict is None:
-        verdict = assess(order)
+    verdict = assess(order)
     facts = {"reasons": [[r.code, {k: str(v) for k, v in r.params.items()}] for r in verdict.reasons]}
     if verdict.blocked:
         live = override_state(order)
@@ -236,9 +234,16 @@ def gate(*, actor: Any, order: Order, verdict: rules.CreditCheck | None = None) 
             account_id=account.pk,
             changes={"approval": [None, live.pk], "over_by": [None, str(verdict.over_by)], **_wrap(facts)},
         )
-    elif verdict.outcome is rules.Outcome.WARN:
-        audit_record(actor=actor, action="CREDIT_WARNING", instance=order, account_id=account.pk, changes=_wrap(facts))
+    elif (warning := warning_changes(verdict)) is not None:
+        audit_record(actor=actor, action="CREDIT_WARNING", instance=order, account_id=account.pk, changes=warning)
     return verdict
+
+
+def warning_changes(verdict: rules.CreditCheck) -> dict[str, Any] | None:
+    """What the audit trail records of a verdict that lets the order through with a warning; None otherwise."""
+    if verdict.outcome is not rules.Outcome.WARN or verdict.blocked:
+        return None
+    return _wrap({"reasons": [[r.code, {k: str(v) for k, v in r.params.items()}] for r in verdict.reasons]})
 
 
 def _wrap(facts: dict[str, Any]) -> dict[str, list[Any]]:

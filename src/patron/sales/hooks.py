@@ -52,10 +52,13 @@ class CouponProvider(Protocol):
     """What an order asks of coupons (the coupons app answers, when installed).
 
     ``hold`` reads and locks what limits the codes given with an order, or refuses them
-    (``ValidationError`` keyed ``coupons[i]``); ``release`` gives back the uses of a draft whose
+    (``ValidationError`` keyed ``coupons[i]``; ``order_id``: a draft whose lines change, not counted as
+    an earlier order); ``release`` gives back the uses of a draft whose
     lines change and says which codes they were, so they are priced and redeemed again on the new lines."""
 
-    def hold(self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime) -> CouponHold: ...
+    def hold(
+        self, *, account: Any, codes: Sequence[str], currency: str, now: dt.datetime, order_id: int | None = None
+    ) -> CouponHold: ...
 
     def release(self, *, order: Any) -> list[str]: ...
 

@@ -300,15 +300,15 @@ def build_lines(
 
 
 def _live(account: Account) -> Account:
-    """The account, its row locked; one merged into another takes no new records (they belong on the
-    survivor). What decides under the lock (the merge, the credit limit) is read again with it."""
-    merged_into, limit = (
-        Account.objects.select_for_update().filter(pk=account.pk).values_list("merged_into_id", "credit_limit").get()
-    )
-    if merged_into is not None:
+    """The account, read again with its row locked (its first order, its limit, its owner decide what an
+    order gets); one merged into another takes no new records (they belong on the survivor). The
+    caller's owner and team are kept when the owner is the same (they were read for this request)."""
+    locked = Account.objects.select_for_update().get(pk=account.pk)
+    if locked.merged_into_id is not None:
         raise Conflict(_("This account was merged into another; record this on that account."), "account")
-    account.merged_into_id, account.credit_limit = merged_into, limit
-    return account
+    if locked.owner_id == account.owner_id and Account.owner.is_cached(account):
+        locked.owner = account.owner
+    return locked
 
 
 def _check_currency(errors: FieldErrors, currency: str) -> None:
@@ -394,9 +394,12 @@ def _price(
     )
 
 
-def _coupon_hold(account: Account, codes: Sequence[str], currency: str, errors: FieldErrors) -> Any:
+def _coupon_hold(
+    account: Account, codes: Sequence[str], currency: str, errors: FieldErrors, *, order_id: int | None = None
+) -> Any:
     """The coupons given with an order, read and locked for its transaction (refusals join the order's
-    other field errors); None without codes."""
+    other field errors); None without codes. ``order_id``: the draft whose lines change (it is not an
+    earlier order of its account)."""
     if not codes:
         return None
     provider = hooks.coupon_provider()
@@ -404,7 +407,7 @@ def _coupon_hold(account: Account, codes: Sequence[str], currency: str, errors: 
         errors.add("coupons", _("Coupons are not available here."))
         return None
     try:
-        return provider.hold(account=account, codes=codes, currency=currency, now=timezone.now())
+        return provider.hold(account=account, codes=codes, currency=currency, now=timezone.now(), order_id=order_id)
     except ValidationError as exc:
         for field, messages in error_dict(exc).items():
             for message in messages:
@@ -501,8 +504,8 @@ def order_create(
     }
     if at_once:
         assert verdict is not None
-        order.credit_check = credit.gate(actor=actor, order=order, verdict=verdict)  # type: ignore[attr-defined]
-        _confirmed(actor, order, lines=built, created=created)
+        order.credit_check = verdict  # type: ignore[attr-defined]  # not blocked: at most a warning to record
+        _confirmed(actor, order, lines=built, created=created, warning=credit.warning_changes(verdict))
         as_stored(order, *built)
         order.written_lines = built  # type: ignore[attr-defined]  # as stored: the caller answers from them
         return order
@@ -534,17 +537,22 @@ def _confirmed(
     *,
     lines: Sequence[OrderLine] | None = None,
     created: dict[str, Any] | None = None,
+    warning: dict[str, Any] | None = None,
 ) -> None:
     """What follows an order's confirming (its credit passed), in its transaction: each discount it
     gave, the listeners (rebates), the account's order dates, the audit trail and the timeline.
-    ``lines``: the order's lines as just written; ``created``: the order was written confirmed."""
+    ``lines``: the order's lines as just written; ``created``: the order was written confirmed (its
+    credit ``warning``, if any, is recorded between its creation and its confirmation)."""
     pricing.record_applied(order, lines)
     hooks.documents_changed(hooks.DocumentsChanged("order_confirmed", order.pk, order.account_id, order.order_date))
     _extend_order_dates(order.account_id, order.order_date)
     confirmed = {"status": [Order.DRAFT, Order.CONFIRMED]}
-    events: list[tuple[str, dict[str, Any] | None]] = [("ORDER_CONFIRMED", confirmed)]
+    events: list[tuple[str, dict[str, Any] | None]] = []
     if created:
-        events.insert(0, ("ORDER_CREATED", created))
+        events.append(("ORDER_CREATED", created))
+    if warning:
+        events.append(("CREDIT_WARNING", warning))
+    events.append(("ORDER_CONFIRMED", confirmed))
     audit_records(actor=actor, instance=order, account_id=order.account_id, events=events)
     activity_add(
         account=order.account,
@@ -575,7 +583,7 @@ def order_update_lines(*, actor: Any, order: Order, lines: Sequence[LineInput]) 
     provider = hooks.coupon_provider()
     codes = provider.release(order=order) if provider is not None else []  # priced and redeemed again below
     errors = FieldErrors()
-    held = _coupon_hold(order.account, codes, order.currency, errors)
+    held = _coupon_hold(order.account, codes, order.currency, errors, order_id=order.pk)
     priced = _price(actor, order.account, lines, order.currency, order.channel, errors, held.rules if held else ())
     before = _line_summary(list(order.lines.select_related("product")))
     had_approval = pricing.approval_state(order) is not None
