@@ -46,15 +46,10 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     }
 
 
-def audit_record(
-    *,
-    actor: Any,
-    action: str,
-    instance: models.Model,
-    account_id: int | None = None,
-    changes: dict[str, Any] | None = None,
+def _event(
+    actor: Any, action: str, instance: models.Model, account_id: int | None, changes: dict[str, Any] | None
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=actor if getattr(actor, "pk", None) else None,
         action=action,
         entity_type=instance._meta.model_name or "",
@@ -64,21 +59,23 @@ def audit_record(
     )
 
 
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    instance: models.Model,
+    account_id: int | None = None,
+    changes: dict[str, Any] | None = None,
+) -> AuditEvent:
+    event = _event(actor, action, instance, account_id, changes)
+    event.save()
+    return event
+
+
 def audit_records(
     *, actor: Any, instance: models.Model, account_id: int | None, events: list[tuple[str, dict[str, Any] | None]]
 ) -> list[AuditEvent]:
     """Several events on one record written at once, in order (``events``: action and changes)."""
-    who = actor if getattr(actor, "pk", None) else None
     return AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                actor=who,
-                action=action,
-                entity_type=instance._meta.model_name or "",
-                entity_id=str(instance.pk),
-                account_id=account_id,
-                changes=_plain(changes or {}),
-            )
-            for action, changes in events
-        ]
+        [_event(actor, action, instance, account_id, changes) for action, changes in events]
     )

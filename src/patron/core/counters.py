@@ -1,10 +1,11 @@
-"""Counts per key and time window, shared by every process of this machine, one statement per count.
+"""Counts per key and time window, shared by every process of this machine, one transaction per try.
 
 Throttles count every try of a code by user, token and address. Django's file cache shares counts
 between processes, but costs a read and an atomic file write per key and lists its directory on
 every write; here the counts live in one small SQLite file under the var directory (WAL), and all
-of a try's keys are counted by one upsert (``RETURNING``: SQLite 3.35 or later). A file that cannot
-be read (damaged by a crash) is started afresh: the counts of a minute are all it ever holds.
+of a try's keys are counted in one transaction (an upsert each, with ``RETURNING``: SQLite 3.35 or
+later). A file that cannot be read (damaged by a crash) is started afresh: the counts of a minute
+are all it ever holds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ _SCHEMA = (
     "PRIMARY KEY (key, window)) WITHOUT ROWID"
 )
 _INDEX = "CREATE INDEX IF NOT EXISTS hits_window ON hits (window)"
+_COUNT = (
+    "INSERT INTO hits (key, window, n) VALUES (?, ?, 1) ON CONFLICT (key, window) DO UPDATE SET n = n + 1 RETURNING n"
+)
 # Connections a forked process inherited: never used there, and never closed there either (SQLite
 # must not touch a connection across a fork; closing it would).
 _INHERITED: list[Any] = []
@@ -61,18 +65,16 @@ class WindowCounts:
         return self._add(keys, window)
 
     def _add(self, keys: Sequence[str], window: int) -> dict[str, int]:
-        marks = ", ".join(["(?, ?, 1)"] * len(keys))
-        params = [p for key in keys for p in (key, window)]
         db = self._db()
-        rows = db.execute(
-            f"INSERT INTO hits (key, window, n) VALUES {marks} "  # noqa: S608  (placeholders only)
-            "ON CONFLICT (key, window) DO UPDATE SET n = n + 1 RETURNING key, n",
-            params,
-        ).fetchall()
-        if window - 1 > self._swept:  # the windows before the last are over: once per window and process
-            db.execute("DELETE FROM hits WHERE window < ?", (window - 1,))
-            self._swept = window - 1
-        return dict(rows)
+        counts = {}
+        with db:  # one transaction for the try's keys: one write to the file
+            db.execute("BEGIN IMMEDIATE")
+            for key in keys:
+                (counts[key],) = db.execute(_COUNT, (key, window)).fetchone()
+            if window - 1 > self._swept:  # the windows before the last are over: once per window and process
+                db.execute("DELETE FROM hits WHERE window < ?", (window - 1,))
+                self._swept = window - 1
+        return counts
 
     def _start_afresh(self) -> None:
         _pid, db = getattr(self._local, "db", (None, None))

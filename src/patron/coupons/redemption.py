@@ -137,7 +137,7 @@ def find(
     coupons = Coupon.objects.select_related("campaign").filter(code__in=set(normalized)).order_by("pk")
     if lock:
         coupons = coupons.select_for_update(of=("self",))
-    by_code = {c.code: c for c in coupons} if normalized else {}
+    by_code = {c.code: c for c in coupons}
     campaigns: dict[int, Campaign] = {}  # one object per campaign, so two codes of one share its budget
     for coupon in by_code.values():
         campaigns.setdefault(coupon.campaign_id, coupon.campaign)
@@ -261,13 +261,13 @@ class _Provider:
         return Hold(found)
 
     def release(self, *, order: Any) -> list[str]:
-        live = Redemption.objects.select_for_update().filter(order_id=order.pk, reversed_at__isnull=True)
+        mine = Redemption.objects.filter(order_id=order.pk, reversed_at__isnull=True)
+        live = mine.select_for_update()
         # Coupons, then their campaigns, locked in id order as an order's codes are (``find``), before a use
         # goes back: a draft changing and an order taking the same codes never wait on each other in a circle.
-        coupon_ids = sorted(live.values_list("coupon_id", flat=True))
-        if coupon_ids:
-            list(Coupon.objects.select_for_update().filter(pk__in=coupon_ids).order_by("pk").values_list("pk"))
-            campaign_ids = Coupon.objects.filter(pk__in=coupon_ids).values_list("campaign_id", flat=True)
+        coupons = Coupon.objects.select_for_update().filter(pk__in=mine.values("coupon_id")).order_by("pk")
+        campaign_ids = {campaign for _pk, campaign in coupons.values_list("pk", "campaign_id")}
+        if campaign_ids:
             list(Campaign.objects.select_for_update().filter(pk__in=campaign_ids).order_by("pk").values_list("pk"))
         codes = []
         for redemption in live.select_related("coupon").order_by("id"):

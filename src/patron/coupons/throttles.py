@@ -4,7 +4,7 @@ Each try counts three times: for the user, for the API token used (a till's), an
 address it came from; any one over its rate refuses with 429 until its minute has passed.
 The counts are shared by every process of this machine (``patron.core.counters``, a file under
 the var directory), not kept in one process's memory: one counter per key and calendar minute,
-the three of a try counted in one statement. The address is the connection's own unless
+the three of a try counted in one transaction. The address is the connection's own unless
 ``PATRON_NUM_PROXIES`` says how many proxies in front of Patron add to ``X-Forwarded-For``
 (otherwise a guesser could name a new address on every try).
 """

@@ -222,7 +222,6 @@ def gate(*, actor: Any, order: Order) -> rules.CreditCheck:
     """Called by ``order_confirm`` inside its transaction: lets the order through, or raises ``Conflict``."""
     account = order.account
     verdict = assess(order)
-    facts = {"reasons": [[r.code, {k: str(v) for k, v in r.params.items()}] for r in verdict.reasons]}
     if verdict.blocked:
         live = override_state(order)
         if live is None or live.status != "approved":
@@ -232,7 +231,7 @@ def gate(*, actor: Any, order: Order) -> rules.CreditCheck:
             action="CREDIT_OVERRIDE_USED",
             instance=order,
             account_id=account.pk,
-            changes={"approval": [None, live.pk], "over_by": [None, str(verdict.over_by)], **_wrap(facts)},
+            changes={"approval": [None, live.pk], "over_by": [None, str(verdict.over_by)], **_reasons(verdict)},
         )
     elif (warning := warning_changes(verdict)) is not None:
         audit_record(actor=actor, action="CREDIT_WARNING", instance=order, account_id=account.pk, changes=warning)
@@ -243,11 +242,12 @@ def warning_changes(verdict: rules.CreditCheck) -> dict[str, Any] | None:
     """What the audit trail records of a verdict that lets the order through with a warning; None otherwise."""
     if verdict.outcome is not rules.Outcome.WARN or verdict.blocked:
         return None
-    return _wrap({"reasons": [[r.code, {k: str(v) for k, v in r.params.items()}] for r in verdict.reasons]})
+    return _reasons(verdict)
 
 
-def _wrap(facts: dict[str, Any]) -> dict[str, list[Any]]:
-    return {key: [None, value] for key, value in facts.items()}
+def _reasons(verdict: rules.CreditCheck) -> dict[str, list[Any]]:
+    """The verdict's reasons as the audit trail keeps them."""
+    return {"reasons": [None, [[r.code, {k: str(v) for k, v in r.params.items()}] for r in verdict.reasons]]}
 
 
 @transaction.atomic

@@ -179,17 +179,15 @@ def record_applied(order: Order, lines: Sequence[OrderLine] | None = None) -> No
     rule_ids = {d.get("rule_id") for line in lines for d in line.discounts if d.get("rule_id")}
     # A rule deleted since the quote leaves its rows without a rule or policy (the amounts stay).
     policy_of = dict(DiscountRule.objects.filter(pk__in=rule_ids).values_list("pk", "policy_id")) if rule_ids else {}
-    existing_policies = set(policy_of.values())
     for line in lines:
         for d in line.discounts:
             rule_id = d.get("rule_id")
-            policy_id = policy_of.get(rule_id) if rule_id else None
             rows.append(
                 AppliedDiscount(
                     order=order,
                     line=line,
                     account_id=order.account_id,
-                    policy_id=policy_id if policy_id in existing_policies else None,
+                    policy_id=policy_of.get(rule_id),
                     rule_id=rule_id if rule_id in policy_of else None,
                     source=d.get("source") or "manual",
                     amount=Decimal(d.get("amount") or 0),

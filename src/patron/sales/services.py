@@ -99,11 +99,15 @@ def _temporary_number() -> str:
     return f"tmp-{uuid.uuid4().hex[:20]}"
 
 
-def _assign_number(instance: Any, prefix: str, requested: str | None) -> None:
-    """Use the number the user gave (imports keep theirs) or derive one from the id."""
+def _assign_number(instance: Any, prefix: str, requested: str | None, *, also: Sequence[str] = ()) -> None:
+    """Use the number the user gave (imports keep theirs) or derive one from the id; ``also``: other
+    fields set since the insert, written in the same UPDATE."""
+    fields = list(also)
     if not requested:
         instance.number = f"{prefix}{instance.pk:08d}"
-        instance.save(update_fields=["number"])
+        fields.append("number")
+    if fields:
+        instance.save(update_fields=fields)
 
 
 def _check_requested_number(errors: FieldErrors, model: type[models.Model], number: str | None) -> None:
@@ -478,15 +482,9 @@ def order_create(
     if at_once:
         order.status = Order.CONFIRMED
     order.save(force_insert=True)
-    # Its number from its id, and (confirmed as written) confirmed the moment it was made: one UPDATE.
-    written = []
-    if not number:
-        order.number, written = f"SO{order.pk:08d}", ["number"]
     if at_once:
-        order.confirmed_at = order.created_at
-        written.append("confirmed_at")
-    if written:
-        order.save(update_fields=written)
+        order.confirmed_at = order.created_at  # confirmed the moment it was made
+    _assign_number(order, "SO", number, also=["confirmed_at"] if at_once else [])
     for b in built:
         b.order = order
     OrderLine.objects.bulk_create(built)
